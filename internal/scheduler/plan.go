@@ -1,0 +1,286 @@
+package scheduler
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"time"
+)
+
+// Run is a contiguous run of pieces [First, First+Count) of segment Seq to
+// fetch from one source: an HTTP Range request when From is Edge, else one
+// REQUEST to that neighbour.
+type Run struct {
+	From  string
+	Seq   uint64
+	First int
+	Count int
+}
+
+// Plan is what to do now. The engine issues Edge and Requests, sends Cancels
+// (dropping them from its in-flight list), and calls Schedule again on the next
+// event (a piece or HAVE arrives, a neighbour comes or goes, a new segment) or
+// at Wake, whichever is first.
+type Plan struct {
+	Edge     []Run     // HTTP Range fetches, most urgent first
+	Requests []Run     // neighbour REQUESTs, most urgent first
+	Cancels  []Pending // in-flight requests to abandon
+	// Wake is the next moment the plan changes with no new input (a timeout,
+	// an edge fallback, a piece turning urgent); zero if none.
+	Wake time.Time
+}
+
+type pieceKey struct {
+	seq   uint64
+	piece int
+}
+
+type nbState struct {
+	*Neighbour
+	tput        float64 // bytes/s
+	outstanding int
+	limit       int           // in-flight bound in pieces
+	timeout     time.Duration // for a request to it
+}
+
+// fallbackBlock pieces share one hashed edge-fallback moment, so a fallback is
+// one Range request of up to 128 KiB rather than eight of 16 KiB.
+const fallbackBlock = 8
+
+// Schedule decides what to fetch, from where, and what to cancel. It is a pure
+// function of st.
+func Schedule(st State) Plan {
+	pol := st.Policy.withDefaults()
+	now := st.Now
+	self := idHash(st.Self)
+	var plan Plan
+	wake := func(t time.Time) {
+		if t.After(now) && (plan.Wake.IsZero() || t.Before(plan.Wake)) {
+			plan.Wake = t
+		}
+	}
+
+	segs := make(map[uint64]*Segment, len(st.Segments))
+	order := make([]*Segment, 0, len(st.Segments))
+	for i := range st.Segments {
+		s := &st.Segments[i]
+		if _, dup := segs[s.Seq]; dup {
+			continue
+		}
+		segs[s.Seq] = s
+		order = append(order, s)
+	}
+	slices.SortFunc(order, func(a, b *Segment) int {
+		if c := a.Deadline.Compare(b.Deadline); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Seq, b.Seq)
+	})
+	urgentAt := func(s *Segment) time.Time { return s.Deadline.Add(-pol.Urgent) }
+
+	nbs := make(map[string]*nbState, len(st.Neighbours))
+	nbList := make([]*nbState, 0, len(st.Neighbours))
+	for i := range st.Neighbours {
+		n := &st.Neighbours[i]
+		if _, dup := nbs[n.ID]; dup || n.ID == Edge || n.NoUpload {
+			continue
+		}
+		ns := &nbState{Neighbour: n, tput: n.Throughput}
+		if ns.tput <= 0 {
+			ns.tput = pol.DefaultThroughput
+		}
+		nbs[n.ID] = ns
+		nbList = append(nbList, ns)
+	}
+	for _, pd := range st.InFlight {
+		if ns := nbs[pd.From]; ns != nil {
+			ns.outstanding++
+		}
+	}
+	for _, ns := range nbList {
+		ahead := float64(ns.outstanding) * DefaultPieceSize / ns.tput
+		exp := ns.RTT + time.Duration(ahead*float64(time.Second))
+		ns.timeout = max(pol.MinTimeout, time.Duration(pol.TimeoutFactor*float64(exp)))
+		bytes := ns.tput * (ns.RTT + pol.QueueTarget).Seconds()
+		ns.limit = min(pol.MaxOutstanding, max(2, int(math.Ceil(bytes/DefaultPieceSize))))
+	}
+
+	// In-flight requests: keep what is still useful, cancel the rest. Edge
+	// requests go first so that a neighbour request duplicating one is the
+	// loser; within a source the oldest request is kept.
+	inflight := slices.Clone(st.InFlight)
+	slices.SortStableFunc(inflight, func(a, b Pending) int {
+		ae, be := a.From == Edge, b.From == Edge
+		if ae != be {
+			if ae {
+				return -1
+			}
+			return 1
+		}
+		return a.Since.Compare(b.Since)
+	})
+	covered := make(map[pieceKey]bool, len(inflight))
+	avoid := make(map[pieceKey]string)
+	for _, pd := range inflight {
+		k := pieceKey{pd.Seq, pd.Piece}
+		s := segs[pd.Seq]
+		ns := nbs[pd.From]
+		cancel := func() {
+			plan.Cancels = append(plan.Cancels, pd)
+			if ns != nil {
+				ns.outstanding--
+			}
+		}
+		switch {
+		case s == nil || pd.Piece < 0 || pd.Piece >= s.Pieces() || s.Have.Has(pd.Piece):
+			cancel() // played, expired, bogus or already here
+		case pd.From == Edge:
+			if covered[k] {
+				cancel()
+				continue
+			}
+			covered[k] = true // the edge is the safety net: never second-guessed
+		case ns == nil || !pol.P2P:
+			cancel()
+		case covered[k]:
+			cancel() // duplicate of an edge or older request
+		case !now.Before(s.Deadline.Add(-pol.Handover)):
+			cancel() // P2P must never cause a stall: the edge takes over
+			avoid[k] = pd.From
+		case now.Sub(pd.Since) >= ns.timeout:
+			cancel() // re-issued below, elsewhere
+			avoid[k] = pd.From
+		default:
+			covered[k] = true
+			wake(pd.Since.Add(ns.timeout))
+			wake(s.Deadline.Add(-pol.Handover))
+		}
+	}
+
+	// Missing pieces: edge now, a neighbour now, or wait.
+	type cand struct {
+		seg   *Segment
+		piece int
+		avail int
+		tie   uint64
+	}
+	var cands []cand
+	edge := make(map[uint64][]int)
+	seeding := pol.P2P && !pol.NoUpload && pol.Stripe.Count > 0 &&
+		pol.Stripe.Index >= 0 && pol.Stripe.Index < pol.Stripe.Count
+	for _, s := range order {
+		n := s.Pieces()
+		ua := urgentAt(s)
+		urgent := !now.Before(ua)
+		for i := range n {
+			k := pieceKey{s.Seq, i}
+			if s.Have.Has(i) || covered[k] {
+				continue
+			}
+			if !pol.P2P || urgent ||
+				(seeding && StripeOf(s.Seq, i, n, pol.Stripe.Count) == pol.Stripe.Index) {
+				edge[s.Seq] = append(edge[s.Seq], i)
+				continue
+			}
+			wake(ua)
+			avail, held := 0, false
+			for _, ns := range nbList {
+				if avoid[k] == ns.ID || !ns.Have[s.Seq].Has(i) {
+					continue
+				}
+				held = true // a busy (choking) holder will serve it soon enough
+				if !ns.Choking {
+					avail++
+				}
+			}
+			if avail > 0 {
+				cands = append(cands, cand{s, i, avail, pieceHash(self, s.Seq, i)})
+				continue
+			}
+			if held {
+				continue // wait for a holder to unchoke; the edge when urgent
+			}
+			// Nobody near us has it: fall back to the edge at a moment hashed
+			// per peer, so that in a swarm one peer goes first and the others
+			// get it from that peer instead.
+			ft := ua
+			if !pol.NoUpload {
+				u := unit(pieceHash(self, s.Seq, -1-i/fallbackBlock))
+				ft = ua.Add(-time.Duration((1 - u) * float64(pol.FallbackWindow)))
+			}
+			if now.Before(ft) {
+				wake(ft)
+				continue
+			}
+			edge[s.Seq] = append(edge[s.Seq], i)
+		}
+	}
+
+	// Neighbour requests: deadline first, then rarest first; ties broken by a
+	// per-peer hash so that neighbours of one holder ask for different pieces.
+	slices.SortStableFunc(cands, func(a, b cand) int {
+		if c := a.seg.Deadline.Compare(b.seg.Deadline); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.avail, b.avail); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.tie, b.tie)
+	})
+	type reqKey struct {
+		from string
+		seq  uint64
+	}
+	reqs := make(map[reqKey][]int)
+	var reqOrder []reqKey
+	for _, c := range cands {
+		k := pieceKey{c.seg.Seq, c.piece}
+		size := float64(c.seg.pieceLen(c.piece))
+		var best *nbState
+		var bestT float64
+		for _, ns := range nbList {
+			if ns.Choking || ns.outstanding >= ns.limit || avoid[k] == ns.ID || !ns.Have[c.seg.Seq].Has(c.piece) {
+				continue
+			}
+			t := ns.RTT.Seconds() + float64(ns.outstanding+1)*size/ns.tput
+			if best == nil || t < bestT {
+				best, bestT = ns, t
+			}
+		}
+		if best == nil {
+			continue // all holders busy: retry on the next event
+		}
+		best.outstanding++
+		rk := reqKey{best.ID, c.seg.Seq}
+		if _, ok := reqs[rk]; !ok {
+			reqOrder = append(reqOrder, rk)
+		}
+		reqs[rk] = append(reqs[rk], c.piece)
+	}
+
+	for _, s := range order {
+		plan.Edge = appendRuns(plan.Edge, Edge, s.Seq, edge[s.Seq])
+	}
+	for _, rk := range reqOrder {
+		plan.Requests = appendRuns(plan.Requests, rk.from, rk.seq, reqs[rk])
+	}
+	return plan
+}
+
+// appendRuns sorts pieces and appends them as contiguous runs.
+func appendRuns(runs []Run, from string, seq uint64, pieces []int) []Run {
+	if len(pieces) == 0 {
+		return runs
+	}
+	slices.Sort(pieces)
+	r := Run{From: from, Seq: seq, First: pieces[0], Count: 1}
+	for _, p := range pieces[1:] {
+		if p == r.First+r.Count {
+			r.Count++
+			continue
+		}
+		runs = append(runs, r)
+		r = Run{From: from, Seq: seq, First: p, Count: 1}
+	}
+	return append(runs, r)
+}

@@ -1,0 +1,51 @@
+package transport
+
+import "time"
+
+// Clock is the time source of an emulated network (and anything that must run
+// faster than real time in the bench). Inside a testing/synctest bubble the
+// SystemClock is already virtual.
+type Clock interface {
+	Now() time.Time
+	// AfterFunc calls f in its own goroutine after d.
+	AfterFunc(d time.Duration, f func()) Timer
+}
+
+// Timer is a pending AfterFunc call.
+type Timer interface {
+	// Stop prevents the call if it has not run; it reports whether it did.
+	Stop() bool
+}
+
+// SystemClock is the time package's clock.
+func SystemClock() Clock { return systemClock{} }
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time                            { return time.Now() }
+func (systemClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+
+// ScaledClock runs speed times faster than real time from the moment it is
+// made: Now advances speed seconds per real second and AfterFunc(d) fires
+// after d/speed of real time. speed <= 0 means 1.
+func ScaledClock(speed float64) Clock {
+	if speed <= 0 {
+		speed = 1
+	}
+	now := time.Now()
+	return &scaledClock{origin: now, mono: now, speed: speed}
+}
+
+type scaledClock struct {
+	origin time.Time // reported time at start
+	mono   time.Time // real time at start (monotonic)
+	speed  float64
+}
+
+func (c *scaledClock) Now() time.Time {
+	return c.origin.Add(time.Duration(float64(time.Since(c.mono)) * c.speed))
+}
+
+func (c *scaledClock) AfterFunc(d time.Duration, f func()) Timer {
+	return time.AfterFunc(time.Duration(float64(d)/c.speed), f)
+}
