@@ -1,0 +1,101 @@
+package tracker
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config configures a Tracker. The zero value is valid: every zero field takes the
+// default written beside it.
+type Config struct {
+	MaxNeighbours   int           // neighbour bound per peer; default 10
+	MaxMessageBytes int64         // largest client message; default 64 KiB
+	RateLimit       float64       // messages per second per connection; default 50
+	RateBurst       int           // burst above RateLimit; default 100
+	PeerTimeout     time.Duration // no message or pong for this long → dropped; default 30s
+	SendQueue       int           // outbound messages queued per connection; default 64
+	SendQueueBytes  int           // outbound bytes queued per connection; default 1 MiB
+	WriteTimeout    time.Duration // one write to a peer; default 10s
+
+	// PlaySecret, when set, requires a viewer token (internal/token) for the joined
+	// stream, in the join message or on the upgrade request (?token= / Bearer).
+	PlaySecret []byte
+	// DefaultPolicy applies to streams without SetPolicy; nil → P2P on, no upload cap,
+	// MaxNeighbours neighbours.
+	DefaultPolicy *Policy
+
+	BanDuration   time.Duration // how long a banned id/address stays out of a swarm; default 1h
+	MaxStrikes    int           // uncorroborated reports after which an address's reports are ignored; default 3
+	StrikeTTL     time.Duration // uncorroborated reports are forgotten after this; default 1h
+	EmptySwarmTTL time.Duration // an empty swarm's totals stay in /api/streams this long; default 10m
+	MaxSwarms     int           // swarms with peers on this tracker; default 10000
+
+	// TrustProxy uses the right-most X-Forwarded-For address as the peer's address
+	// (only behind a reverse proxy that sets it); otherwise r.RemoteAddr.
+	TrustProxy bool
+	// OriginPatterns restricts browser origins (coder/websocket syntax); nil → any origin,
+	// since viewers' pages live on other sites and tokens do the access control.
+	OriginPatterns []string
+
+	Store      Store                 // nil → NewMemStore(64)
+	Logger     *slog.Logger          // nil → discard
+	Registerer prometheus.Registerer // nil → no metrics
+	Now        func() time.Time      // nil → time.Now
+}
+
+func (c Config) withDefaults() (Config, error) {
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	dur := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&c.MaxNeighbours, 10)
+	def(&c.RateBurst, 100)
+	def(&c.SendQueue, 64)
+	def(&c.SendQueueBytes, 1<<20)
+	def(&c.MaxStrikes, 3)
+	def(&c.MaxSwarms, 10000)
+	dur(&c.PeerTimeout, 30*time.Second)
+	dur(&c.WriteTimeout, 10*time.Second)
+	dur(&c.BanDuration, time.Hour)
+	dur(&c.StrikeTTL, time.Hour)
+	dur(&c.EmptySwarmTTL, 10*time.Minute)
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = 64 << 10
+	}
+	if c.RateLimit == 0 {
+		c.RateLimit = 50
+	}
+	switch {
+	case c.MaxNeighbours < 0 || c.MaxMessageBytes < 256 || c.RateLimit < 0 || c.RateBurst < 1 ||
+		c.SendQueue < 1 || c.SendQueueBytes < 1 || c.MaxStrikes < 1 || c.MaxSwarms < 1:
+		return c, fmt.Errorf("%w: negative or too small limit (MaxMessageBytes ≥ 256)", ErrBadConfig)
+	case c.PeerTimeout < 30*time.Millisecond || c.WriteTimeout < 0 || c.BanDuration < 0 || c.StrikeTTL < 0 || c.EmptySwarmTTL < 0:
+		return c, fmt.Errorf("%w: negative duration or PeerTimeout under 30ms", ErrBadConfig)
+	}
+	if c.Store == nil {
+		c.Store = NewMemStore(64)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c, nil
+}
+
+func (c Config) defaultPolicy() Policy {
+	if c.DefaultPolicy == nil {
+		return Policy{P2PEnabled: true, Neighbours: c.MaxNeighbours}
+	}
+	return c.DefaultPolicy.normalise(c.MaxNeighbours)
+}

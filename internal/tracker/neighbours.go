@@ -1,0 +1,100 @@
+package tracker
+
+import (
+	"cmp"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+)
+
+// Neighbour choice. A peer's Limit is the policy bound for peers with at least the swarm's
+// mean upload capacity and two thirds of it for the others, so strong uploaders become
+// hubs. At join (and when refilled after a neighbour leaves) a peer is linked to only
+// half of its Limit: the other half stays open for later joiners, which keeps the graph
+// mixed instead of a chain of full cliques. Candidates are peers with a free slot; they
+// are taken by locality tier (same region label, then same /24 or /48 prefix, then any),
+// and inside a tier alternately the strongest remaining and a random one, so nobody gets
+// only the weakest peers and the strongest are not all taken by the same newcomers.
+
+// peerLimit returns the neighbour bound of a peer with capacity in a swarm whose mean
+// capacity is mean, under the policy bound.
+func peerLimit(capacity, mean int64, bound int) int {
+	if bound <= 0 {
+		return 0
+	}
+	if capacity >= mean {
+		return bound
+	}
+	return max(1, (2*bound+2)/3)
+}
+
+// joinTarget is how many neighbours the tracker gives a peer on its own initiative.
+func joinTarget(limit int) int { return (limit + 1) / 2 }
+
+// initiates reports whether a sends the WebRTC offer to b: the later joiner does, ties
+// broken by id, so both sides compute opposite answers.
+func initiates(a, b Peer) bool {
+	if !a.Joined.Equal(b.Joined) {
+		return a.Joined.After(b.Joined)
+	}
+	return a.ID > b.ID
+}
+
+// addrPrefix returns the /24 (IPv4) or /48 (IPv6) network of addr, "" if unparsable.
+func addrPrefix(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return ""
+	}
+	ip = ip.Unmap()
+	bits := 48
+	if ip.Is4() {
+		bits = 24
+	}
+	p, err := ip.Prefix(bits)
+	if err != nil {
+		return ""
+	}
+	return p.String()
+}
+
+// locality ranks b as seen from a: 0 same region, 1 same address prefix, 2 other.
+func locality(a, b Peer) int {
+	if a.Region != "" && a.Region == b.Region {
+		return 0
+	}
+	if pa := addrPrefix(a.Addr); pa != "" && pa == addrPrefix(b.Addr) {
+		return 1
+	}
+	return 2
+}
+
+// choose picks up to want peers for p among cands, skipping p itself and ids in skip.
+func choose(p Peer, cands []Peer, skip map[string]bool, want int, rnd *rand.Rand) []Peer {
+	if want <= 0 {
+		return nil
+	}
+	var tiers [3][]Peer
+	for _, c := range cands {
+		if c.ID == p.ID || skip[c.ID] || c.Degree >= c.Limit {
+			continue
+		}
+		l := locality(p, c)
+		tiers[l] = append(tiers[l], c)
+	}
+	out := make([]Peer, 0, want)
+	for _, tier := range tiers {
+		slices.SortFunc(tier, func(a, b Peer) int {
+			return cmp.Or(cmp.Compare(b.UploadCapacity, a.UploadCapacity), cmp.Compare(a.ID, b.ID))
+		})
+		for i := 0; len(out) < want && len(tier) > 0; i++ {
+			j := 0
+			if i%2 == 1 {
+				j = rnd.IntN(len(tier))
+			}
+			out = append(out, tier[j])
+			tier = slices.Delete(tier, j, j+1)
+		}
+	}
+	return out
+}
