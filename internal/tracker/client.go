@@ -106,10 +106,12 @@ func (c *Client) readLoop() {
 // ID returns the peer id the tracker assigned.
 func (c *Client) ID() string { return c.welcome.PeerID }
 
-// Welcome returns the join answer: id, policy and first neighbours.
+// Welcome returns the join answer: id, policy, first neighbours and first stripe
+// (Count 0: not a seeder; later changes arrive as *Stripe from Recv).
 func (c *Client) Welcome() Welcome { return c.welcome }
 
-// Recv returns the next server message. After the connection ends it returns an error
+// Recv returns the next server message (*Neighbours, *Signal, *Policy, *Stripe,
+// *Banned or *Error). After the connection ends it returns an error
 // wrapping ErrClosed (and the close cause, e.g. a websocket.CloseError).
 func (c *Client) Recv(ctx context.Context) (Message, error) {
 	select {

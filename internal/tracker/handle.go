@@ -77,9 +77,9 @@ func (t *Tracker) join(ctx context.Context, c *conn, j *Join) bool {
 		return false
 	}
 
-	pol := t.policy(j.Stream)
 	unlock := t.lock(s)
 	defer unlock()
+	pol := t.policy(j.Stream) // under the lock: SetPolicy changes a swarm under it
 	st, err := t.store.Swarm(ctx, s)
 	if err != nil {
 		c.fail(CodeInternal, "swarm unavailable")
@@ -117,7 +117,8 @@ func (t *Tracker) join(ctx context.Context, c *conn, j *Join) bool {
 	if nbrs == nil {
 		nbrs = []Neighbour{} // "neighbours": [] on the wire, never null
 	}
-	c.send(&Welcome{PeerID: p.ID, Policy: pol, Neighbours: nbrs})
+	stripe := t.seedJoinLocked(s, p, pol.P2PEnabled)
+	c.send(&Welcome{PeerID: p.ID, Policy: pol, Neighbours: nbrs, Stripe: stripe})
 	t.log.Debug("tracker: join", "swarm", s, "peer", p.ID, "addr", c.addr, "neighbours", len(nbrs))
 	return true
 }

@@ -26,6 +26,7 @@ const (
 	TypePolicy     = "policy"
 	TypeBanned     = "banned"
 	TypeError      = "error"
+	TypeStripe     = "stripe"
 )
 
 // Signal data types (WebRTC, trickle ICE).
@@ -104,6 +105,17 @@ type Welcome struct {
 	PeerID     string      `json:"peer_id"`
 	Policy     Policy      `json:"policy"`
 	Neighbours []Neighbour `json:"neighbours"`
+	Stripe     Stripe      `json:"stripe,omitzero"` // the peer's seeding assignment; absent = not a seeder
+}
+
+// Stripe (server → client) makes the peer the seeder of stripe Index of Count for every
+// new segment: it fetches those pieces from the edge as soon as the segment is listed
+// and the swarm spreads them (docs/tracker.md "Seeding"). The zero value (Count 0)
+// means not a seeder. The welcome carries the first assignment; a stripe message
+// replaces it whenever it changes. It converts to scheduler.Stripe.
+type Stripe struct {
+	Index int `json:"index"`
+	Count int `json:"count"`
 }
 
 // Neighbours (server → client) changes the neighbour set.
@@ -134,6 +146,7 @@ func (Neighbours) Type() string { return TypeNeighbours }
 func (Policy) Type() string     { return TypePolicy }
 func (Banned) Type() string     { return TypeBanned }
 func (Error) Type() string      { return TypeError }
+func (Stripe) Type() string     { return TypeStripe }
 
 func (e *Error) Error() string { return "tracker: " + e.Code + ": " + e.Message }
 
@@ -183,7 +196,7 @@ func DecodeClient(b []byte) (Message, error) {
 }
 
 // DecodeServer parses and validates one server → client message: *Welcome, *Neighbours,
-// *Signal, *Policy, *Banned or *Error.
+// *Signal, *Policy, *Stripe, *Banned or *Error.
 func DecodeServer(b []byte) (Message, error) {
 	typ, err := messageType(b)
 	if err != nil {
@@ -199,6 +212,8 @@ func DecodeServer(b []byte) (Message, error) {
 		m = &Signal{}
 	case TypePolicy:
 		m = &Policy{}
+	case TypeStripe:
+		m = &Stripe{}
 	case TypeBanned:
 		m = &Banned{}
 	case TypeError:
@@ -247,6 +262,7 @@ const (
 	maxSegmentLen = 128
 	maxReasonLen  = 128
 	maxCapacity   = 1e13 // 10 Tbit/s: anything above is a lie or a unit mistake
+	maxStripes    = 1024 // the tracker assigns at most 32 (scheduler.SeedCount); room to grow
 )
 
 func validate(m Message, fromClient bool) error {
@@ -294,6 +310,9 @@ func validate(m Message, fromClient bool) error {
 		if !ValidPeerID(m.PeerID) {
 			return fmt.Errorf("bad peer_id %q", m.PeerID)
 		}
+		if err := validateStripe(m.Stripe); err != nil {
+			return err
+		}
 		return validateNeighbours(m.Neighbours)
 	case *Neighbours:
 		if err := validateNeighbours(m.Add); err != nil {
@@ -308,6 +327,8 @@ func validate(m Message, fromClient bool) error {
 		if m.MaxUpload < 0 || m.Neighbours < 0 {
 			return fmt.Errorf("max_upload and neighbours must be non-negative")
 		}
+	case *Stripe:
+		return validateStripe(*m)
 	case *Error:
 		if m.Code == "" {
 			return fmt.Errorf("missing code")
@@ -334,6 +355,18 @@ func validateSignalData(d *SignalData) error {
 		}
 	default:
 		return fmt.Errorf("data.type %q must be offer, answer or candidate", d.Type)
+	}
+	return nil
+}
+
+func validateStripe(s Stripe) error {
+	switch {
+	case s.Count < 0 || s.Count > maxStripes:
+		return fmt.Errorf("stripe count %d out of range [0, %d]", s.Count, maxStripes)
+	case s.Count == 0 && s.Index != 0:
+		return fmt.Errorf("stripe index %d without a count", s.Index)
+	case s.Count > 0 && (s.Index < 0 || s.Index >= s.Count):
+		return fmt.Errorf("stripe index %d out of range [0, %d)", s.Index, s.Count)
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ type metrics struct {
 	reports *prometheus.CounterVec
 	errors  *prometheus.CounterVec
 	dropped prometheus.Counter
+	stripes prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -45,9 +46,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "shoal_tracker_slow_consumers_total", Help: "Connections dropped because their outbound queue overflowed.",
 		}),
+		stripes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shoal_tracker_stripe_changes_total", Help: "Stripe messages sent (a peer's seeding assignment changed after it joined).",
+		}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.peers, m.swarms, m.joins, m.relayed, m.bans, m.reports, m.errors, m.dropped} {
+		for _, c := range []prometheus.Collector{m.peers, m.swarms, m.joins, m.relayed, m.bans, m.reports, m.errors, m.dropped, m.stripes} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("tracker: register metrics: %w", err)
 			}

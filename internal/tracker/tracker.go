@@ -36,7 +36,8 @@ type Tracker struct {
 	all         map[*conn]struct{}            // every open connection, joined or not
 	streamPeers map[string]int                // for the peers{stream} gauge
 	policies    map[string]Policy
-	rnd         *mrand.Rand // guarded by mu
+	seeds       map[SwarmKey]*seeding // the map under mu, each value under its swarm lock
+	rnd         *mrand.Rand           // guarded by mu
 }
 
 // New validates cfg, fills defaults and returns a Tracker.
@@ -60,6 +61,7 @@ func New(cfg Config) (*Tracker, error) {
 		all:         make(map[*conn]struct{}),
 		streamPeers: make(map[string]int),
 		policies:    make(map[string]Policy),
+		seeds:       make(map[SwarmKey]*seeding),
 		rnd:         mrand.New(mrand.NewPCG(mrand.Uint64(), mrand.Uint64())),
 	}, nil
 }
@@ -100,7 +102,8 @@ func (t *Tracker) Run(ctx context.Context) error {
 
 // SetPolicy sets the policy of stream and pushes it to every connected peer of the
 // stream (all renditions); lowering the neighbour bound drops surplus links, disabling
-// P2P drops all of them, enabling it introduces neighbours.
+// P2P drops all of them and every seeder's stripe, enabling it introduces neighbours
+// and seeders.
 func (t *Tracker) SetPolicy(stream string, p Policy) {
 	p = p.normalise(t.cfg.MaxNeighbours)
 	t.mu.Lock()
@@ -119,6 +122,7 @@ func (t *Tracker) SetPolicy(stream string, p Policy) {
 			c.send(&p)
 		}
 		t.applyPolicyLocked(ctx, s, p)
+		t.reseedLocked(s, p.P2PEnabled)
 		unlock()
 	}
 }
@@ -252,8 +256,8 @@ func (t *Tracker) count(stream string, delta int) {
 	t.m.swarms.Set(float64(len(t.conns)))
 }
 
-// removeLocked takes c's peer out of its swarm and tells its neighbours, giving them
-// replacements. The swarm lock must be held.
+// removeLocked takes c's peer out of its swarm, tells its neighbours, giving them
+// replacements, and reassigns its stripe. The swarm lock must be held.
 func (t *Tracker) removeLocked(ctx context.Context, c *conn) {
 	c.mu.Lock()
 	already := c.removed
@@ -272,6 +276,7 @@ func (t *Tracker) removeLocked(ctx context.Context, c *conn) {
 		t.count(s.Stream, -1)
 	}
 	t.mu.Unlock()
+	t.seedLeaveLocked(s, id)
 	nbrs, err := t.store.RemovePeer(ctx, s, id, t.now())
 	if err != nil {
 		t.log.Warn("tracker: remove peer", "swarm", s, "peer", id, "err", err)
