@@ -5,7 +5,7 @@
 #
 #   bench/tracker/run.sh            # N=5000
 #   N=15000 bench/tracker/run.sh    # one loadgen process holds N sockets: keep N < ~19000
-#   SHOAL_BIN=./shoal bench/tracker/run.sh   # use `shoal tracker --listen` instead of the bench main
+#   SHOAL_BIN=./shoal bench/tracker/run.sh   # use a prebuilt shoal binary
 set -euo pipefail
 cd "$(dirname "$0")"
 here=$(pwd)
@@ -25,7 +25,9 @@ cleanup() {
 trap cleanup EXIT
 
 export PATH="$PATH:/usr/local/go/bin"
-(cd "$root" && go build -o "$tmp/server" ./bench/tracker/server && go build -o "$tmp/loadgen" ./bench/tracker/loadgen)
+shoal_bin=${SHOAL_BIN:-$tmp/shoal}
+[ -n "${SHOAL_BIN:-}" ] || (cd "$root" && go build -o "$shoal_bin" ./cmd/shoal)
+(cd "$root" && go build -o "$tmp/loadgen" ./bench/tracker/loadgen)
 if [ ! -d node_modules/bittorrent-tracker ]; then
   # --ignore-scripts: its WebRTC client dependency would try to build native code.
   timeout 300 npm install --ignore-scripts --no-audit --no-fund --silent >/dev/null
@@ -64,7 +66,7 @@ bench() {
 
 shoal_cmd() {
   # exec: the background job's pid must be the server's, for its RSS
-  if [ -n "${SHOAL_BIN:-}" ]; then exec "$SHOAL_BIN" tracker --listen "127.0.0.1:$1"; else exec "$tmp/server" -listen "127.0.0.1:$1"; fi
+  exec "$shoal_bin" tracker --listen "127.0.0.1:$1" --log-level error
 }
 bt_cmd() { exec node "$here/bt-server.mjs" "$1"; }
 
