@@ -43,7 +43,10 @@ var urlRE = regexp.MustCompile(`on (https?://[0-9.:\[\]]+)`)
 // cleanly.
 func startShoal(t *testing.T, args ...string) string {
 	t.Helper()
-	args = append(args, "--listen", "127.0.0.1:0", "--key-file", filepath.Join(t.TempDir(), "origin.key"))
+	args = append(args, "--listen", "127.0.0.1:0")
+	if args[0] == "up" || args[0] == "origin" {
+		args = append(args, "--key-file", filepath.Join(t.TempDir(), "origin.key"))
+	}
 	cmd := exec.Command(shoalBin, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
