@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what it needs, then vet, race tests, short fuzzing.
+# The whole test suite: installs what it needs, then vet, race tests, short fuzzing, the
+# web SDK's tests and the browser end-to-end test (in a network namespace: needs root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
@@ -7,3 +8,6 @@ export PATH="$PATH:/usr/local/go/bin"
 go vet ./...
 go test -race -count=1 -timeout 20m ./...
 ./scripts/fuzz.sh "${FUZZTIME:-5s}"
+./scripts/sdk-test.sh
+sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo -E"
+$sudo ./scripts/sdk-e2e.sh

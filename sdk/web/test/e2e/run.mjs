@@ -1,0 +1,177 @@
+// End-to-end: N Chromium pages play the demo stream of a real `shoal up` with the SDK,
+// for DURATION seconds, and must: advance currentTime without stalls, get bytes from
+// peers and upload to peers, hand hls.js exactly the edge's bytes, reject and report a
+// corrupted piece, and log no console errors. Run inside the network namespace made by
+// scripts/sdk-e2e.sh (Chromium gathers no loopback candidates).
+//
+// Env: SHOAL_BIN (required), PAGES (3), DURATION (40), CHROMIUM (/usr/bin/chromium).
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const pages = Number(process.env.PAGES ?? 3);
+const duration = Number(process.env.DURATION ?? 40);
+const failures = [];
+const check = (ok, what) => {
+  console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
+  if (!ok) failures.push(what);
+};
+
+// 1. shoal up.
+const dir = mkdtempSync(join(tmpdir(), "shoal-e2e-"));
+const goPeers = Number(process.env.PEERS ?? 0);
+const peerArgs = goPeers > 0 ? ["--peers", String(goPeers), "--ice-interface", process.env.ICE_INTERFACE ?? "v0"] : [];
+const shoal = spawn(process.env.SHOAL_BIN, ["up", "--listen", "127.0.0.1:0", "--key-file", join(dir, "origin.key"), "--log-level", "warn", ...peerArgs], { stdio: ["ignore", "pipe", "inherit"] });
+let goStatus = "";
+const shoalUrl = await new Promise((resolve, reject) => {
+  let out = "";
+  shoal.stdout.on("data", (d) => {
+    out += d;
+    const m = /shoal up on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+    if (m) resolve(m[1]);
+    const st = out.trim().split("\n").filter((l) => l.startsWith("peers ")).pop();
+    if (st) goStatus = st;
+  });
+  shoal.on("exit", (c) => reject(new Error(`shoal up exited ${c}`)));
+});
+
+// 2. The demo page (until `shoal up` serves it at /).
+const files = { "/": ["demo/index.html", "text/html"], "/sdk/demo.js": ["dist/demo.js", "text/javascript"] };
+const web = createServer((req, res) => {
+  const f = files[new URL(req.url, "http://x").pathname];
+  if (!f) return res.writeHead(404).end();
+  res.writeHead(200, { "content-type": f[1] }).end(readFileSync(join(root, f[0])));
+});
+await new Promise((r) => web.listen(0, "127.0.0.1", r));
+// Once `shoal up` serves the page itself (at / and /sdk/demo.js), test that.
+const served = (await fetch(shoalUrl + "/sdk/demo.js")).ok;
+// Pages announce 40 Mbit/s upload, more than the Go peers' 20: the tracker then makes
+// browsers the seeders of the stripes (so the Go peers need pieces from browsers).
+const up = process.env.PAGE_UPLOAD ?? "40000000";
+const pageUrl = served ? `${shoalUrl}/?up=${up}` : `http://127.0.0.1:${web.address().port}/?up=${up}&src=${encodeURIComponent(shoalUrl + "/live/demo/index.m3u8")}`;
+console.log(`shoal ${shoalUrl}, page ${pageUrl}`);
+
+// 3. Chromium.
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-features=WebRtcHideLocalIpsWithMdns", "--autoplay-policy=no-user-gesture-required"],
+});
+const tabs = [];
+try {
+  for (let i = 0; i < pages; i++) {
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    const errors = [];
+    page.on("console", (m) => {
+      if (m.type() === "error") errors.push(m.text());
+    });
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await page.goto(pageUrl);
+    tabs.push({ page, errors });
+    await page.waitForTimeout(1500); // staggered joins, like real viewers
+  }
+  const sample = () =>
+    Promise.all(
+      tabs.map((t) =>
+        t.page.evaluate(() => ({ t: document.querySelector("video").currentTime, s: window.shoal.stats(), latency: window.hls.latency, stripe: window.shoal.swarm("demo", "index")?.tracker.stripe })),
+      ),
+    );
+  const start = await sample();
+  const half = Math.max(10, duration / 2);
+  await tabs[0].page.waitForTimeout(half * 1000);
+
+  // 4. Page 0 turns bad: every piece it serves from now on has one byte flipped.
+  await tabs[0].page.evaluate(() => {
+    const sw = window.shoal.swarm("demo", "index");
+    const orig = sw.pieceFor.bind(sw);
+    sw.pieceFor = (s, i) => {
+      const p = orig(s, i);
+      if (!(p instanceof Uint8Array)) return p;
+      const c = p.slice();
+      c[0] ^= 0xff;
+      return c;
+    };
+  });
+  await tabs[0].page.waitForTimeout((duration - half) * 1000);
+  const end = await sample();
+
+  // 5. Checks.
+  for (let i = 0; i < pages; i++) {
+    const a = start[i], b = end[i];
+    console.log(`page ${i}: t ${a.t.toFixed(1)}→${b.t.toFixed(1)} latency ${b.latency?.toFixed(2)} stripe ${JSON.stringify(b.stripe)} ${JSON.stringify(b.s)}`);
+    check(b.t - a.t > duration * 0.8, `page ${i}: currentTime advanced ${(b.t - a.t).toFixed(1)} s in ~${duration} s`);
+    check(b.s.stalls === 0, `page ${i}: no stalls (${b.s.stalls})`);
+    check(b.s.mode === "p2p", `page ${i}: P2P mode`);
+    check(b.s.bytesP2P > 0, `page ${i}: got ${b.s.bytesP2P} bytes from peers`);
+  }
+  const up = end.reduce((n, e) => n + e.s.bytesUploaded, 0);
+  check(up > 0, `pages uploaded ${up} bytes to peers`);
+  if (goPeers > 0) {
+    // Bytes between browsers and Go peers, both directions: neighbours that are not pages.
+    const ids = new Set(end.map((e) => e.s.peerId));
+    let toGo = 0, fromGo = 0;
+    for (const t of tabs) {
+      const by = await t.page.evaluate(() => window.shoal.swarm("demo", "index").bytesByPeer());
+      for (const [id, b] of Object.entries(by)) if (!ids.has(id)) (toGo += b.up), (fromGo += b.down);
+    }
+    console.log(`go peers: ${goStatus}`);
+    check(fromGo > 0, `browsers got ${fromGo} bytes from Go peers`);
+    check(toGo > 0, `Go peers got ${toGo} bytes from browsers`);
+  }
+  const bad = end.slice(1).reduce((n, e) => n + e.s.badPieces, 0);
+  check(bad > 0, `the corrupted pieces of page 0 were rejected (${bad} bad pieces seen by the others)`);
+  const reports = await (await fetch(shoalUrl + "/metrics")).text();
+  const accepted = /shoal_tracker_reports_total\{outcome="(accepted|ban)"\} (\d+)/.exec(reports);
+  check(!!accepted && Number(accepted[2]) > 0, `the tracker received reports (${accepted?.[0] ?? "none"})`);
+
+  // Every fragment hls.js got hashes like the edge's segment.
+  let compared = 0, mismatched = 0;
+  for (const t of tabs) {
+    const hashes = await t.page.evaluate(() => window.fragHashes);
+    for (const [url, h] of Object.entries(hashes)) {
+      const r = await fetch(url);
+      if (!r.ok) continue; // left the live window
+      compared++;
+      if (createHash("sha256").update(Buffer.from(await r.arrayBuffer())).digest("hex") !== h) mismatched++;
+    }
+  }
+  check(compared > pages * 5 && mismatched === 0, `fragments identical to the edge's (${compared} compared, ${mismatched} differ)`);
+  for (let i = 0; i < pages; i++) {
+    const errs = tabs[i].errors.filter((e) => !/Failed to load resource.*404/.test(e));
+    check(errs.length === 0, `page ${i}: no console errors${errs.length ? ": " + errs.slice(0, 3).join(" | ") : ""}`);
+  }
+
+  // 6. Without WebCrypto (as in an insecure context) the SDK says so and plays CDN-only.
+  {
+    const ctx = await browser.newContext();
+    await ctx.addInitScript(() => Object.defineProperty(globalThis.crypto, "subtle", { get: () => undefined }));
+    const page = await ctx.newPage();
+    const errors = [];
+    page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await page.goto(pageUrl);
+    await page.waitForTimeout(12000);
+    const r = await page.evaluate(() => ({ t: document.querySelector("video").currentTime, s: window.shoal.stats(), note: document.getElementById("note").textContent }));
+    console.log(`no-crypto page: t ${r.t.toFixed(1)} ${JSON.stringify(r.s)} note "${r.note}"`);
+    check(r.s.mode === "cdn" && /crypto\.subtle/.test(r.s.fallbackReason ?? "") && /CDN only/.test(r.note), "no crypto.subtle: CDN-only, and the page says so");
+    check(r.t > 4 && r.s.bytesCdn > 0 && r.s.bytesP2P === 0 && r.s.stalls === 0, "no crypto.subtle: plays from the CDN");
+    check(errors.length === 0, `no-crypto page: no console errors${errors.length ? ": " + errors.slice(0, 3).join(" | ") : ""}`);
+    await ctx.close();
+  }
+
+  const swarms = await (await fetch(shoalUrl + "/api/streams")).json();
+  console.log("tracker:", JSON.stringify(swarms));
+} finally {
+  await browser.close();
+  web.close();
+  shoal.kill("SIGTERM");
+  rmSync(dir, { recursive: true, force: true });
+}
+console.log(failures.length ? `e2e: ${failures.length} check(s) failed` : "e2e: all checks passed");
+process.exit(failures.length ? 1 : 0);
