@@ -24,6 +24,7 @@ var commands = []command{
 	{"origin", "ingest live HLS (ffmpeg PUT, pull relay, demo) and publish it signed", runOrigin},
 	{"edge", "caching HLS reverse proxy in front of an origin (a CDN node)", runEdge},
 	{"tracker", "WebSocket signalling for peer swarms", runTracker},
+	{"peer", "a viewer peer: edge + swarm, with a local HLS proxy for any player", runPeer},
 }
 
 func usage(w io.Writer) {

@@ -10,6 +10,7 @@ import (
 	"github.com/shoal-cdn/shoal/internal/origin"
 	"github.com/shoal-cdn/shoal/internal/server"
 	"github.com/shoal-cdn/shoal/internal/tracker"
+	"github.com/shoal-cdn/shoal/sdk/web"
 )
 
 func runUp(ctx context.Context, args []string, stdout io.Writer) error {
@@ -19,9 +20,14 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	ef := addEdgeFlags(fs)
 	tf := addTrackerFlags(fs)
 	cert, key := tlsFlags(fs)
+	nPeers := fs.Int("peers", 0, "start this many viewer peers of the demo stream in this process (WebRTC swarm, live status on the terminal)")
+	iceIface := fs.String("ice-interface", "lo", "network interface the --peers use for WebRTC (\"lo\": loopback only)")
 	logger := logFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *nPeers < 0 || *nPeers > 200 {
+		return fmt.Errorf("--peers %d: want 0 to 200", *nPeers)
 	}
 	log := logger()
 	reg := newRegistry()
@@ -60,14 +66,23 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	mux.Handle("/live/", e.Handler())
 	mux.Handle("/tracker", t.Handler())
 	mux.Handle("/api/", t.Handler())
-	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprint(w, "shoal is up.\n\nplay:    /live/demo/index.m3u8\ningest:  /ingest/STREAM/index.m3u8 (ffmpeg -method PUT)\nswarms:  /api/streams\nmetrics: /metrics\n")
-	})
+	mux.Handle("/{$}", web.Handler()) // the demo page: hls.js + the SDK
+	mux.Handle("/sdk/", web.Handler())
+	var base string // set by the banner, before the loops start
+	loops := []func(context.Context) error{osrv.Serve, o.Run, t.Run}
+	if *nPeers > 0 {
+		loops = append(loops, func(ctx context.Context) error {
+			return runViewers(ctx, viewersConfig{
+				n: *nPeers, base: base, iceInterface: *iceIface, playSecret: *ef.playSecret,
+				log: log.With("component", "peer"), out: stdout,
+			})
+		})
+	}
 	return serve(ctx, server.Config{Addr: *listen, TLSCert: *cert, TLSKey: *key, Logger: log},
 		withMetrics(reg, mux), stdout, log,
 		func(url string) string {
-			return fmt.Sprintf("shoal up on %s\n  play:   %s/live/demo/index.m3u8   (e.g. ffplay, mpv, vlc)\n  ingest: ffmpeg -re -i IN -c copy -f hls -hls_time 2 -method PUT %s/ingest/NAME/index.m3u8\n  swarms: %s/api/streams   metrics: %s/metrics", url, url, url, url, url)
+			base = url
+			return fmt.Sprintf("shoal up on %s\n  watch:  %s/   (browser: hls.js + the P2P SDK)\n  play:   %s/live/demo/index.m3u8   (e.g. ffplay, mpv, vlc)\n  ingest: ffmpeg -re -i IN -c copy -f hls -hls_time 2 -method PUT %s/ingest/NAME/index.m3u8\n  swarms: %s/api/streams   metrics: %s/metrics", url, url, url, url, url, url)
 		},
-		osrv.Serve, o.Run, t.Run)
+		loops...)
 }

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/shoal-cdn/shoal/internal/manifest"
+	"github.com/shoal-cdn/shoal/internal/peer"
+	"github.com/shoal-cdn/shoal/internal/server"
+	"github.com/shoal-cdn/shoal/internal/token"
+)
+
+func runPeer(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("peer", "A viewer peer: follows a live rendition from an edge, shares pieces with the swarm over\nWebRTC (every piece verified against the origin's signed records) and serves the\nstream to any HLS player at http://LISTEN/live/STREAM/RENDITION.m3u8.")
+	edgeURL := fs.String("edge", "", "base URL of the edge, e.g. http://127.0.0.1:8080 (required)")
+	trackerURL := fs.String("tracker", "", `tracker WebSocket URL (default: ws://EDGE-HOST/tracker, as served by "shoal up"; "off": CDN only)`)
+	stream := fs.String("stream", "demo", "stream to play")
+	rendition := fs.String("rendition", "index", "rendition of the stream")
+	listen := fs.String("listen", "127.0.0.1:8090", "address of the local HLS proxy (port 0 picks a free port)")
+	var maxUpload byteSize
+	fs.Var(&maxUpload, "max-upload", "upload cap in bit/s, e.g. 4M (0: none; the tracker's policy may set a lower one)")
+	noUpload := fs.Bool("no-upload", false, "never upload to other peers")
+	stun := fs.String("stun", "", "comma-separated STUN server URLs (stun:host:port); ignored with --ice-interface")
+	iceIface := fs.String("ice-interface", "", `keep WebRTC on this one network interface ("lo": loopback only), no mDNS, no STUN`)
+	trustedKey := fs.String("trusted-key", "", "pin the stream's public key (base64, as served at /live/STREAM/key) instead of fetching it from the edge")
+	tok := fs.String("token", "", "viewer token for the edge and the tracker")
+	logger := logFlags(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *edgeURL == "" {
+		return fmt.Errorf("--edge is required")
+	}
+	tr, err := trackerFor(*trackerURL, *edgeURL)
+	if err != nil {
+		return err
+	}
+	log := logger().With("component", "peer")
+	reg := newRegistry()
+	cfg := peer.Config{
+		Edge: *edgeURL, Tracker: tr, Stream: *stream, Rendition: *rendition, Token: *tok,
+		MaxUpload: int64(maxUpload), ICEInterface: *iceIface, Logger: log, Registerer: reg,
+	}
+	if *noUpload {
+		cfg.MaxUpload = -1
+	}
+	if *stun != "" {
+		cfg.STUN = strings.Split(*stun, ",")
+	}
+	if *trustedKey != "" {
+		if cfg.TrustedKey, err = manifest.ParsePublicKey([]byte(*trustedKey)); err != nil {
+			return fmt.Errorf("--trusted-key: %w", err)
+		}
+	}
+	p, err := peer.New(cfg)
+	if err != nil {
+		return err
+	}
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		// A viewer's peer lives beside a player: keep the Go heap small (it
+		// holds a few segments) rather than letting garbage double it.
+		debug.SetMemoryLimit(20 << 20)
+	}
+	return serve(ctx, server.Config{Addr: *listen, Logger: log}, withMetrics(reg, p.Handler()), stdout, log,
+		func(u string) string {
+			return fmt.Sprintf("shoal peer on %s\n  play:  %s/live/%s/%s.m3u8   (e.g. ffplay, mpv, vlc)\n  stats: %s/stats", u, u, *stream, *rendition, u)
+		},
+		p.Run)
+}
+
+// trackerFor resolves --tracker: explicit URL, "off", or derived from the edge.
+func trackerFor(flagValue, edgeURL string) (string, error) {
+	switch flagValue {
+	case "off":
+		return "", nil
+	case "":
+		u, err := url.Parse(edgeURL)
+		if err != nil || u.Host == "" {
+			return "", fmt.Errorf("--edge %q: not a URL", edgeURL)
+		}
+		scheme := "ws"
+		if u.Scheme == "https" {
+			scheme = "wss"
+		}
+		return scheme + "://" + u.Host + "/tracker", nil
+	}
+	return flagValue, nil
+}
+
+// viewersConfig configures the in-process viewer peers of `shoal up --peers`.
+type viewersConfig struct {
+	n            int
+	base         string // the up server's URL (edge at /live/, tracker at /tracker)
+	iceInterface string
+	playSecret   string
+	log          *slog.Logger
+	out          io.Writer
+}
+
+// runViewers runs n peers of the demo stream against the up server's own edge
+// and tracker, one joining every 300 ms, and prints a one-line swarm status
+// every 5 s until ctx ends.
+func runViewers(ctx context.Context, vc viewersConfig) error {
+	tr, err := trackerFor("", vc.base)
+	if err != nil {
+		return err
+	}
+	var tok string
+	if vc.playSecret != "" {
+		tok = token.Sign([]byte(vc.playSecret), "demo", time.Now().Add(365*24*time.Hour))
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	peers := make([]*peer.Peer, 0, vc.n)
+	for i := range vc.n {
+		p, err := peer.New(peer.Config{
+			Edge: vc.base, Tracker: tr, Stream: "demo", Token: tok, ICEInterface: vc.iceInterface,
+			Logger: vc.log.With("viewer", i),
+		})
+		if err != nil {
+			return err
+		}
+		peers = append(peers, p)
+		g.Go(func() error { return p.Run(ctx) })
+		if !sleepCtx(ctx, 300*time.Millisecond) {
+			break
+		}
+	}
+	g.Go(func() error {
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+				fmt.Fprintln(vc.out, viewersStatus(peers))
+			}
+		}
+	})
+	return g.Wait()
+}
+
+// viewersStatus is one line: peers, CDN vs P2P bytes, offload, stalls.
+func viewersStatus(peers []*peer.Peer) string {
+	var cdn, p2p, up, stalls int64
+	var nbs, playing int
+	for _, p := range peers {
+		st := p.Stats()
+		cdn += st.BytesCDN
+		p2p += st.BytesP2P
+		up += st.BytesUp
+		stalls += int64(st.Player.Stalls)
+		nbs += st.Neighbours
+		if st.Player.Started {
+			playing++
+		}
+	}
+	off := 0.0
+	if cdn+p2p > 0 {
+		off = 100 * float64(p2p) / float64(cdn+p2p)
+	}
+	return fmt.Sprintf("peers %d (playing %d, links %d) | CDN %.1f MB  P2P %.1f MB  up %.1f MB | offload %.1f%% | stalls %d",
+		len(peers), playing, nbs/2, float64(cdn)/1e6, float64(p2p)/1e6, float64(up)/1e6, off, stalls)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

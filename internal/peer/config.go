@@ -1,0 +1,174 @@
+// Package peer is shoal's viewer engine: it follows a live HLS rendition from an
+// edge, joins the rendition's swarm through the tracker, fetches what is due soon
+// from the edge (HTTP Range) and the rest from neighbours over the wire protocol
+// (docs/wire.md), verifies every piece against the origin's signed record
+// (docs/integrity.md) before storing, playing or forwarding it, and serves the
+// result to any HLS player through a local proxy (Handler).
+//
+// One goroutine (the loop) owns all swarm state; helpers (playlist poller, edge
+// fetches, tracker session, one reader and one writer per link) talk to it over
+// bounded channels. The piece scheduler (internal/scheduler) decides what to
+// fetch from where; the player model (internal/player) gives the deadlines and
+// measures stalls and latency the same way for CDN-only and hybrid runs.
+package peer
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/shoal-cdn/shoal/internal/player"
+	"github.com/shoal-cdn/shoal/internal/transport"
+	"github.com/shoal-cdn/shoal/internal/wire"
+)
+
+// Errors.
+var (
+	ErrConfig  = errors.New("peer: bad config")
+	ErrClosed  = errors.New("peer: engine stopped")
+	ErrTimeout = errors.New("peer: segment not available in time")
+)
+
+// NewDialerFunc builds the transport for one tracker session: id is the peer id
+// the tracker assigned, signal relays signalling to the tracker.
+type NewDialerFunc func(id string, signal transport.SignalFunc) (transport.Dialer, error)
+
+// Config configures a Peer. Edge and Stream are required; every other zero field
+// takes the default written beside it.
+type Config struct {
+	// Edge is the base URL of the CDN edge, e.g. "http://127.0.0.1:8080".
+	Edge string
+	// Tracker is the tracker's WebSocket URL, e.g. "ws://127.0.0.1:8080/tracker".
+	// Empty: no swarm, everything comes from the edge.
+	Tracker string
+	// TrackerHeader is added to the tracker's upgrade request (e.g. a Bearer token).
+	TrackerHeader http.Header
+	// Stream and Rendition name the swarm (Rendition default "index").
+	Stream, Rendition string
+	// Token is a viewer token, sent to the edge (?token=) and in the tracker join.
+	Token string
+	// Region is the locality label sent in the join (optional).
+	Region string
+
+	// MaxUpload caps the total upload in bit/s; 0 = no cap (the tracker's policy
+	// may still set one; the lower wins). Negative: upload nothing.
+	MaxUpload int64
+	// UploadCapacity is the upload capacity announced to the tracker and in HELLO,
+	// bit/s (default MaxUpload if set, else 20 Mbit/s).
+	UploadCapacity int64
+
+	// TrustedKey pins the stream's public key; nil fetches /live/{stream}/key
+	// from the edge.
+	TrustedKey ed25519.PublicKey
+
+	// NewDialer builds the transport (default: transport/webrtc with ICEInterface
+	// and STUN below).
+	NewDialer NewDialerFunc
+	// ICEInterface keeps WebRTC on one interface ("lo" in tests); see
+	// transport/webrtc.Config.ICEInterface.
+	ICEInterface string
+	// STUN server URLs, used when ICEInterface is empty.
+	STUN []string
+
+	// Player tunes the player model (default: hls.js's, 3 target durations
+	// behind live).
+	Player player.Config
+	// Tick is the scheduler's heartbeat (default 50 ms); it also runs on every event.
+	Tick time.Duration
+	// StatsInterval is how often stats go to the tracker (default 2 s).
+	StatsInterval time.Duration
+	// ProxyWait bounds how long the proxy waits for a segment before it falls
+	// back to the edge (default 2 × target duration, at least 4 s).
+	ProxyWait time.Duration
+	// MaxNeighbours bounds links kept at once (default 32).
+	MaxNeighbours int
+
+	// Client makes edge requests (default: a client with timeouts).
+	Client *http.Client
+	// Logger receives logs (nil: discard).
+	Logger *slog.Logger
+	// Registerer receives metrics (nil: none).
+	Registerer prometheus.Registerer
+
+	// tamper, set only by this package's tests, rewrites every piece we upload:
+	// it turns the engine into the malicious peer of the integrity tests.
+	tamper func(wire.SegmentID, int, []byte) []byte
+}
+
+func (c Config) withDefaults() (Config, error) {
+	u, err := url.Parse(c.Edge)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return c, fmt.Errorf("%w: edge URL %q", ErrConfig, c.Edge)
+	}
+	c.Edge = strings.TrimRight(c.Edge, "/")
+	if c.Tracker != "" {
+		t, err := url.Parse(c.Tracker)
+		if err != nil || (t.Scheme != "ws" && t.Scheme != "wss" && t.Scheme != "http" && t.Scheme != "https") || t.Host == "" {
+			return c, fmt.Errorf("%w: tracker URL %q", ErrConfig, c.Tracker)
+		}
+	}
+	if c.Rendition == "" {
+		c.Rendition = "index"
+	}
+	if !validName(c.Stream) || !validName(c.Rendition) {
+		return c, fmt.Errorf("%w: stream %q / rendition %q must match [A-Za-z0-9_-]{1,64}", ErrConfig, c.Stream, c.Rendition)
+	}
+	if c.TrustedKey != nil && len(c.TrustedKey) != ed25519.PublicKeySize {
+		return c, fmt.Errorf("%w: trusted key has %d bytes", ErrConfig, len(c.TrustedKey))
+	}
+	if c.UploadCapacity < 0 {
+		return c, fmt.Errorf("%w: negative upload capacity", ErrConfig)
+	}
+	if c.UploadCapacity == 0 {
+		c.UploadCapacity = 20_000_000
+		if c.MaxUpload > 0 {
+			c.UploadCapacity = c.MaxUpload
+		}
+	}
+	if c.MaxUpload < 0 {
+		c.UploadCapacity = 0
+	}
+	if c.Tick <= 0 {
+		c.Tick = 50 * time.Millisecond
+	}
+	if c.StatsInterval <= 0 {
+		c.StatsInterval = 2 * time.Second
+	}
+	if c.MaxNeighbours <= 0 {
+		c.MaxNeighbours = 32
+	}
+	if c.Client == nil {
+		c.Client = &http.Client{
+			Timeout: 20 * time.Second,
+			Transport: &http.Transport{
+				MaxIdleConnsPerHost:   16,
+				IdleConnTimeout:       90 * time.Second,
+				ResponseHeaderTimeout: 10 * time.Second,
+			},
+		}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}
+
+func validName(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}

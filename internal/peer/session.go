@@ -1,0 +1,229 @@
+package peer
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/shoal-cdn/shoal/internal/tracker"
+	"github.com/shoal-cdn/shoal/internal/transport"
+	"github.com/shoal-cdn/shoal/internal/transport/webrtc"
+)
+
+// Reconnection backoff for the tracker: doubled after each failure, with jitter
+// so that a tracker restart is not met by every peer at the same instant.
+const (
+	minBackoff = 500 * time.Millisecond
+	maxBackoff = 15 * time.Second
+	dialLinkTO = 15 * time.Second
+	sessionOut = 256 // tracker messages queued to send (signals, reports)
+)
+
+// session is one tracker connection (one peer id) and the transport built for
+// it. Links it opened outlive it (P2P keeps flowing while the tracker is
+// away) until the next session replaces it.
+type session struct {
+	id     string
+	client *tracker.Client
+	dialer transport.Dialer
+	out    chan tracker.Message
+}
+
+// queue sends m to the tracker without blocking; dropped when the queue is full
+// (signalling is retried by ICE timeouts, reports are best effort).
+func (s *session) queue(m tracker.Message) {
+	select {
+	case s.out <- m:
+	default:
+	}
+}
+
+func (p *Peer) newDialer(id string, signal transport.SignalFunc) (transport.Dialer, error) {
+	if p.cfg.NewDialer != nil {
+		return p.cfg.NewDialer(id, signal)
+	}
+	return webrtc.New(webrtc.Config{
+		ID: id, Signal: signal, ICEInterface: p.cfg.ICEInterface, STUN: p.cfg.STUN,
+		Logger: p.log.With("component", "webrtc"),
+	})
+}
+
+// runTracker keeps a tracker session up until ctx ends, reconnecting with
+// backoff; on the way out it sends the final stats and leaves.
+func (p *Peer) runTracker(ctx context.Context) {
+	d := tracker.Dialer{HTTPHeader: p.cfg.TrackerHeader.Clone(), HTTPClient: p.cfg.Client}
+	join := tracker.Join{Stream: p.cfg.Stream, Rendition: p.cfg.Rendition, UploadCapacity: p.cfg.UploadCapacity,
+		Region: p.cfg.Region, Token: p.cfg.Token}
+	backoff := minBackoff
+	var last *session
+	defer func() {
+		if last != nil {
+			last.dialer.Close()
+		}
+	}()
+	for ctx.Err() == nil {
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		c, err := d.Dial(dctx, p.cfg.Tracker, join)
+		cancel()
+		if err != nil {
+			p.log.Info("peer: tracker unavailable", "err", err, "retry", backoff)
+			if !sleep(ctx, backoff/2+rand.N(backoff/2+1)) {
+				return
+			}
+			backoff = min(2*backoff, maxBackoff)
+			continue
+		}
+		backoff = minBackoff
+		s := &session{id: c.ID(), client: c, out: make(chan tracker.Message, sessionOut)}
+		s.dialer, err = p.newDialer(s.id, func(to string, sig transport.Signal) {
+			s.queue(&tracker.Signal{To: to, Data: toTracker(sig)})
+		})
+		if err != nil {
+			c.Close()
+			p.log.Error("peer: transport", "err", err)
+			if !sleep(ctx, maxBackoff) {
+				return
+			}
+			continue
+		}
+		if last != nil {
+			last.dialer.Close() // its links go down; the new session brings new ones
+		}
+		last = s
+		p.log.Info("peer: joined swarm", "id", s.id, "neighbours", len(c.Welcome().Neighbours))
+		p.runSession(ctx, s)
+	}
+}
+
+// runSession serves one tracker connection until it ends or ctx is done.
+func (p *Peer) runSession(ctx context.Context, s *session) {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w := s.client.Welcome()
+	if !p.post(sctx, evWelcome{s: s, policy: w.Policy}) {
+		s.client.Close()
+		return
+	}
+	p.addNeighbours(sctx, s, w.Neighbours)
+	go func() { // accept links remote peers open to us
+		for {
+			l, err := s.dialer.Accept(sctx)
+			if err != nil {
+				return
+			}
+			if !p.post(sctx, evLinkUp{s: s, l: l}) {
+				l.Close()
+				return
+			}
+		}
+	}()
+	go func() { // writer: signals, reports, periodic stats
+		t := time.NewTicker(p.cfg.StatsInterval)
+		defer t.Stop()
+		for {
+			var m tracker.Message
+			select {
+			case <-sctx.Done():
+				return
+			case m = <-s.out:
+			case <-t.C:
+				st := p.trackerStats()
+				m = &st
+			}
+			wctx, wcancel := context.WithTimeout(sctx, 5*time.Second)
+			err := s.client.Send(wctx, m)
+			wcancel()
+			if err != nil {
+				cancel()
+				return
+			}
+		}
+	}()
+	for {
+		m, err := s.client.Recv(sctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				// Shutting down: final stats, then leave.
+				fctx, fcancel := context.WithTimeout(context.Background(), time.Second)
+				st := p.trackerStats()
+				s.client.Send(fctx, &st)
+				fcancel()
+			} else {
+				p.log.Info("peer: tracker session ended", "id", s.id, "err", err)
+			}
+			s.client.Close()
+			p.post(ctx, evSessionDown{s: s})
+			return
+		}
+		switch m := m.(type) {
+		case *tracker.Signal:
+			if err := s.dialer.HandleSignal(m.From, fromTracker(m.Data)); err != nil {
+				p.log.Debug("peer: bad signal", "from", m.From, "err", err)
+			}
+		case *tracker.Neighbours:
+			if len(m.Remove) > 0 {
+				p.post(sctx, evRemove{s: s, ids: m.Remove})
+			}
+			p.addNeighbours(sctx, s, m.Add)
+		case *tracker.Policy:
+			p.post(sctx, evPolicy{s: s, policy: *m})
+		case *tracker.Banned:
+			p.log.Warn("peer: banned by the tracker", "reason", m.Reason)
+		case *tracker.Error:
+			p.log.Debug("peer: tracker error", "code", m.Code, "message", m.Message)
+		}
+	}
+}
+
+// addNeighbours dials the neighbours we must offer to; the others offer to us
+// and arrive through Accept.
+func (p *Peer) addNeighbours(ctx context.Context, s *session, ns []tracker.Neighbour) {
+	for _, n := range ns {
+		if !n.Initiator {
+			continue
+		}
+		go func() {
+			dctx, cancel := context.WithTimeout(ctx, dialLinkTO)
+			defer cancel()
+			l, err := s.dialer.Dial(dctx, n.PeerID)
+			if err != nil {
+				if !errors.Is(err, context.Canceled) {
+					p.log.Debug("peer: dial neighbour", "peer", n.PeerID, "err", err)
+				}
+				return
+			}
+			if !p.post(ctx, evLinkUp{s: s, l: l}) {
+				l.Close()
+			}
+		}()
+	}
+}
+
+func toTracker(s transport.Signal) tracker.SignalData {
+	d := tracker.SignalData{Type: s.Type, SDP: s.SDP}
+	if c := s.Candidate; c != nil {
+		d.Candidate = &tracker.ICECandidate{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment}
+	}
+	return d
+}
+
+func fromTracker(d tracker.SignalData) transport.Signal {
+	s := transport.Signal{Type: d.Type, SDP: d.SDP}
+	if c := d.Candidate; c != nil {
+		s.Candidate = &transport.Candidate{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment}
+	}
+	return s
+}
+
+// sleep waits d or until ctx ends; false if ctx ended.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

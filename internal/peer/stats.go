@@ -1,0 +1,130 @@
+package peer
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/shoal-cdn/shoal/internal/player"
+	"github.com/shoal-cdn/shoal/internal/tracker"
+)
+
+// Stats are a peer's figures since Run started.
+type Stats struct {
+	PeerID string `json:"peer_id"` // current tracker id ("" without a session)
+	// BytesCDN is every body byte read from the edge: segments (BytesCDNMedia)
+	// plus playlists, records, the key and init sections. It is what the edge's
+	// own bytes-served counter sees of this peer.
+	BytesCDN      int64 `json:"bytes_cdn"`
+	BytesCDNMedia int64 `json:"bytes_cdn_media"`
+	// BytesP2P counts unique verified piece bytes received from neighbours.
+	BytesP2P int64 `json:"bytes_p2p"`
+	// BytesUp counts piece bytes sent to neighbours.
+	BytesUp int64 `json:"bytes_up"`
+	// BytesDup counts duplicate or unusable piece bytes received (overhead).
+	BytesDup int64 `json:"bytes_dup"`
+	// BadPieces counts pieces that failed verification (from anyone).
+	BadPieces  int64 `json:"bad_pieces"`
+	Neighbours int   `json:"neighbours"`
+	// Complete is the number of complete segments held in the window.
+	Complete int `json:"complete"`
+	// Player is the player model's measurement (stalls, latency, startup).
+	Player player.Stats `json:"player"`
+	// Latencies are the player model's live-latency samples (oldest first).
+	Latencies []time.Duration `json:"-"`
+	// EdgePieces counts pieces requested from the edge by reason: P2P off,
+	// urgent, seeding our stripe, fallback (no neighbour had it in time).
+	EdgePieces [4]int `json:"edge_pieces"`
+	// Offload is BytesP2P / (BytesP2P + BytesCDNMedia).
+	Offload float64 `json:"offload"`
+}
+
+// Stats returns the figures as of the last loop iteration.
+func (p *Peer) Stats() Stats {
+	p.mu.Lock()
+	st := p.snap
+	p.mu.Unlock()
+	st.BytesCDNMedia = p.cdn.media.Load()
+	st.BytesCDN = st.BytesCDNMedia + p.cdn.overhead.Load()
+	st.BytesP2P = p.bytesP2P.Load()
+	st.BytesUp = p.bytesUp.Load()
+	st.BytesDup = p.bytesDup.Load()
+	st.BadPieces = p.badPieces.Load()
+	if t := st.BytesP2P + st.BytesCDNMedia; t > 0 {
+		st.Offload = float64(st.BytesP2P) / float64(t)
+	}
+	return st
+}
+
+// publishSnapshot copies loop-owned figures for Stats.
+func (p *Peer) publishSnapshot() {
+	complete := 0
+	for _, s := range p.segs {
+		if s.complete {
+			complete++
+		}
+	}
+	ps := p.pl.Stats()
+	p.mu.Lock()
+	p.snap.PeerID = p.selfIDOrEmpty()
+	p.snap.Neighbours = len(p.nbs)
+	p.snap.Complete = complete
+	p.snap.EdgePieces = p.edgeWhy
+	if ps.Played != p.snap.Player.Played || ps.Stalls != p.snap.Player.Stalls || ps.Started != p.snap.Player.Started {
+		p.snap.Latencies = p.pl.LatencySamples()
+	}
+	p.snap.Player = ps
+	p.mu.Unlock()
+}
+
+func (p *Peer) selfIDOrEmpty() string {
+	if p.sess == nil {
+		return ""
+	}
+	return p.sess.id
+}
+
+// trackerStats is the stats message for the tracker: everything read from the
+// edge counts as CDN bytes, so the swarm's totals match the edge's counter.
+func (p *Peer) trackerStats() tracker.Stats {
+	st := p.Stats()
+	var playhead float64
+	if st.Player.Started {
+		playhead = st.Player.Watched.Seconds() - st.Player.Stalled.Seconds()
+	}
+	return tracker.Stats{
+		BytesCDN: uint64(st.BytesCDN), BytesP2P: uint64(st.BytesP2P), BytesUp: uint64(st.BytesUp),
+		Stalls: uint64(st.Player.Stalls), Playhead: max(0, playhead), Peers: st.Neighbours,
+	}
+}
+
+// registerMetrics exports Stats to Prometheus (reg nil: nothing).
+func registerMetrics(reg prometheus.Registerer, p *Peer) error {
+	if reg == nil {
+		return nil
+	}
+	counter := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f)
+	}
+	cs := []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "shoal_peer_bytes_total", Help: "Bytes received or sent by source.",
+			ConstLabels: prometheus.Labels{"source": "cdn"}}, func() float64 { return float64(p.cdn.media.Load() + p.cdn.overhead.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "shoal_peer_bytes_total", Help: "Bytes received or sent by source.",
+			ConstLabels: prometheus.Labels{"source": "p2p"}}, func() float64 { return float64(p.bytesP2P.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "shoal_peer_bytes_total", Help: "Bytes received or sent by source.",
+			ConstLabels: prometheus.Labels{"source": "up"}}, func() float64 { return float64(p.bytesUp.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "shoal_peer_bytes_total", Help: "Bytes received or sent by source.",
+			ConstLabels: prometheus.Labels{"source": "dup"}}, func() float64 { return float64(p.bytesDup.Load()) }),
+		counter("shoal_peer_bad_pieces_total", "Pieces that failed verification.", func() float64 { return float64(p.badPieces.Load()) }),
+		counter("shoal_peer_stalls_total", "Stalls of the player model.", func() float64 { return float64(p.Stats().Player.Stalls) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "shoal_peer_neighbours", Help: "Connected neighbours."},
+			func() float64 { return float64(p.Stats().Neighbours) }),
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("peer: metrics: %w", err)
+		}
+	}
+	return nil
+}
