@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/shoal-cdn/shoal/internal/bench"
+)
+
+func runBench(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("bench", "Swarm bench: origin, edge, tracker and N peers of the real engine in one process.\n"+
+		"Runs the scenario twice, CDN-only (P2P off by tracker policy) then hybrid, and prints\n"+
+		"both side by side: offload, CDN egress, copies per segment, startup, stalls, latency.")
+	peers := fs.Int("peers", 10, "viewers watching at once")
+	duration := fs.Duration("duration", time.Minute, "length of each of the two runs")
+	scenario := fs.String("scenario", bench.ScenarioSteady, "one of: "+strings.Join(bench.Scenarios(), ", "))
+	var bitrate bitRate
+	fs.Var(&bitrate, "bitrate", "synthetic stream bitrate such as 4M or 800k (default: the demo stream, ~1.5 Mbit/s)")
+	transport := fs.String("transport", bench.TransportEmulated, "emulated (in-memory links) or webrtc (pion on loopback, small N)")
+	only := fs.String("only", "", "run one mode only: cdn_only or hybrid")
+	seed := fs.Uint64("seed", 1, "seed of the scenario (join times, latencies, churn, losses)")
+	jsonOut := fs.String("json", "", "write the report as JSON to this file")
+	plotOut := fs.String("plot", "", "write a plot (CDN egress and offload over time) to this .svg or .png file")
+	logger := logFlags(fs)
+	// Component logs would drown the progress line: warnings only by default.
+	if f := fs.Lookup("log-level"); f != nil {
+		f.DefValue = "warn"
+		f.Value.Set("warn")
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg := bench.Config{
+		Scenario: *scenario, Peers: *peers, Duration: *duration, Bitrate: int64(bitrate),
+		Transport: *transport, Seed: *seed, Only: *only, Progress: os.Stderr, Logger: logger(),
+	}
+	if *plotOut != "" {
+		if err := bench.CheckPlotPath(*plotOut); err != nil {
+			return err
+		}
+	}
+	rep, err := bench.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if err := rep.WriteText(stdout); err != nil {
+		return err
+	}
+	if *jsonOut != "" {
+		if err := rep.WriteJSONFile(*jsonOut); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "\nJSON: %s\n", *jsonOut)
+	}
+	if *plotOut != "" {
+		if err := rep.WritePlot(*plotOut); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "plot: %s\n", *plotOut)
+	}
+	return nil
+}
+
+// bitRate is a flag value in bit/s such as "4M", "800k" or "1500000".
+type bitRate int64
+
+func (b *bitRate) String() string { return fmt.Sprint(int64(*b)) }
+
+func (b *bitRate) Set(s string) error {
+	mult := 1.0
+	t := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSpace(s), "bps"), "bit/s")
+	switch {
+	case strings.HasSuffix(t, "M"), strings.HasSuffix(t, "m"):
+		mult, t = 1e6, t[:len(t)-1]
+	case strings.HasSuffix(t, "k"), strings.HasSuffix(t, "K"):
+		mult, t = 1e3, t[:len(t)-1]
+	}
+	var v float64
+	if _, err := fmt.Sscan(t, &v); err != nil || v < 0 {
+		return fmt.Errorf("want a bitrate such as 4M or 800k")
+	}
+	*b = bitRate(v * mult)
+	return nil
+}
