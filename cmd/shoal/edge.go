@@ -56,6 +56,7 @@ func runEdge(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	defer e.Close() // stops origin fetches still in flight
 	return serve(ctx, server.Config{Addr: *listen, TLSCert: *cert, TLSKey: *key, Logger: log},
 		withMetrics(reg, e.Handler()), stdout, log,
 		func(url string) string { return fmt.Sprintf("shoal edge on %s (origin %s)", url, *originURL) })

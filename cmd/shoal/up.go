@@ -54,6 +54,7 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	defer e.Close() // stops origin fetches still in flight
 	tcfg := tf.config(*ef.playSecret)
 	tcfg.Logger, tcfg.Registerer = log.With("component", "tracker"), reg
 	t, err := tracker.New(tcfg)
