@@ -1,0 +1,202 @@
+// bench/browser: the shoal web SDK and p2p-media-loader 2.3.1 side by side, one after the
+// other, on the same live stream served by the same `shoal up` edge: PAGES Chromium pages
+// per system, each playing for DURATION s after the last one joined, hls.js 1.7.4 at its
+// default live latency in both. Prints per system: offload (P2P bytes / all media bytes
+// the pages downloaded), stalls (`waiting` events after playback started, and rebuffer
+// time), median hls.latency, and the edge's own counter of bytes served for the stream.
+// Run inside the network namespace made by bench/browser/run.sh (Chromium gathers no
+// loopback candidates, so WebRTC runs over the veth addresses).
+//
+// Env: SHOAL_BIN (required), P2PML_JS (the bundled p2p-media-loader page script,
+// required), PAGES (4), DURATION (60), SYSTEMS ("shoal,p2pml": order of the runs),
+// WARMUP (30 s: the demo stream fills its 12-segment live window before the first run, so
+// both systems see the same kind of playlist), CHROMIUM (/usr/bin/chromium), VETH_ADDR
+// (10.213.0.1: where the bittorrent-tracker listens).
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import Server from "bittorrent-tracker/server";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const pages = Number(process.env.PAGES ?? 4);
+const duration = Number(process.env.DURATION ?? 60);
+const systems = (process.env.SYSTEMS ?? "shoal,p2pml").split(",").filter(Boolean);
+const warmup = Number(process.env.WARMUP ?? 30);
+const vethAddr = process.env.VETH_ADDR ?? "10.213.0.1";
+const log = (...a) => console.log(...a);
+
+// 1. shoal up: origin + edge + tracker + the demo stream (2 s segments, ~1.5 Mbit/s).
+const dir = mkdtempSync(join(tmpdir(), "shoal-bench-browser-"));
+const shoal = spawn(process.env.SHOAL_BIN, ["up", "--listen", "127.0.0.1:0", "--key-file", join(dir, "origin.key"), "--log-level", "warn"], {
+  stdio: ["ignore", "pipe", "inherit"],
+});
+const shoalUrl = await new Promise((resolve, reject) => {
+  let out = "";
+  shoal.stdout.on("data", (d) => {
+    out += d;
+    const m = /shoal up on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+    if (m) resolve(m[1]);
+  });
+  shoal.on("exit", (c) => reject(new Error(`shoal up exited ${c}`)));
+});
+const src = `${shoalUrl}/live/demo/index.m3u8`;
+
+// 2. p2p-media-loader's side: bittorrent-tracker 11.2.3 (WebSocket only) on the veth
+// address, and a page server on loopback (a secure context, like shoal's page).
+const tracker = new Server({ udp: false, http: false, ws: true, stats: false });
+tracker.on("error", (e) => log("bittorrent-tracker error:", e.message));
+tracker.on("warning", () => {});
+await new Promise((r) => tracker.listen(0, vethAddr, r));
+const trackerUrl = `ws://${vethAddr}:${tracker.ws.address().port}`;
+const files = {
+  "/": [join(here, "p2pml.html"), "text/html"],
+  "/p2pml.js": [process.env.P2PML_JS, "text/javascript"],
+};
+const web = createServer((req, res) => {
+  const f = files[new URL(req.url, "http://x").pathname];
+  if (!f) return res.writeHead(404).end();
+  res.writeHead(200, { "content-type": f[1] }).end(readFileSync(f[0]));
+});
+await new Promise((r) => web.listen(0, "127.0.0.1", r));
+
+const pageUrl = {
+  // shoal up serves its demo page (hls.js + SDK, window.hls / window.shoal) at /.
+  shoal: `${shoalUrl}/`,
+  p2pml: `http://127.0.0.1:${web.address().port}/?src=${encodeURIComponent(src)}&tracker=${encodeURIComponent(trackerUrl)}&swarm=bench-demo`,
+};
+
+// Stalls and latency, measured the same way in every page: `waiting` events after the
+// first `playing`, the time until the next `playing`, and hls.latency once a second.
+function probe() {
+  const b = { started: 0, waiting: 0, rebufferMs: 0, since: 0, lat: [] };
+  window.__bench = b;
+  const media = (e) => e.target instanceof HTMLMediaElement;
+  addEventListener("playing", (e) => {
+    if (!media(e)) return;
+    if (!b.started) b.started = performance.now();
+    if (b.since) (b.rebufferMs += performance.now() - b.since), (b.since = 0);
+  }, true);
+  addEventListener("waiting", (e) => {
+    if (!media(e) || !b.started) return;
+    b.waiting++;
+    if (!b.since) b.since = performance.now();
+  }, true);
+  setInterval(() => {
+    const l = window.hls?.latency;
+    if (b.started && Number.isFinite(l) && l > 0) b.lat.push(l);
+  }, 1000);
+}
+
+async function edgeBytes() {
+  const m = /^shoal_edge_bytes_served_total\{stream="demo"\} (\S+)$/m.exec(await (await fetch(shoalUrl + "/metrics")).text());
+  return m ? Number(m[1]) : 0; // no line until the stream served its first byte
+}
+
+const median = (xs) => {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+async function run(browser, system) {
+  const cdn0 = await edgeBytes();
+  const t0 = Date.now();
+  const tabs = [];
+  for (let i = 0; i < pages; i++) {
+    const ctx = await browser.newContext();
+    await ctx.addInitScript(probe);
+    const page = await ctx.newPage();
+    const errors = [];
+    page.on("console", (m) => m.type() === "error" && !/Failed to load resource.*404/.test(m.text()) && errors.push(m.text()));
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await page.goto(pageUrl[system]);
+    tabs.push({ ctx, page, errors });
+    await page.waitForTimeout(1500); // staggered joins, like real viewers
+  }
+  await tabs[0].page.waitForTimeout(duration * 1000);
+  const per = await Promise.all(
+    tabs.map((t) =>
+      t.page.evaluate(() => {
+        const b = window.__bench;
+        const s = window.shoal ? window.shoal.stats() : null;
+        const p = window.p2pml;
+        return {
+          t: document.querySelector("video").currentTime,
+          started: b.started > 0,
+          startup: b.started / 1000, // s from navigation to the first frame played
+          firstLat: b.lat[0] ?? NaN,
+          waiting: b.waiting,
+          rebufferMs: b.rebufferMs + (b.since ? performance.now() - b.since : 0),
+          lat: b.lat,
+          cdn: s ? s.bytesCdn : p.http,
+          p2p: s ? s.bytesP2P : p.p2p,
+          up: s ? s.bytesUploaded : p.uploaded,
+          peers: s ? s.peers : p.peers,
+        };
+      }),
+    ),
+  );
+  for (const t of tabs) await t.ctx.close();
+  const secs = (Date.now() - t0) / 1000;
+  // The edge answers a request after the page is gone too: let the counter settle.
+  await new Promise((r) => setTimeout(r, 1000));
+  const cdnEdge = (await edgeBytes()) - cdn0;
+  per.forEach((p, i) =>
+    log(
+      `  ${system} page ${i}: currentTime ${p.t.toFixed(1)} s, waiting ${p.waiting}, rebuffer ${(p.rebufferMs / 1000).toFixed(1)} s, ` +
+        `startup ${p.startup.toFixed(1)} s, latency first ${p.firstLat.toFixed(2)} / median ${median(p.lat).toFixed(2)} s, cdn ${p.cdn}, p2p ${p.p2p}, up ${p.up}, peers ${p.peers}` +
+        (tabs[i].errors.length ? `, console errors: ${tabs[i].errors.slice(0, 2).join(" | ")}` : ""),
+    ),
+  );
+  const cdn = per.reduce((n, p) => n + p.cdn, 0);
+  const p2p = per.reduce((n, p) => n + p.p2p, 0);
+  return {
+    system,
+    secs,
+    offload: cdn + p2p > 0 ? p2p / (cdn + p2p) : 0,
+    p2p,
+    cdn,
+    waiting: per.reduce((n, p) => n + p.waiting, 0),
+    rebuffer: per.reduce((n, p) => n + p.rebufferMs, 0) / 1000,
+    notStarted: per.filter((p) => !p.started).length,
+    latency: median(per.flatMap((p) => p.lat)),
+    startup: median(per.map((p) => p.startup)),
+    cdnEdge,
+  };
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-features=WebRtcHideLocalIpsWithMdns", "--autoplay-policy=no-user-gesture-required"],
+});
+const results = [];
+try {
+  log(`shoal up ${shoalUrl}; bittorrent-tracker ${trackerUrl}; ${pages} pages per system, ${duration} s after the last join`);
+  await new Promise((r) => setTimeout(r, warmup * 1000));
+  for (const s of systems) {
+    log(`${s}: ${pageUrl[s]}`);
+    results.push(await run(browser, s));
+  }
+} finally {
+  await browser.close();
+  web.close();
+  tracker.close();
+  shoal.kill("SIGTERM");
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const MB = (n) => (n / 1e6).toFixed(1);
+const name = { shoal: "shoal SDK", p2pml: "p2p-media-loader 2.3.1" };
+log("");
+log(`| system (${pages} pages) | offload | P2P MB | page CDN MB | edge counter MB | stalls (waiting) | rebuffer s | hls.latency median s | startup median s | run s |`);
+log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+for (const r of results)
+  log(
+    `| ${name[r.system]} | ${(r.offload * 100).toFixed(1)}% | ${MB(r.p2p)} | ${MB(r.cdn)} | ${MB(r.cdnEdge)} | ${r.waiting} | ${r.rebuffer.toFixed(1)} | ${r.latency.toFixed(2)} | ${r.startup.toFixed(1)} | ${r.secs.toFixed(0)} |` +
+      (r.notStarted ? ` ${r.notStarted} page(s) never started` : ""),
+  );
+process.exit(0);

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Browser benchmark (issue 7): PAGES Chromium pages with hls.js 1.7.4 + the shoal web SDK,
+# then the same number with hls.js + p2p-media-loader 2.3.1 (bittorrent-tracker 11.2.3),
+# on the same live demo stream of one `shoal up`, inside a network namespace this script
+# creates (WebRTC over a veth pair; nothing leaves it). Prints offload, stalls,
+# hls.latency and the edge's CDN bytes side by side. Needs root, Debian's chromium, Go, npm.
+#
+#   bench/browser/run.sh            # PAGES=4 DURATION=60
+#   bench/browser/run.sh 8 60       # or PAGES=8 DURATION=60 bench/browser/run.sh
+#   SYSTEMS=p2pml,shoal bench/browser/run.sh   # order of the runs; SHOAL_BIN skips the build
+set -euo pipefail
+cd "$(dirname "$0")"
+root=$(cd ../.. && pwd)
+export PAGES="${1:-${PAGES:-4}}" DURATION="${2:-${DURATION:-60}}"
+export PATH="$PATH:/usr/local/go/bin"
+command -v chromium >/dev/null || { echo "run.sh: needs chromium (apt-get install -y chromium)" >&2; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+if [ -z "${SHOAL_BIN:-}" ]; then
+  (cd "$root" && go build -o "$tmp/shoal" ./cmd/shoal)
+  export SHOAL_BIN="$tmp/shoal"
+fi
+if [ ! -d node_modules/p2p-media-loader-core ] || [ ! -d node_modules/bittorrent-tracker ]; then
+  # --ignore-scripts: bittorrent-tracker's WebRTC client dependency would build native code.
+  timeout 300 npm ci --ignore-scripts --no-audit --no-fund --silent
+fi
+# p2p-media-loader for the browser: its prebundled core (no node built-ins).
+node_modules/.bin/esbuild p2pml-page.js --bundle --format=iife --minify --log-level=warning \
+  --conditions=p2pml:core-as-bundle --outfile="$tmp/p2pml.js"
+export P2PML_JS="$tmp/p2pml.js"
+# The whole run is bounded: joins + DURATION per system, plus startup.
+limit=$((2 * (DURATION + 2 * PAGES + 30) + ${WARMUP:-30} + 60))
+timeout --signal=TERM --kill-after=10 "$limit" unshare -n bash -c '
+set -e
+ip link set lo up
+ip link add v0 type veth peer name v1
+ip addr add 10.213.0.1/24 dev v0
+ip addr add 10.213.0.2/24 dev v1
+ip link set v0 up
+ip link set v1 up
+ip route add default via 10.213.0.2 dev v0
+node bench.mjs
+'
