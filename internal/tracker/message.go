@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+
+	"github.com/shoal-cdn/shoal/internal/media"
 )
 
 // Message is one JSON message of the tracker protocol (docs/tracker.md). On the wire it
@@ -380,19 +382,9 @@ func validateNeighbours(ns []Neighbour) error {
 	return nil
 }
 
-// ValidName reports whether s is a valid stream or rendition name: [A-Za-z0-9_-]{1,64}.
-func ValidName(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+// ValidName reports whether s is a valid stream or rendition name: [A-Za-z0-9_-]{1,64},
+// the origin's rule (media.ValidName).
+func ValidName(s string) bool { return media.ValidName(s) }
 
 // ValidPeerID reports whether s can be a peer id: [A-Za-z0-9_-]{1,64}. The tracker
 // issues 22-character base64url ids (128 random bits).
