@@ -9,7 +9,7 @@ go vet ./...
 go test -race -count=1 -timeout 20m ./...
 # Tests too heavy for the race detector (//go:build !race): the 10-peer WebRTC swarm,
 # the malicious peer, tracker outage, upload cap, and the large scheduler simulations.
-go test -count=1 -timeout 15m ./internal/peer ./internal/scheduler
+go test -p 1 -count=1 -timeout 15m ./internal/peer ./internal/scheduler
 ./scripts/fuzz.sh "${FUZZTIME:-5s}"
 ./scripts/sdk-test.sh
 sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo -E"

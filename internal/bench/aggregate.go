@@ -17,6 +17,7 @@ func aggregate(rr *RunReport, viewers []*viewer, start, end time.Time) {
 		rr.P2PBytes += st.BytesP2P
 		rr.UploadBytes += st.BytesUp
 		rr.DuplicateBytes += st.BytesDup
+		rr.WastedBytes += st.BytesWasted
 		rr.BadPieces += st.BadPieces
 		rr.EdgePieces.P2POff += st.EdgePieces[0]
 		rr.EdgePieces.Urgent += st.EdgePieces[1]

@@ -69,9 +69,12 @@ type RunReport struct {
 	// UploadUsed is upload bytes / what the viewers' uplinks could carry
 	// while they watched.
 	UploadUsed float64 `json:"upload_used"`
-	// Overhead: duplicate or unusable pieces received, and wire framing
-	// (link bytes beyond piece payload; emulated transport only).
+	// Overhead: duplicate pieces (two sources raced), wasted pieces (arrived
+	// after they were no longer needed: cancelled, timed out, segment out of
+	// the window), and wire framing (link bytes beyond piece payload;
+	// emulated transport only).
 	DuplicateBytes int64 `json:"duplicate_bytes"`
+	WastedBytes    int64 `json:"wasted_bytes"`
 	FramingBytes   int64 `json:"framing_bytes"`
 	BadPieces      int64 `json:"bad_pieces"`
 	// EdgePieces counts the pieces the engines asked the edge for, by reason
@@ -227,6 +230,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	row("latency p50 / p95", func(rr *RunReport) string { return ms(rr.LatencyMsP50) + " / " + ms(rr.LatencyMsP95) })
 	row("peer upload (used)", func(rr *RunReport) string { return mib(rr.UploadBytes) + " (" + pct(rr.UploadUsed) + ")" })
 	row("overhead: duplicates", func(rr *RunReport) string { return mib(rr.DuplicateBytes) })
+	row("overhead: wasted", func(rr *RunReport) string { return mib(rr.WastedBytes) })
 	row("overhead: framing", func(rr *RunReport) string {
 		if r.Transport != TransportEmulated {
 			return "n/a" // pion does not expose its SCTP byte counts here

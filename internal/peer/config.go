@@ -90,6 +90,23 @@ type Config struct {
 	// MaxNeighbours bounds links kept at once (default 32).
 	MaxNeighbours int
 
+	// OnSegment, if set, is called once per segment when its last piece
+	// verified (every piece checked against the signed record), with the
+	// segment's whole bytes. It runs on the engine's loop goroutine, so it must
+	// return quickly and never block (hand the work to a goroutine or a bounded
+	// queue of your own), must not call back into the Peer's proxy, and must
+	// not modify data: it is the buffer neighbours and the proxy are served
+	// from (it never changes, so keeping it beyond the call is fine).
+	OnSegment func(id wire.SegmentID, data []byte)
+
+	// Clock is the engine's time source for every time read, tick, timer and
+	// timeout (default transport.SystemClock). With transport.ScaledClock the
+	// engine runs faster than real time; the origin, edge and links it talks to
+	// must then run on the same clock (their PROGRAM-DATE-TIMEs, cache lifetimes
+	// and delays are compared with it). The HTTP client's own timeouts stay in
+	// real time.
+	Clock transport.Clock
+
 	// Client makes edge requests (default: a client with timeouts).
 	Client *http.Client
 	// Logger receives logs (nil: discard).
@@ -153,6 +170,9 @@ func (c Config) withDefaults() (Config, error) {
 				ResponseHeaderTimeout: 10 * time.Second,
 			},
 		}
+	}
+	if c.Clock == nil {
+		c.Clock = transport.SystemClock()
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

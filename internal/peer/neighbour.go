@@ -15,7 +15,7 @@ import (
 const (
 	maxEarlyFrames = 64
 	helloTimeout   = 10 * time.Second
-	overCapBackoff = 500 * time.Millisecond
+	overCapBackoff = 300 * time.Millisecond // about the time the uploader needs to drain its busyBacklog
 	tputAlpha      = 0.2
 )
 
@@ -163,10 +163,11 @@ func (p *Peer) onFrame(nb *neighbour, m wire.Msg, now time.Time) {
 	case wire.Hello:
 		p.violation(nb, "second HELLO")
 	case wire.BitfieldMsg:
-		p.onBitfield(nb, m)
+		p.onBitfield(nb, m, now)
 	case wire.Have:
 		if bf, ok := p.announced(nb, m.Segment, int(m.First+m.Count)); ok {
 			nb.have[m.Segment.Seq] = growSet(bf, int(m.First), int(m.Count))
+			p.announcedNew(m.Segment.Seq, now)
 		}
 	case wire.Request:
 		p.onRequest(nb, m)
@@ -215,7 +216,16 @@ func (p *Peer) announced(nb *neighbour, id wire.SegmentID, end int) (scheduler.B
 	return nb.have[id.Seq], true
 }
 
-func (p *Peer) onBitfield(nb *neighbour, m wire.BitfieldMsg) {
+// announcedNew pokes the playlist poller when a neighbour announced a segment
+// newer than any we list: its playlist is fresher, and the sooner we know the
+// segment (and fetch its record) the sooner we can pull it.
+func (p *Peer) announcedNew(seq uint64, now time.Time) {
+	if n := len(p.order); n > 0 && seq > p.order[n-1] {
+		p.pokePoller(now)
+	}
+}
+
+func (p *Peer) onBitfield(nb *neighbour, m wire.BitfieldMsg, now time.Time) {
 	if m.Pieces == 0 {
 		delete(nb.have, m.Segment.Seq)
 		return
@@ -228,6 +238,7 @@ func (p *Peer) onBitfield(nb *neighbour, m wire.BitfieldMsg) {
 	if !ok {
 		return
 	}
+	p.announcedNew(m.Segment.Seq, now)
 	for i := range int(m.Pieces) {
 		if m.Bits.Has(i) {
 			bf = growSet(bf, i, 1)
@@ -266,8 +277,9 @@ func (p *Peer) onRequest(nb *neighbour, m wire.Request) {
 			runStart = -1
 		}
 	}
-	if len(jobs) > 0 && !nb.k.enqueue(jobs) {
-		// Over the cap: refuse the held pieces, in contiguous runs.
+	if len(jobs) > 0 {
+		// Over the cap: refuse the held pieces that did not fit, in contiguous runs.
+		jobs = jobs[nb.k.enqueue(jobs):]
 		for j := 0; j < len(jobs); {
 			k := j + 1
 			for k < len(jobs) && jobs[k].idx == jobs[k-1].idx+1 {
@@ -286,7 +298,7 @@ func (p *Peer) onPiece(nb *neighbour, m wire.Piece, now time.Time) {
 	delete(p.pending, key)
 	s := p.segs[m.Segment.Seq]
 	if s == nil || s.id.Epoch != m.Segment.Epoch || s.rec == nil {
-		p.bytesDup.Add(int64(len(m.Data))) // cannot verify it: dropped
+		p.bytesWasted.Add(int64(len(m.Data))) // out of our window, cannot verify it: dropped
 		return
 	}
 	stored, err := s.store(idx, m.Data)
@@ -311,7 +323,11 @@ func (p *Peer) onPiece(nb *neighbour, m wire.Piece, now time.Time) {
 	}
 	nb.lastRecv = now
 	if !stored {
-		p.bytesDup.Add(int64(len(m.Data)))
+		if requested {
+			p.bytesDup.Add(int64(len(m.Data))) // two sources raced for it
+		} else {
+			p.bytesWasted.Add(int64(len(m.Data))) // cancelled or timed out, then arrived
+		}
 		return
 	}
 	p.bytesP2P.Add(int64(len(m.Data)))

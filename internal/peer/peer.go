@@ -29,6 +29,10 @@ const (
 	keyRefetch     = 10 * time.Second
 	keepBehind     = 3                // segments kept behind the playhead
 	demandKeep     = 30 * time.Second // a segment a local player asked for stays this long
+	// seedMinLead: a new seeding assignment applies to segments due later than
+	// this (closer ones are the urgent rule's, 1.5 s, plus a fetch).
+	seedMinLead = 2 * time.Second
+	minPoll     = 250 * time.Millisecond // playlist fetches at most this often
 )
 
 // Peer is one viewer of a live rendition. Create it with New, then Run it;
@@ -42,10 +46,12 @@ type Peer struct {
 	events   chan any
 	loopDone chan struct{}
 	fetchSem chan struct{}
+	poke     chan struct{}  // cap 1: fetch the playlist now
+	seeding  atomic.Bool    // we hold a stripe: poll faster
 	wg       sync.WaitGroup // edge fetches, record fetches
 
 	// Counters, written by any goroutine.
-	bytesP2P, bytesUp, bytesDup, badPieces atomic.Int64
+	bytesP2P, bytesUp, bytesDup, bytesWasted, badPieces atomic.Int64
 
 	mu       sync.Mutex // guards the fields below (read by Stats, the proxy, the tracker session)
 	snap     Stats
@@ -64,10 +70,12 @@ type Peer struct {
 	sess      *session
 	policy    tracker.Policy
 	hasPolicy bool
+	stripe    scheduler.Stripe // the tracker's seeding assignment (Count 0: none)
 	pending   map[pendKey]time.Time
 	newHave   map[uint64][]int
 	started   time.Time
 	edgeWhy   [4]int // pieces fetched from the edge: P2P off, urgent, seeding, fallback
+	lastPoke  time.Time
 }
 
 type pendKey struct {
@@ -96,6 +104,11 @@ type (
 	evWelcome struct {
 		s      *session
 		policy tracker.Policy
+		stripe tracker.Stripe
+	}
+	evStripe struct {
+		s      *session
+		stripe tracker.Stripe
 	}
 	evPolicy struct {
 		s      *session
@@ -138,6 +151,7 @@ func New(cfg Config) (*Peer, error) {
 		events:   make(chan any, eventQueue),
 		loopDone: make(chan struct{}),
 		fetchSem: make(chan struct{}, maxEdgeFetches),
+		poke:     make(chan struct{}, 1),
 		plReady:  make(chan struct{}),
 		key:      cfg.TrustedKey,
 		segs:     make(map[uint64]*segment),
@@ -146,6 +160,7 @@ func New(cfg Config) (*Peer, error) {
 		pending:  make(map[pendKey]time.Time),
 		newHave:  make(map[uint64][]int),
 	}
+	p.up.clk = cfg.Clock
 	if cfg.MaxUpload > 0 {
 		p.up.setRate(cfg.MaxUpload)
 	}
@@ -157,7 +172,7 @@ func New(cfg Config) (*Peer, error) {
 
 // Run follows the stream until ctx ends. It returns nil on cancellation.
 func (p *Peer) Run(ctx context.Context) error {
-	p.started = time.Now()
+	p.started = p.cfg.Clock.Now()
 	p.pl = player.New(p.cfg.Player, p.started)
 	loopCtx, stopLoop := context.WithCancel(ctx)
 	defer stopLoop()
@@ -190,9 +205,9 @@ func (p *Peer) post(ctx context.Context, ev any) bool {
 }
 
 func (p *Peer) loop(ctx context.Context) {
-	tick := time.NewTicker(p.cfg.Tick)
+	tick := newTicker(p.cfg.Clock, p.cfg.Tick)
 	defer tick.Stop()
-	pings := time.NewTicker(time.Second)
+	pings := newTicker(p.cfg.Clock, time.Second)
 	defer pings.Stop()
 	defer func() {
 		for _, nb := range p.nbs {
@@ -217,10 +232,10 @@ func (p *Peer) loop(ctx context.Context) {
 			}
 		case <-tick.C:
 		case <-pings.C:
-			p.housekeeping(time.Now())
-			p.fetchRecords(ctx, time.Now())
+			p.housekeeping(p.cfg.Clock.Now())
+			p.fetchRecords(ctx, p.cfg.Clock.Now())
 		}
-		now := time.Now()
+		now := p.cfg.Clock.Now()
 		p.flushHaves()
 		p.pl.Advance(now)
 		p.schedule(ctx, now)
@@ -229,7 +244,7 @@ func (p *Peer) loop(ctx context.Context) {
 }
 
 func (p *Peer) handle(ctx context.Context, ev any) {
-	now := time.Now()
+	now := p.cfg.Clock.Now()
 	switch ev := ev.(type) {
 	case evPlaylist:
 		p.onPlaylist(ctx, ev, now)
@@ -240,6 +255,11 @@ func (p *Peer) handle(ctx context.Context, ev any) {
 	case evWelcome:
 		p.sess = ev.s
 		p.setPolicy(ev.policy)
+		p.setStripe(ctx, ev.stripe, now)
+	case evStripe:
+		if ev.s == p.sess {
+			p.setStripe(ctx, ev.stripe, now)
+		}
 	case evPolicy:
 		if ev.s == p.sess {
 			p.setPolicy(ev.policy)
@@ -307,7 +327,12 @@ func (p *Peer) p2p() bool {
 // uploads reports whether we serve neighbours.
 func (p *Peer) uploads() bool { return p.cfg.MaxUpload >= 0 && p.cfg.UploadCapacity > 0 }
 
-// pollPlaylist fetches the media playlist every half target duration.
+// pollPlaylist fetches the media playlist every half target duration, a
+// seeder every eighth (at least minPoll apart): the seeder's stripe must be in
+// the swarm as early as possible, since the whole swarm has only the few
+// seconds between publication and the deadline to spread it, and every
+// fetch is one small, edge-cached playlist. Others refetch early when a
+// neighbour announces a segment they do not list (pokePoller).
 func (p *Peer) pollPlaylist(ctx context.Context) {
 	name := p.cfg.Rendition + ".m3u8"
 	wait := time.Second
@@ -322,10 +347,33 @@ func (p *Peer) pollPlaylist(ctx context.Context) {
 		}
 		if pl != nil {
 			wait = pollInterval(pl.target)
+			if p.seeding.Load() {
+				wait = max(minPoll, wait/4)
+			}
 		}
-		if !sleep(ctx, wait) {
+		c, t := after(p.cfg.Clock, wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
 			return
+		case <-c:
+		case <-p.poke:
+			t.Stop()
 		}
+	}
+}
+
+// pokePoller makes the poller fetch the playlist now: a neighbour announced a
+// segment we do not list yet (its playlist is fresher than ours). At most one
+// poke per minPoll, so announcements cannot make us hammer the edge.
+func (p *Peer) pokePoller(now time.Time) {
+	if now.Sub(p.lastPoke) < minPoll {
+		return
+	}
+	p.lastPoke = now
+	select {
+	case p.poke <- struct{}{}:
+	default:
 	}
 }
 
@@ -449,7 +497,7 @@ func (p *Peer) fetchRecord(ctx context.Context, id wire.SegmentID, uri string, k
 	rec, err := manifest.Parse(b, key)
 	if errors.Is(err, manifest.ErrSignature) && p.cfg.TrustedKey == nil {
 		p.mu.Lock()
-		stale := time.Since(p.keyAt) > keyRefetch
+		stale := p.cfg.Clock.Now().Sub(p.keyAt) > keyRefetch
 		p.mu.Unlock()
 		if stale {
 			if key, err = p.fetchKey(ctx); err != nil {
@@ -483,7 +531,7 @@ func (p *Peer) fetchKey(ctx context.Context) (ed25519.PublicKey, error) {
 		return nil, fmt.Errorf("peer: stream key: %w", err)
 	}
 	p.mu.Lock()
-	p.key, p.keyAt = key, time.Now()
+	p.key, p.keyAt = key, p.cfg.Clock.Now()
 	p.mu.Unlock()
 	return key, nil
 }
@@ -521,6 +569,7 @@ func (p *Peer) onEdge(ev evEdge, now time.Time) {
 	}
 	s := p.segs[ev.seq]
 	if s == nil || s.rec == nil {
+		p.bytesWasted.Add(int64(len(ev.data))) // the segment left the window meanwhile
 		return
 	}
 	if ev.err != nil {
@@ -550,6 +599,9 @@ func (p *Peer) verified(s *segment, i int, now time.Time) {
 	p.newHave[s.id.Seq] = append(p.newHave[s.id.Seq], i)
 	if s.complete {
 		p.pl.Available(s.id.Seq, now)
+		if p.cfg.OnSegment != nil {
+			p.cfg.OnSegment(s.id, s.data)
+		}
 	}
 }
 
@@ -674,17 +726,44 @@ func (p *Peer) schedPolicy() scheduler.Policy {
 	return scheduler.Policy{P2P: p.p2p(), NoUpload: !p.uploads()}
 }
 
-// seed runs once per segment, when its record arrives: we fetch our stripe
-// from the edge at once, except the pieces a neighbour already announced. The
-// scheduler's stripe rule would fetch the stripe whatever the neighbours hold,
-// and peers learn of a new segment up to a playlist poll apart: the late ones
-// would pull from the edge what their neighbours seeded half a second before.
-func (p *Peer) seed(ctx context.Context, s *segment, now time.Time) {
-	if !p.p2p() || !p.uploads() {
+// setStripe installs the tracker's seeding assignment. A new assignment (a
+// seeder left and we inherit its stripe, or the swarm grew and the segments are
+// cut anew) applies at once to the segments already in the window that are not
+// due soon: the pieces of our stripe nobody near us holds come from the edge
+// now rather than at each peer's fallback moment.
+func (p *Peer) setStripe(ctx context.Context, st tracker.Stripe, now time.Time) {
+	next := scheduler.Stripe{Index: st.Index, Count: st.Count}
+	if next.Count <= 0 || next.Index < 0 || next.Index >= next.Count {
+		next = scheduler.Stripe{}
+	}
+	if next == p.stripe {
 		return
 	}
-	st := p.stripe()
-	if st.Count == 0 {
+	p.log.Debug("peer: seeding assignment", "index", next.Index, "count", next.Count)
+	p.stripe = next
+	p.seeding.Store(next.Count > 0)
+	for _, seq := range p.order {
+		if s := p.segs[seq]; s.rec != nil && !s.complete {
+			if dl, ok := p.deadline(s, now); ok && dl.Sub(now) > seedMinLead {
+				p.seed(ctx, s, now)
+			}
+		}
+	}
+}
+
+// seed fetches from the edge, at once, the pieces of s in our stripe (the
+// tracker's assignment, docs/tracker.md "Seeding") that we neither hold nor
+// have asked the edge for and that no neighbour announced. It runs once per
+// segment when its record arrives (and again when the assignment changes),
+// not on every plan, and skips what neighbours announced: after a
+// reassignment two peers may briefly own one stripe, and the one that learns
+// of the segment later (peers poll up to half a target duration apart) pulls
+// from its neighbours what the other already seeded.
+// Without an assignment (not a seeder, P2P off, no upload) nothing is seeded:
+// the scheduler's staggered edge fallback covers pieces nobody near us holds.
+func (p *Peer) seed(ctx context.Context, s *segment, now time.Time) {
+	st := p.stripe
+	if !p.p2p() || !p.uploads() || st.Count == 0 {
 		return
 	}
 	if _, ok := p.deadline(s, now); !ok {
@@ -693,7 +772,10 @@ func (p *Peer) seed(ctx context.Context, s *segment, now time.Time) {
 	n, seq := s.pieces(), s.id.Seq
 	var pieces []int
 	for i := range n {
-		if scheduler.StripeOf(seq, i, n, st.Count) != st.Index {
+		if scheduler.StripeOf(seq, i, n, st.Count) != st.Index || s.have.Has(i) {
+			continue
+		}
+		if _, ok := p.pending[pendKey{seq, i, scheduler.Edge}]; ok {
 			continue
 		}
 		held := false
@@ -716,40 +798,6 @@ func (p *Peer) seed(ctx context.Context, s *segment, now time.Time) {
 		p.fetchEdge(ctx, scheduler.Run{From: scheduler.Edge, Seq: seq, First: pieces[j], Count: k - j}, now)
 		j = k
 	}
-}
-
-// stripe is our seeding assignment: the tracker assigns none, so the
-// neighbourhood (us and every uploading neighbour past HELLO) splits each new
-// segment into one stripe per member, ranked by a hash of the ids. In a full
-// mesh that is exactly one CDN copy per segment; in a partial mesh the
-// neighbourhoods overlap and the swarm pulls about N / (mean degree + 1)
-// copies, the gaps being covered by the scheduler's staggered edge fallback.
-func (p *Peer) stripe() scheduler.Stripe {
-	self := p.selfID()
-	ids := []string{self}
-	served := false // a neighbour we could serve
-	for _, nb := range p.nbs {
-		if nb.hello {
-			served = true
-			if nb.upKbps > 0 {
-				ids = append(ids, nb.id)
-			}
-		}
-	}
-	if !served {
-		return scheduler.Stripe{} // nobody to seed for
-	}
-	slices.SortFunc(ids, func(a, b string) int {
-		ha, hb := hashID(a), hashID(b)
-		switch {
-		case ha < hb:
-			return -1
-		case ha > hb:
-			return 1
-		}
-		return 0
-	})
-	return scheduler.Stripe{Index: slices.Index(ids, self), Count: len(ids)}
 }
 
 func (p *Peer) selfID() string {
@@ -781,7 +829,7 @@ func (p *Peer) fetchEdge(ctx context.Context, r scheduler.Run, now time.Time) {
 			return
 		}
 		defer func() { <-p.fetchSem }()
-		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		fctx, cancel := withTimeout(ctx, p.cfg.Clock, 10*time.Second)
 		defer cancel()
 		var b []byte
 		var err error
@@ -841,18 +889,4 @@ func (p *Peer) housekeeping(now time.Time) {
 			}
 		}
 	}
-}
-
-// hashID is FNV-1a with a splitmix finaliser: a stable, well-spread rank.
-func hashID(id string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(id); i++ {
-		h ^= uint64(id[i])
-		h *= 1099511628211
-	}
-	h ^= h >> 30
-	h *= 0xbf58476d1ce4e5b9
-	h ^= h >> 27
-	h *= 0x94d049bb133111eb
-	return h ^ h>>31
 }

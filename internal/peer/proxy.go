@@ -2,7 +2,6 @@ package peer
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net/http"
 	"path"
@@ -60,7 +59,7 @@ func (p *Peer) serveLive(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Peer) servePlaylist(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	ctx, cancel := withTimeout(r.Context(), p.cfg.Clock, 10*time.Second)
 	defer cancel()
 	select {
 	case <-p.plReady:
@@ -92,7 +91,7 @@ func (p *Peer) serveSegment(w http.ResponseWriter, r *http.Request, file, epoch 
 		if wait <= 0 {
 			wait = max(4*time.Second, 2*s.dur)
 		}
-		t := time.NewTimer(wait)
+		expired, t := after(p.cfg.Clock, wait)
 		defer t.Stop()
 		select {
 		case <-s.done:
@@ -102,7 +101,7 @@ func (p *Peer) serveSegment(w http.ResponseWriter, r *http.Request, file, epoch 
 			return
 		case <-r.Context().Done():
 			return
-		case <-t.C:
+		case <-expired:
 			p.log.Info("peer: proxy fell back to the edge", "segment", file)
 		case <-p.loopDone:
 		}

@@ -63,12 +63,12 @@ func (p *Peer) runTracker(ctx context.Context) {
 		}
 	}()
 	for ctx.Err() == nil {
-		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		dctx, cancel := withTimeout(ctx, p.cfg.Clock, 10*time.Second)
 		c, err := d.Dial(dctx, p.cfg.Tracker, join)
 		cancel()
 		if err != nil {
 			p.log.Info("peer: tracker unavailable", "err", err, "retry", backoff)
-			if !sleep(ctx, backoff/2+rand.N(backoff/2+1)) {
+			if !sleepOn(ctx, p.cfg.Clock, backoff/2+rand.N(backoff/2+1)) {
 				return
 			}
 			backoff = min(2*backoff, maxBackoff)
@@ -82,7 +82,7 @@ func (p *Peer) runTracker(ctx context.Context) {
 		if err != nil {
 			c.Close()
 			p.log.Error("peer: transport", "err", err)
-			if !sleep(ctx, maxBackoff) {
+			if !sleepOn(ctx, p.cfg.Clock, maxBackoff) {
 				return
 			}
 			continue
@@ -101,7 +101,7 @@ func (p *Peer) runSession(ctx context.Context, s *session) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	w := s.client.Welcome()
-	if !p.post(sctx, evWelcome{s: s, policy: w.Policy}) {
+	if !p.post(sctx, evWelcome{s: s, policy: w.Policy, stripe: w.Stripe}) {
 		s.client.Close()
 		return
 	}
@@ -119,7 +119,7 @@ func (p *Peer) runSession(ctx context.Context, s *session) {
 		}
 	}()
 	go func() { // writer: signals, reports, periodic stats
-		t := time.NewTicker(p.cfg.StatsInterval)
+		t := newTicker(p.cfg.Clock, p.cfg.StatsInterval)
 		defer t.Stop()
 		for {
 			var m tracker.Message
@@ -131,7 +131,7 @@ func (p *Peer) runSession(ctx context.Context, s *session) {
 				st := p.trackerStats()
 				m = &st
 			}
-			wctx, wcancel := context.WithTimeout(sctx, 5*time.Second)
+			wctx, wcancel := withTimeout(sctx, p.cfg.Clock, 5*time.Second)
 			err := s.client.Send(wctx, m)
 			wcancel()
 			if err != nil {
@@ -145,7 +145,7 @@ func (p *Peer) runSession(ctx context.Context, s *session) {
 		if err != nil {
 			if ctx.Err() != nil {
 				// Shutting down: final stats, then leave.
-				fctx, fcancel := context.WithTimeout(context.Background(), time.Second)
+				fctx, fcancel := withTimeout(context.Background(), p.cfg.Clock, time.Second)
 				st := p.trackerStats()
 				s.client.Send(fctx, &st)
 				fcancel()
@@ -168,6 +168,8 @@ func (p *Peer) runSession(ctx context.Context, s *session) {
 			p.addNeighbours(sctx, s, m.Add)
 		case *tracker.Policy:
 			p.post(sctx, evPolicy{s: s, policy: *m})
+		case *tracker.Stripe:
+			p.post(sctx, evStripe{s: s, stripe: *m})
 		case *tracker.Banned:
 			p.log.Warn("peer: banned by the tracker", "reason", m.Reason)
 		case *tracker.Error:
@@ -184,7 +186,7 @@ func (p *Peer) addNeighbours(ctx context.Context, s *session, ns []tracker.Neigh
 			continue
 		}
 		go func() {
-			dctx, cancel := context.WithTimeout(ctx, dialLinkTO)
+			dctx, cancel := withTimeout(ctx, p.cfg.Clock, dialLinkTO)
 			defer cancel()
 			l, err := s.dialer.Dial(dctx, n.PeerID)
 			if err != nil {
@@ -214,16 +216,4 @@ func fromTracker(d tracker.SignalData) transport.Signal {
 		s.Candidate = &transport.Candidate{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment}
 	}
 	return s
-}
-
-// sleep waits d or until ctx ends; false if ctx ended.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

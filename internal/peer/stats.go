@@ -22,8 +22,14 @@ type Stats struct {
 	BytesP2P int64 `json:"bytes_p2p"`
 	// BytesUp counts piece bytes sent to neighbours.
 	BytesUp int64 `json:"bytes_up"`
-	// BytesDup counts duplicate or unusable piece bytes received (overhead).
+	// BytesDup counts piece bytes received while we already held the piece
+	// and still had the request open: two sources raced (a neighbour and the
+	// edge at the handover, or two neighbours).
 	BytesDup int64 `json:"bytes_dup"`
+	// BytesWasted counts piece bytes (from neighbours or the edge) that arrived
+	// after they were no longer needed: the request was cancelled, timed out
+	// or voided, or the segment had left our window (unverifiable: dropped).
+	BytesWasted int64 `json:"bytes_wasted"`
 	// BadPieces counts pieces that failed verification (from anyone).
 	BadPieces  int64 `json:"bad_pieces"`
 	Neighbours int   `json:"neighbours"`
@@ -50,6 +56,7 @@ func (p *Peer) Stats() Stats {
 	st.BytesP2P = p.bytesP2P.Load()
 	st.BytesUp = p.bytesUp.Load()
 	st.BytesDup = p.bytesDup.Load()
+	st.BytesWasted = p.bytesWasted.Load()
 	st.BadPieces = p.badPieces.Load()
 	if t := st.BytesP2P + st.BytesCDNMedia; t > 0 {
 		st.Offload = float64(st.BytesP2P) / float64(t)
@@ -116,6 +123,8 @@ func registerMetrics(reg prometheus.Registerer, p *Peer) error {
 			ConstLabels: prometheus.Labels{"source": "up"}}, func() float64 { return float64(p.bytesUp.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "shoal_peer_bytes_total", Help: "Bytes received or sent by source.",
 			ConstLabels: prometheus.Labels{"source": "dup"}}, func() float64 { return float64(p.bytesDup.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "shoal_peer_bytes_total", Help: "Bytes received or sent by source.",
+			ConstLabels: prometheus.Labels{"source": "wasted"}}, func() float64 { return float64(p.bytesWasted.Load()) }),
 		counter("shoal_peer_bad_pieces_total", "Pieces that failed verification.", func() float64 { return float64(p.badPieces.Load()) }),
 		counter("shoal_peer_stalls_total", "Stalls of the player model.", func() float64 { return float64(p.Stats().Player.Stalls) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "shoal_peer_neighbours", Help: "Connected neighbours."},

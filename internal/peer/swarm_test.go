@@ -2,11 +2,34 @@ package peer
 
 import (
 	"context"
+	"crypto/sha256"
+	"io"
+	"net/http"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/shoal-cdn/shoal/internal/tracker"
+	"github.com/shoal-cdn/shoal/internal/wire"
 )
+
+// getIfFound is get, except that a 404 answers ok false.
+func getIfFound(t *testing.T, url string) ([]byte, bool) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		return nil, false
+	case err != nil || resp.StatusCode != http.StatusOK:
+		t.Fatalf("GET %s: %s %v", url, resp.Status, err)
+	}
+	return b, true
+}
 
 // swarmRun is what one run of a swarm measured.
 type swarmRun struct {
@@ -163,11 +186,55 @@ func checkAgreement(t *testing.T, r swarmRun) {
 		r.edgeBytes, sum, p2p, r.reported.BytesCDN, r.reported.BytesP2P, 100*r.reported.Offload)
 }
 
+// segmentHook records what Config.OnSegment reports for one peer.
+type segmentHook struct {
+	mu    sync.Mutex
+	sums  map[wire.SegmentID][sha256.Size]byte
+	calls int
+}
+
+func (h *segmentHook) on(id wire.SegmentID, data []byte) {
+	sum := sha256.Sum256(data)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls++
+	h.sums[id] = sum
+}
+
 // TestSwarmSmall: 3 peers over real WebRTC on loopback (also under -race).
 func TestSwarmSmall(t *testing.T) {
 	w := newWorld(t, tracker.Config{})
-	r := runSwarm(t, w, 3, 20*time.Second, nil)
+	hooks := make([]*segmentHook, 3)
+	r := runSwarm(t, w, 3, 20*time.Second, func(i int, c *Config) {
+		hooks[i] = &segmentHook{sums: make(map[wire.SegmentID][sha256.Size]byte)}
+		c.OnSegment = hooks[i].on
+	})
 	logRun(t, "small", r)
+	// OnSegment: once per complete segment, with the origin's bytes.
+	compared := 0
+	for i, h := range hooks {
+		h.mu.Lock()
+		if h.calls != len(h.sums) {
+			t.Errorf("peer %d: OnSegment called %d times for %d segments", i, h.calls, len(h.sums))
+		}
+		if played := r.stats[i].Player.Played; len(h.sums) < played {
+			t.Errorf("peer %d: OnSegment reported %d segments, the player played %d", i, len(h.sums), played)
+		}
+		for id, sum := range h.sums {
+			b, ok := getIfFound(t, w.osrv.URL+"/live/demo/index/"+id.String()+".ts")
+			if !ok {
+				continue // left the origin's window
+			}
+			compared++
+			if sha256.Sum256(b) != sum {
+				t.Errorf("peer %d: OnSegment gave segment %s bytes that differ from the origin's", i, id)
+			}
+		}
+		h.mu.Unlock()
+	}
+	if compared == 0 {
+		t.Error("no OnSegment segment compared with the origin")
+	}
 	var p2p int64
 	for i, st := range r.stats {
 		if !st.Player.Started || st.Player.Played < 5 {

@@ -11,17 +11,19 @@ import (
 )
 
 // Upload queue bounds (docs/wire.md "Requesting"): at most MaxOutstanding
-// pieces queued per neighbour, and no more than about a second's worth at the
-// upload cap across all neighbours.
+// pieces queued per neighbour, and no more than busyBacklog of upload at the
+// cap across all neighbours (the wire allows up to a second; NOTES.md of the
+// scheduler: a neighbour must say it is busy past ~200 ms).
 const (
 	maxQueuedPieces = wire.MaxOutstanding
-	maxBacklog      = time.Second
+	busyBacklog     = 250 * time.Millisecond
 	ctrlQueue       = 512 // control frames queued per link; beyond it the link is closed
 )
 
 // bucket is a token bucket shared by every uploader of one peer: it paces
 // PIECE bytes to the upload cap. Rate 0 means no cap.
 type bucket struct {
+	clk    transport.Clock // nil: the system clock
 	mu     sync.Mutex
 	rate   float64 // bytes/s
 	tokens float64
@@ -55,7 +57,11 @@ func (b *bucket) take(ctx context.Context, n int) error {
 			b.mu.Unlock()
 			return nil
 		}
-		now := time.Now()
+		clk := b.clk
+		if clk == nil {
+			clk = transport.SystemClock()
+		}
+		now := clk.Now()
 		if !b.last.IsZero() {
 			b.tokens = min(b.burst(), b.tokens+now.Sub(b.last).Seconds()*b.rate)
 		}
@@ -67,12 +73,8 @@ func (b *bucket) take(ctx context.Context, n int) error {
 		}
 		wait := time.Duration((float64(n) - b.tokens) / b.rate * float64(time.Second))
 		b.mu.Unlock()
-		t := time.NewTimer(min(wait, 100*time.Millisecond))
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleepOn(ctx, clk, min(wait, 100*time.Millisecond)) {
 			return ctx.Err()
-		case <-t.C:
 		}
 	}
 }
@@ -116,31 +118,46 @@ func (k *link) send(m wire.Msg) bool {
 	}
 }
 
-// enqueue queues pieces; false (nothing queued) when the queue or the
-// peer-wide backlog at the cap is full: the caller answers REJECT over_cap.
-func (k *link) enqueue(jobs []upJob) bool {
+// enqueue queues the longest prefix of jobs that fits and returns its length:
+// the per-link queue holds at most maxQueuedPieces, and the peer-wide backlog
+// at the cap at most busyBacklog of upload (one piece always fits an empty
+// backlog, however low the cap). The caller answers REJECT over_cap for the
+// rest. A short backlog is what makes the swarm spread a fresh piece: the
+// requesters that pile onto its first holder are turned away at once and ask
+// again (of it or of the neighbours it served meanwhile) after a back-off,
+// instead of waiting behind each other until the piece is urgent and comes
+// from the edge (internal/scheduler/NOTES.md).
+func (k *link) enqueue(jobs []upJob) int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	limit := -1.0
+	if r := k.bucket.capped(); r > 0 {
+		limit = r * busyBacklog.Seconds()
+	}
+	queued := k.bucket.queued.Load()
+	n := 0
 	var bytes int64
 	for _, j := range jobs {
+		if len(k.jobs)+n >= maxQueuedPieces {
+			break
+		}
 		off, end := j.seg.pieceRange(j.idx)
+		if limit >= 0 && float64(queued+bytes+end-off) > limit && queued+bytes > 0 {
+			break
+		}
 		bytes += end - off
+		n++
 	}
-	k.mu.Lock()
-	if len(k.jobs)+len(jobs) > maxQueuedPieces {
-		k.mu.Unlock()
-		return false
+	if n == 0 {
+		return 0
 	}
-	if r := k.bucket.capped(); r > 0 && float64(k.bucket.queued.Load()+bytes) > r*maxBacklog.Seconds() {
-		k.mu.Unlock()
-		return false
-	}
-	k.jobs = append(k.jobs, jobs...)
+	k.jobs = append(k.jobs, jobs[:n]...)
 	k.bucket.queued.Add(bytes)
-	k.mu.Unlock()
 	select {
 	case k.kick <- struct{}{}:
 	default:
 	}
-	return true
+	return n
 }
 
 // cancelJobs drops queued pieces [first, first+count) of seg; all of them when
