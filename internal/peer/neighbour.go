@@ -266,7 +266,8 @@ func (p *Peer) onRequest(nb *neighbour, m wire.Request) {
 	for i := first; i <= first+count; i++ {
 		held := i < first+count && s.have.Has(i)
 		if held {
-			jobs = append(jobs, upJob{seg: s, idx: i})
+			seeded := p.stripe.Count > 0 && scheduler.StripeOf(s.id.Seq, i, s.pieces(), p.stripe.Count) == p.stripe.Index
+			jobs = append(jobs, upJob{seg: s, idx: i, seeded: seeded})
 		}
 		missing := i < first+count && !held
 		switch {

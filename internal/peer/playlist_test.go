@@ -1,7 +1,6 @@
 package peer
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -105,39 +104,4 @@ func FuzzParsePlaylist(f *testing.F) {
 			}
 		}
 	})
-}
-
-// TestBucket: the token bucket holds a rate within 10% over a second, and
-// rate 0 means no cap.
-func TestBucket(t *testing.T) {
-	var b bucket
-	ctx := context.Background()
-	start := time.Now()
-	for range 100 {
-		if err := b.take(ctx, 16384); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if time.Since(start) > 100*time.Millisecond {
-		t.Errorf("uncapped bucket waited %v", time.Since(start))
-	}
-	b.setRate(8 * 400_000) // 400 kB/s
-	start = time.Now()
-	sent := 0
-	for time.Since(start) < time.Second {
-		if err := b.take(ctx, 16384); err != nil {
-			t.Fatal(err)
-		}
-		sent += 16384
-	}
-	rate := float64(sent) / time.Since(start).Seconds()
-	if rate > 440_000 || rate < 300_000 {
-		t.Errorf("bucket let %.0f B/s through at a 400000 B/s cap", rate)
-	}
-	cctx, cancel := context.WithCancel(ctx)
-	cancel()
-	b.setRate(8) // 1 B/s: the next take must wait, and honour ctx
-	if err := b.take(cctx, 16384); err == nil {
-		t.Error("take ignored a cancelled context")
-	}
 }

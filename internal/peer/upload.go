@@ -18,10 +18,15 @@ const (
 	maxQueuedPieces = wire.MaxOutstanding
 	busyBacklog     = 250 * time.Millisecond
 	ctrlQueue       = 512 // control frames queued per link; beyond it the link is closed
+	turnRecheck     = 100 * time.Millisecond
 )
 
 // bucket is a token bucket shared by every uploader of one peer: it paces
-// PIECE bytes to the upload cap. Rate 0 means no cap.
+// PIECE bytes to the upload cap, and hands the bytes out oldest segment
+// first across all links (ties: the link that has waited longest), so an
+// uplink never spends time on a fresher segment while an older one, which
+// the neighbours need sooner, waits. Rate 0 means no cap (and no ordering:
+// nothing waits). The zero value is an uncapped bucket on the system clock.
 type bucket struct {
 	clk    transport.Clock // nil: the system clock
 	mu     sync.Mutex
@@ -29,6 +34,10 @@ type bucket struct {
 	tokens float64
 	last   time.Time
 	queued atomic.Int64 // bytes waiting in all upload queues
+
+	waiting map[*link]uint64 // links whose writer waits for its turn → ticket (arrival order)
+	tickets uint64
+	changed chan struct{} // closed (and replaced) when the line changes
 }
 
 func (b *bucket) setRate(bitsPerSec int64) {
@@ -36,6 +45,7 @@ func (b *bucket) setRate(bitsPerSec int64) {
 	defer b.mu.Unlock()
 	b.rate = float64(bitsPerSec) / 8
 	b.tokens = min(b.tokens, b.burst())
+	b.pokeLocked()
 }
 
 // burst is 50 ms of the rate, at least one piece: short bursts only, so the cap
@@ -49,44 +59,163 @@ func (b *bucket) capped() float64 {
 	return b.rate
 }
 
-// take waits until n bytes may be sent.
-func (b *bucket) take(ctx context.Context, n int) error {
-	for {
-		b.mu.Lock()
-		if b.rate <= 0 {
-			b.mu.Unlock()
-			return nil
-		}
-		clk := b.clk
-		if clk == nil {
-			clk = transport.SystemClock()
-		}
-		now := clk.Now()
-		if !b.last.IsZero() {
-			b.tokens = min(b.burst(), b.tokens+now.Sub(b.last).Seconds()*b.rate)
-		}
-		b.last = now
-		if b.tokens >= float64(n) || b.tokens >= b.burst() {
-			b.tokens -= float64(n) // may go negative for a piece above the burst: repaid by waiting
-			b.mu.Unlock()
-			return nil
-		}
-		wait := time.Duration((float64(n) - b.tokens) / b.rate * float64(time.Second))
-		b.mu.Unlock()
-		if !sleepOn(ctx, clk, min(wait, 100*time.Millisecond)) {
-			return ctx.Err()
-		}
+func (b *bucket) clock() transport.Clock {
+	if b.clk == nil {
+		return transport.SystemClock()
+	}
+	return b.clk
+}
+
+// poke wakes every writer waiting for its turn to look at the line again (a
+// link queued an older piece than the one at the front).
+func (b *bucket) poke() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.pokeLocked()
+}
+
+func (b *bucket) pokeLocked() {
+	if b.changed != nil {
+		close(b.changed)
+		b.changed = nil
 	}
 }
 
-// upJob is one piece to send.
+// leaveLocked takes k out of the line; its ticket is kept in k.ticket when
+// keep is set (it comes back at once, after a control frame).
+func (b *bucket) leaveLocked(k *link, keep bool) {
+	if t, ok := b.waiting[k]; ok {
+		delete(b.waiting, k)
+		if keep {
+			k.ticket = t
+		}
+		b.pokeLocked()
+	}
+}
+
+// firstLocked returns the waiting link whose head piece goes first.
+func (b *bucket) firstLocked() *link {
+	var best *link
+	var bestKey jobKey
+	var bestTicket uint64
+	for k, t := range b.waiting {
+		key, ok := k.head()
+		if !ok {
+			continue
+		}
+		if best == nil || key.before(bestKey) || (key == bestKey && t < bestTicket) {
+			best, bestKey, bestTicket = k, key, t
+		}
+	}
+	return best
+}
+
+// turn waits until the head of k's queue goes first (oldest segment across
+// all links, then the link waiting longest) and the bucket has its bytes,
+// then pops and returns it. It returns instead a control frame of k that
+// arrived meanwhile (k keeps its place in line and calls again), nothing
+// when k's queue emptied (CANCEL), or an error when k closed.
+func (b *bucket) turn(k *link) (upJob, []byte, error) {
+	clk := b.clock()
+	b.mu.Lock()
+	if _, ok := b.waiting[k]; !ok {
+		if b.waiting == nil {
+			b.waiting = make(map[*link]uint64)
+		}
+		t := k.ticket
+		if t == 0 {
+			b.tickets++
+			t = b.tickets
+		}
+		k.ticket = 0
+		b.waiting[k] = t
+	}
+	for {
+		size, ok := k.headSize()
+		if !ok {
+			b.leaveLocked(k, false)
+			b.mu.Unlock()
+			return upJob{}, nil, nil
+		}
+		if b.rate <= 0 { // no cap: nothing waits
+			j, _ := k.pop()
+			b.leaveLocked(k, false)
+			b.mu.Unlock()
+			return j, nil, nil
+		}
+		wait := turnRecheck
+		if b.firstLocked() == k {
+			now := clk.Now()
+			if !b.last.IsZero() {
+				b.tokens = min(b.burst(), b.tokens+now.Sub(b.last).Seconds()*b.rate)
+			}
+			b.last = now
+			if b.tokens >= float64(size) || b.tokens >= b.burst() {
+				j, _ := k.pop() // the head may have changed since headSize: charge what goes
+				off, end := j.seg.pieceRange(j.idx)
+				b.tokens -= float64(end - off) // may go negative for a piece above the burst: repaid by waiting
+				b.leaveLocked(k, false)
+				b.mu.Unlock()
+				return j, nil, nil
+			}
+			wait = min(wait, time.Duration((float64(size)-b.tokens)/b.rate*float64(time.Second)))
+		}
+		if b.changed == nil {
+			b.changed = make(chan struct{})
+		}
+		changed := b.changed
+		b.mu.Unlock()
+		c, t := after(clk, wait)
+		select {
+		case <-k.ctx.Done():
+			t.Stop()
+			b.mu.Lock()
+			b.leaveLocked(k, false)
+			b.mu.Unlock()
+			return upJob{}, nil, k.ctx.Err()
+		case f := <-k.ctrl:
+			t.Stop()
+			b.mu.Lock()
+			b.leaveLocked(k, true)
+			b.mu.Unlock()
+			return upJob{}, f, nil
+		case <-changed:
+		case <-c:
+		}
+		t.Stop()
+		b.mu.Lock()
+	}
+}
+
+// upJob is one piece to send; seeded marks a piece of the stripe we seeded
+// (docs/tracker.md "Seeding"): only we hold it near the start of the segment.
 type upJob struct {
-	seg *segment
-	idx int
+	seg    *segment
+	idx    int
+	seeded bool
+}
+
+// jobKey orders pieces for upload: older segment first, then (within one
+// segment) a piece of our stripe first.
+type jobKey struct {
+	seq  uint64
+	rank int // 0: our stripe, 1: other
+}
+
+func (j upJob) key() jobKey {
+	r := 1
+	if j.seeded {
+		r = 0
+	}
+	return jobKey{j.seg.id.Seq, r}
+}
+
+func (a jobKey) before(b jobKey) bool {
+	return a.seq < b.seq || (a.seq == b.seq && a.rank < b.rank)
 }
 
 // link is one neighbour's connection: the writer goroutine sends control
-// frames first, then queued pieces paced by the bucket.
+// frames first, then queued pieces when the bucket gives it the turn.
 type link struct {
 	l      transport.Link
 	ctx    context.Context
@@ -96,9 +225,10 @@ type link struct {
 	tamper func(wire.SegmentID, int, []byte) []byte
 	onUp   func(n int) // counts uploaded piece bytes
 
-	mu   sync.Mutex
-	jobs []upJob
-	kick chan struct{}
+	mu     sync.Mutex
+	jobs   []upJob // ordered by key, arrival order within a key
+	kick   chan struct{}
+	ticket uint64 // place in the bucket's line kept across a control frame (bucket.mu)
 }
 
 func newLink(parent context.Context, l transport.Link, b *bucket, tamper func(wire.SegmentID, int, []byte) []byte, onUp func(int)) *link {
@@ -128,17 +258,32 @@ func (k *link) send(m wire.Msg) bool {
 // instead of waiting behind each other until the piece is urgent and comes
 // from the edge (internal/scheduler/NOTES.md).
 func (k *link) enqueue(jobs []upJob) int {
-	k.mu.Lock()
-	defer k.mu.Unlock()
 	limit := -1.0
-	if r := k.bucket.capped(); r > 0 {
+	if r := k.bucket.capped(); r > 0 { // before k.mu: the bucket locks links under its own lock
 		limit = r * busyBacklog.Seconds()
 	}
+	n, ahead := k.add(jobs, limit)
+	if n > 0 {
+		select {
+		case k.kick <- struct{}{}:
+		default:
+		}
+	}
+	if ahead {
+		k.bucket.poke() // the line's order depends on the heads only
+	}
+	return n
+}
+
+// add queues what fits under limit (bytes of peer-wide backlog, < 0: none)
+// and reports whether a piece went ahead of the queue's previous head.
+func (k *link) add(jobs []upJob, limit float64) (n int, ahead bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	queued := k.bucket.queued.Load()
-	n := 0
 	var bytes int64
 	for _, j := range jobs {
-		if len(k.jobs)+n >= maxQueuedPieces {
+		if len(k.jobs) >= maxQueuedPieces {
 			break
 		}
 		off, end := j.seg.pieceRange(j.idx)
@@ -147,17 +292,18 @@ func (k *link) enqueue(jobs []upJob) int {
 		}
 		bytes += end - off
 		n++
+		// Insert after every job that goes before or with it: stable per key.
+		key, at := j.key(), len(k.jobs)
+		for at > 0 && key.before(k.jobs[at-1].key()) {
+			at--
+		}
+		ahead = ahead || (at == 0 && len(k.jobs) > 0)
+		k.jobs = append(k.jobs, upJob{})
+		copy(k.jobs[at+1:], k.jobs[at:])
+		k.jobs[at] = j
 	}
-	if n == 0 {
-		return 0
-	}
-	k.jobs = append(k.jobs, jobs[:n]...)
 	k.bucket.queued.Add(bytes)
-	select {
-	case k.kick <- struct{}{}:
-	default:
-	}
-	return n
+	return n, ahead
 }
 
 // cancelJobs drops queued pieces [first, first+count) of seg; all of them when
@@ -178,7 +324,33 @@ func (k *link) cancelJobs(id *wire.SegmentID, first, count int) {
 	k.jobs = kept
 }
 
-func (k *link) next() (upJob, bool) {
+func (k *link) pending() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.jobs) > 0
+}
+
+func (k *link) head() (jobKey, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.jobs) == 0 {
+		return jobKey{}, false
+	}
+	return k.jobs[0].key(), true
+}
+
+func (k *link) headSize() (int64, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.jobs) == 0 {
+		return 0, false
+	}
+	off, end := k.jobs[0].seg.pieceRange(k.jobs[0].idx)
+	return end - off, true
+}
+
+// pop takes the head job off the queue and out of the backlog.
+func (k *link) pop() (upJob, bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if len(k.jobs) == 0 {
@@ -187,6 +359,8 @@ func (k *link) next() (upJob, bool) {
 	j := k.jobs[0]
 	k.jobs[0] = upJob{}
 	k.jobs = k.jobs[1:]
+	off, end := j.seg.pieceRange(j.idx)
+	k.bucket.queued.Add(-(end - off))
 	return j, true
 }
 
@@ -212,13 +386,20 @@ func (k *link) writeLoop() {
 			return
 		default:
 		}
-		if j, ok := k.next(); ok {
-			data := j.seg.piece(j.idx)
-			off, end := j.seg.pieceRange(j.idx)
-			k.bucket.queued.Add(-(end - off))
-			if k.bucket.take(k.ctx, len(data)) != nil {
+		if k.pending() {
+			j, f, err := k.bucket.turn(k)
+			switch {
+			case err != nil:
 				return
+			case f != nil:
+				if k.l.Send(k.ctx, f) != nil {
+					return
+				}
+				continue
+			case j.seg == nil:
+				continue // cancelled meanwhile
 			}
+			data := j.seg.piece(j.idx)
 			if k.tamper != nil {
 				data = k.tamper(j.seg.id, j.idx, append([]byte(nil), data...))
 			}
