@@ -21,6 +21,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	var bitrate bitRate
 	fs.Var(&bitrate, "bitrate", "synthetic stream bitrate such as 4M or 800k (default: the demo stream, ~1.5 Mbit/s)")
 	transport := fs.String("transport", bench.TransportEmulated, "emulated (in-memory links) or webrtc (pion on loopback, small N)")
+	speed := fs.Float64("speed", 1, "run the stream this many times faster than real time (emulated transport only)")
 	only := fs.String("only", "", "run one mode only: cdn_only or hybrid")
 	seed := fs.Uint64("seed", 1, "seed of the scenario (join times, latencies, churn, losses)")
 	jsonOut := fs.String("json", "", "write the report as JSON to this file")
@@ -36,7 +37,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	cfg := bench.Config{
 		Scenario: *scenario, Peers: *peers, Duration: *duration, Bitrate: int64(bitrate),
-		Transport: *transport, Seed: *seed, Only: *only, Progress: os.Stderr, Logger: logger(),
+		Transport: *transport, Speed: *speed, Seed: *seed, Only: *only, Progress: os.Stderr, Logger: logger(),
 	}
 	if *plotOut != "" {
 		if err := bench.CheckPlotPath(*plotOut); err != nil {

@@ -20,10 +20,94 @@ func TestSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two 15 s swarms")
 	}
-	const peers = 6
+	rep := smoke(t, 1)
+
+	// JSON: the fixed field names are there and parse.
+	dir := t.TempDir()
+	jp := filepath.Join(dir, "bench.json")
+	if err := rep.WriteJSONFile(jp); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(jp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Scenario  string                                `json:"scenario"`
+		Peers     int                                   `json:"peers"`
+		DurationS float64                               `json:"duration_s"`
+		Runs      map[string]map[string]json.RawMessage `json:"runs"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Scenario != ScenarioSteady || doc.Peers != smokePeers || doc.DurationS != 15 {
+		t.Errorf("JSON header: %+v", doc)
+	}
+	for _, mode := range []string{ModeCDNOnly, ModeHybrid} {
+		for _, f := range []string{"offload", "cdn_bytes", "cdn_peak_mbps", "cdn_copies_per_segment", "startup_ms_p50",
+			"startup_ms_p95", "rebuffer_ratio", "stalls", "latency_ms_p50", "latency_ms_p95"} {
+			var x float64
+			if err := json.Unmarshal(doc.Runs[mode][f], &x); err != nil {
+				t.Errorf("JSON runs.%s.%s: %v", mode, f, err)
+			}
+		}
+	}
+
+	// Plots: SVG is well-formed XML, PNG decodes.
+	svg := filepath.Join(dir, "bench.svg")
+	if err := rep.WritePlot(svg); err != nil {
+		t.Fatal(err)
+	}
+	checkXML(t, svg)
+	pngPath := filepath.Join(dir, "bench.png")
+	if err := rep.WritePlot(pngPath); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(pngPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("plot PNG: %v", err)
+	}
+	if img.Bounds().Dx() < 100 {
+		t.Errorf("plot PNG is %v", img.Bounds())
+	}
+}
+
+// TestSmokeFaster runs the same swarm on a clock three times faster than
+// real time: every component reads it, so the invariants must hold as they
+// do at speed 1, and the figures must be in stream time.
+func TestSmokeFaster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two 15 s swarms at 3×")
+	}
+	const speed = 3
+	rep := smoke(t, speed)
+	if rep.RequestedSpeed != speed {
+		t.Errorf("report says the clock ran at %g×, want %d×", rep.RequestedSpeed, speed)
+	}
+	for _, mode := range []string{ModeCDNOnly, ModeHybrid} {
+		// 15 s of stream time per run, not 15 s of wall time.
+		if rr := rep.Runs[mode]; rr.StreamS < 15 || rr.StreamS > 16 {
+			t.Errorf("%s: run lasted %.1f s of stream time, want 15", mode, rr.StreamS)
+		}
+	}
+}
+
+const smokePeers = 6
+
+// smoke runs steady with smokePeers viewers for 15 s of stream time on a
+// clock at speed, and checks the invariants the figures rest on.
+func smoke(t *testing.T, speed float64) *Report {
+	t.Helper()
+	const peers = smokePeers
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	rep, err := Run(ctx, Config{Scenario: ScenarioSteady, Peers: peers, Duration: 15 * time.Second, Seed: 7})
+	rep, err := Run(ctx, Config{Scenario: ScenarioSteady, Peers: peers, Duration: 15 * time.Second, Seed: 7, Speed: speed})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,61 +189,7 @@ func TestSmoke(t *testing.T) {
 	if hyb.CDNMediaBytes >= cdn.CDNMediaBytes {
 		t.Errorf("hybrid: CDN media %d bytes, not below CDN-only's %d", hyb.CDNMediaBytes, cdn.CDNMediaBytes)
 	}
-
-	// JSON: the fixed field names are there and parse.
-	dir := t.TempDir()
-	jp := filepath.Join(dir, "bench.json")
-	if err := rep.WriteJSONFile(jp); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(jp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Scenario  string                                `json:"scenario"`
-		Peers     int                                   `json:"peers"`
-		DurationS float64                               `json:"duration_s"`
-		Runs      map[string]map[string]json.RawMessage `json:"runs"`
-	}
-	if err := json.Unmarshal(b, &doc); err != nil {
-		t.Fatal(err)
-	}
-	if doc.Scenario != ScenarioSteady || doc.Peers != peers || doc.DurationS != 15 {
-		t.Errorf("JSON header: %+v", doc)
-	}
-	for _, mode := range []string{ModeCDNOnly, ModeHybrid} {
-		for _, f := range []string{"offload", "cdn_bytes", "cdn_peak_mbps", "cdn_copies_per_segment", "startup_ms_p50",
-			"startup_ms_p95", "rebuffer_ratio", "stalls", "latency_ms_p50", "latency_ms_p95"} {
-			var x float64
-			if err := json.Unmarshal(doc.Runs[mode][f], &x); err != nil {
-				t.Errorf("JSON runs.%s.%s: %v", mode, f, err)
-			}
-		}
-	}
-
-	// Plots: SVG is well-formed XML, PNG decodes.
-	svg := filepath.Join(dir, "bench.svg")
-	if err := rep.WritePlot(svg); err != nil {
-		t.Fatal(err)
-	}
-	checkXML(t, svg)
-	pngPath := filepath.Join(dir, "bench.png")
-	if err := rep.WritePlot(pngPath); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(pngPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatalf("plot PNG: %v", err)
-	}
-	if img.Bounds().Dx() < 100 {
-		t.Errorf("plot PNG is %v", img.Bounds())
-	}
+	return rep
 }
 
 func maxSegment(rr *RunReport) int64 {

@@ -32,6 +32,10 @@ type Config struct {
 	SegmentDuration time.Duration
 	// Transport is emulated (default) or webrtc (real pion on loopback).
 	Transport string
+	// Speed runs the stream this many times faster than real time (default
+	// 1): one transport.ScaledClock drives every component. Emulated
+	// transport only (pion's timers run in real time).
+	Speed float64
 	// Seed makes the scenario (latencies, join times, churn) reproducible.
 	Seed uint64
 	// Only runs a single mode ("cdn_only" or "hybrid"); empty runs both.
@@ -77,6 +81,15 @@ func (c Config) withDefaults() (Config, error) {
 	case TransportEmulated, TransportWebRTC:
 	default:
 		return c, fmt.Errorf("%w: transport %q (want emulated or webrtc)", ErrConfig, c.Transport)
+	}
+	if c.Speed == 0 {
+		c.Speed = 1
+	}
+	if c.Speed < 0.1 || c.Speed > 100 {
+		return c, fmt.Errorf("%w: speed %g out of range 0.1..100", ErrConfig, c.Speed)
+	}
+	if c.Transport == TransportWebRTC && c.Speed != 1 {
+		return c, fmt.Errorf("%w: speed %g with webrtc transport (pion runs in real time: speed 1 only)", ErrConfig, c.Speed)
 	}
 	switch c.Only {
 	case "", ModeCDNOnly, ModeHybrid:

@@ -96,7 +96,9 @@ type clientCounter struct {
 }
 
 func (c *clientCounter) RoundTrip(r *http.Request) (*http.Response, error) {
-	c.shape.firstByte()
+	if !c.shape.firstByte(r.Context()) {
+		return nil, r.Context().Err()
+	}
 	resp, err := c.base.RoundTrip(r)
 	if err != nil {
 		return nil, err

@@ -19,6 +19,7 @@ import (
 	"github.com/shoal-cdn/shoal/internal/origin"
 	"github.com/shoal-cdn/shoal/internal/server"
 	"github.com/shoal-cdn/shoal/internal/tracker"
+	"github.com/shoal-cdn/shoal/internal/transport"
 )
 
 const (
@@ -35,6 +36,7 @@ const (
 // counters start empty.
 type env struct {
 	stream  string
+	clk     transport.Clock // the invocation's one clock
 	origin  *origin.Origin
 	osrv    *server.Server
 	edge    *edge.Edge
@@ -49,10 +51,10 @@ type env struct {
 	errc      chan error
 }
 
-func newEnv(ctx context.Context, cfg Config, p2p bool) (*env, error) {
+func newEnv(ctx context.Context, cfg Config, clk transport.Clock, p2p bool) (*env, error) {
 	log := cfg.Logger
-	e := &env{stream: demoStream, errc: make(chan error, 8)}
-	ocfg := origin.Config{Demo: cfg.Bitrate == 0, Logger: log.With("component", "origin")}
+	e := &env{stream: demoStream, clk: clk, errc: make(chan error, 8)}
+	ocfg := origin.Config{Demo: cfg.Bitrate == 0, Clock: clk, Logger: log.With("component", "origin")}
 	if cfg.Bitrate > 0 {
 		e.stream = syntheticStream
 	}
@@ -63,7 +65,7 @@ func newEnv(ctx context.Context, cfg Config, p2p bool) (*env, error) {
 	if e.osrv, err = server.Listen(server.Config{Logger: log}, e.origin.Handler()); err != nil {
 		return nil, fmt.Errorf("bench: origin listener: %w", err)
 	}
-	if e.edge, err = edge.New(edge.Config{Origin: e.osrv.URL(), Logger: log.With("component", "edge")}); err != nil {
+	if e.edge, err = edge.New(edge.Config{Origin: e.osrv.URL(), Now: clk.Now, Logger: log.With("component", "edge")}); err != nil {
 		return nil, fmt.Errorf("bench: edge: %w", err)
 	}
 	e.counter = newEdgeCounter(e.edge.Handler())
@@ -71,7 +73,10 @@ func newEnv(ctx context.Context, cfg Config, p2p bool) (*env, error) {
 		// Viewers claim distinct addresses in X-Forwarded-For (see startViewer):
 		// the tracker counts bans and strikes per address.
 		TrustProxy: true,
-		Logger:     log.With("component", "tracker"),
+		// Bans, strikes and swarm ages on the run's clock; its liveness
+		// pings stay in real time (longer in stream time: harmless).
+		Now:    clk.Now,
+		Logger: log.With("component", "tracker"),
 	}); err != nil {
 		return nil, fmt.Errorf("bench: tracker: %w", err)
 	}
@@ -84,7 +89,7 @@ func newEnv(ctx context.Context, cfg Config, p2p bool) (*env, error) {
 	if e.srv, err = server.Listen(server.Config{Logger: log}, mux); err != nil {
 		return nil, fmt.Errorf("bench: edge listener: %w", err)
 	}
-	e.ref = &reference{url: e.osrv.URL() + "/live/" + e.stream + "/", segs: make(map[string]refSeg)}
+	e.ref = &reference{url: e.osrv.URL() + "/live/" + e.stream + "/", clk: clk, segs: make(map[string]refSeg)}
 
 	ctx, e.cancel = context.WithCancel(ctx)
 	run := func(name string, f func(context.Context) error) {
@@ -100,7 +105,7 @@ func newEnv(ctx context.Context, cfg Config, p2p bool) (*env, error) {
 	run("tracker", e.tracker.Run)
 	if cfg.Bitrate > 0 {
 		enc := &encoder{url: e.osrv.URL() + "/ingest/" + e.stream + "/", bitrate: cfg.Bitrate,
-			segDur: cfg.SegmentDuration, seed: cfg.Seed, log: log}
+			segDur: cfg.SegmentDuration, seed: cfg.Seed, clk: clk, log: log}
 		// Back-fill a few segments so that a player can start at once, as the
 		// demo does.
 		if err := enc.backfill(ctx, 4); err != nil {
@@ -145,6 +150,7 @@ func (e *env) close() {
 // bytes), for the byte-identity check and CDN copies per segment.
 type reference struct {
 	url string // origin /live/{stream}/
+	clk transport.Clock
 	mu  sync.Mutex
 	// segs maps the edge path /live/{stream}/{rendition}/{epoch}-{seq}.ts to
 	// the segment; bounded by the run's length (a few dozen bytes each).
@@ -158,18 +164,12 @@ type refSeg struct {
 }
 
 func (r *reference) run(ctx context.Context) error {
-	t := time.NewTicker(500 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			if err := r.poll(ctx); err != nil && ctx.Err() == nil {
-				return err
-			}
+	for sleepOn(ctx, r.clk, 500*time.Millisecond) {
+		if err := r.poll(ctx); err != nil && ctx.Err() == nil {
+			return err
 		}
 	}
+	return nil
 }
 
 func (r *reference) poll(ctx context.Context) error {
@@ -246,6 +246,7 @@ type encoder struct {
 	bitrate int64
 	segDur  time.Duration
 	seed    uint64
+	clk     transport.Clock
 	log     *slog.Logger
 	next    int
 }
@@ -262,7 +263,7 @@ func (e *encoder) backfill(ctx context.Context, n int) error {
 }
 
 func (e *encoder) run(ctx context.Context) error {
-	t := time.NewTicker(e.segDur)
+	t := newTicker(e.clk, e.segDur)
 	defer t.Stop()
 	for {
 		select {

@@ -31,11 +31,15 @@ type Report struct {
 	OffloadLimit float64 `json:"offload_limit"`
 	// Viewers counts every viewer that took part (churn brings newcomers).
 	Viewers int `json:"viewers"`
-	// Speed is media time run per wall-clock second (both runs).
-	Speed        float64               `json:"speed"`
-	WallS        float64               `json:"wall_s"`
-	PeakRSSBytes int64                 `json:"peak_rss_bytes"`
-	Runs         map[string]*RunReport `json:"runs"`
+	// Speed is stream time run per wall-clock second, both runs, set-up and
+	// tear-down included (StreamS / WallS); RequestedSpeed is Config.Speed,
+	// the pace of the clock while a run plays.
+	Speed          float64               `json:"speed"`
+	RequestedSpeed float64               `json:"requested_speed"`
+	StreamS        float64               `json:"stream_s"`
+	WallS          float64               `json:"wall_s"`
+	PeakRSSBytes   int64                 `json:"peak_rss_bytes"`
+	Runs           map[string]*RunReport `json:"runs"`
 }
 
 // RunReport is what one run measured.
@@ -102,7 +106,10 @@ type RunReport struct {
 	SegmentsChecked    int `json:"segments_checked"`
 	SegmentsMismatched int `json:"segments_mismatched"`
 
+	// WallS is the run's real duration, StreamS the same on the run's clock;
+	// every other duration and rate of the report is in stream time.
 	WallS    float64         `json:"wall_s"`
+	StreamS  float64         `json:"stream_s"`
 	Series   []Sample        `json:"series"`
 	Segments []SegmentReport `json:"segments"`
 	Viewers  []ViewerReport  `json:"viewers"`
@@ -188,7 +195,8 @@ func (r *Report) WriteText(w io.Writer) error {
 		r.Scenario, r.Peers, r.Viewers, time.Duration(r.DurationS*float64(time.Second)), r.Transport,
 		r.BitrateBPS/1e6, r.MeanUploadBPS/1e6, r.MeanUploadBPS/max(1, r.BitrateBPS))
 	fmt.Fprintf(w, "physical limit: offload ≤ min(1 − 1/N, ū/r) = %.1f%%\n", 100*r.OffloadLimit)
-	fmt.Fprintf(w, "wall time %.1f s, speed %.2f× real time, peak RSS %.0f MiB\n\n", r.WallS, r.Speed, float64(r.PeakRSSBytes)/(1<<20))
+	fmt.Fprintf(w, "%.1f s of stream in %.1f s wall time (set-up included): speed %.2f× real time (clock set to %g×), peak RSS %.0f MiB\n\n",
+		r.StreamS, r.WallS, r.Speed, r.RequestedSpeed, float64(r.PeakRSSBytes)/(1<<20))
 	cols := []string{ModeCDNOnly, ModeHybrid}
 	var runs []*RunReport
 	var names []string

@@ -8,10 +8,12 @@ import (
 	"net/http"
 	"path"
 	"slices"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/shoal-cdn/shoal/internal/media"
+	"github.com/shoal-cdn/shoal/internal/transport"
 	"github.com/shoal-cdn/shoal/internal/transport/emulated"
 )
 
@@ -38,13 +40,19 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Bitrate > 0 {
 		rep.Stream = syntheticStream
 	}
+	// One clock for the whole invocation: every component of both runs and
+	// the bench's own schedule read it.
+	clk := transport.SystemClock()
+	if cfg.Speed != 1 {
+		clk = transport.ScaledClock(cfg.Speed)
+	}
 	start := time.Now()
-	var simulated time.Duration
+	var streamS float64
 	for _, mode := range []string{ModeCDNOnly, ModeHybrid} {
 		if cfg.Only != "" && cfg.Only != mode {
 			continue
 		}
-		rr, measured, err := runOnce(ctx, cfg, mode, specs)
+		rr, measured, err := runOnce(ctx, cfg, clk, mode, specs)
 		if err != nil {
 			return nil, err
 		}
@@ -52,10 +60,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			rep.BitrateBPS = measured
 		}
 		rep.Runs[mode] = rr
-		simulated += cfg.Duration
+		streamS += rr.StreamS
 	}
+	// Wall time includes setting up and tearing down each run, so the speed
+	// is what an operator waits for, not just the stream's pace.
 	rep.WallS = time.Since(start).Seconds()
-	rep.Speed = simulated.Seconds() / rep.WallS
+	rep.StreamS = streamS
+	rep.RequestedSpeed = cfg.Speed
+	rep.Speed = streamS / rep.WallS
 	rep.OffloadLimit = offloadLimit(cfg.Peers, meanUp, rep.BitrateBPS)
 	rep.PeakRSSBytes = peakRSS()
 	return rep, nil
@@ -63,15 +75,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 // runOnce runs the scenario in one mode on a fresh origin, edge and tracker.
 // It returns the run's report and the stream's measured bitrate.
-func runOnce(ctx context.Context, cfg Config, mode string, specs []viewerSpec) (*RunReport, float64, error) {
-	e, err := newEnv(ctx, cfg, mode == ModeHybrid)
+func runOnce(ctx context.Context, cfg Config, clk transport.Clock, mode string, specs []viewerSpec) (*RunReport, float64, error) {
+	e, err := newEnv(ctx, cfg, clk, mode == ModeHybrid)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer e.close()
 	var net *emulated.Network
 	if cfg.Transport == TransportEmulated {
-		net = emulated.New(emulated.Config{Seed: cfg.Seed})
+		net = emulated.New(emulated.Config{Seed: cfg.Seed, Clock: clk})
 	}
 	// One HTTP transport for every viewer, as many connections as a CDN
 	// would see; each viewer counts its own bytes on top.
@@ -86,9 +98,11 @@ func runOnce(ctx context.Context, cfg Config, mode string, specs []viewerSpec) (
 	pending := slices.Clone(specs)
 	slices.SortFunc(pending, func(a, b viewerSpec) int { return int(a.Join - b.Join) })
 
-	start := time.Now()
-	tick := time.NewTicker(100 * time.Millisecond)
+	start, wallStart := clk.Now(), time.Now()
+	tick := newTicker(clk, 100*time.Millisecond)
 	defer tick.Stop()
+	checkCtx, stopChecks := context.WithCancel(ctx)
+	defer stopChecks()
 	var (
 		lastSample         = start
 		lastCDN, lastMedia int64
@@ -99,6 +113,8 @@ func runOnce(ctx context.Context, cfg Config, mode string, specs []viewerSpec) (
 		warm                     = min(20*time.Second, cfg.Duration/4)
 		warmP2P, warmMedia int64 = -1, -1
 		runErr             error
+		checking           bool // a round of checks is running
+		checked            = make(chan struct{}, 1)
 	)
 	totals := func() (p2p int64) {
 		for _, v := range viewers {
@@ -164,14 +180,29 @@ func runOnce(ctx context.Context, cfg Config, mode string, specs []viewerSpec) (
 					mode, el.Seconds(), cfg.Duration.Seconds(), watching, smp.CDNMbps, 100*off)
 			}
 		}
-		if !now.Before(nextCheck) {
+		// The checks run beside the loop, so that joins, leaves and samples
+		// keep to the schedule however long they take; a round still
+		// running when the next is due skips that one.
+		if !now.Before(nextCheck) && !checking {
 			nextCheck = now.Add(4 * time.Second)
-			for _, v := range viewers {
-				if v.left.IsZero() {
-					v.check(ctx, e)
-				}
-			}
+			checking = true
+			vs := slices.Clone(viewers)
+			go func() {
+				checkAll(checkCtx, e, vs, 2)
+				checked <- struct{}{}
+			}()
 		}
+		select {
+		case <-checked:
+			checking = false
+		default:
+		}
+	}
+	// A round under way when the run ends is cut short (what it did not
+	// reach is not counted), so that it cannot stretch the run.
+	stopChecks()
+	if checking {
+		<-checked
 	}
 	if cfg.Progress != nil {
 		fmt.Fprintln(cfg.Progress)
@@ -179,12 +210,15 @@ func runOnce(ctx context.Context, cfg Config, mode string, specs []viewerSpec) (
 	// Last check of the proxies (viewers still watching: a stopped engine's
 	// proxy would go to the edge), freeze the figures, then take everyone
 	// down at once (no survivor plays alone meanwhile).
-	for _, v := range viewers {
-		if v.left.IsZero() && runErr == nil {
-			v.check(ctx, e)
-		}
+	if runErr == nil {
+		// Bounded: with a thousand starved engines each proxy answer can take
+		// a second, and the viewers keep playing (and the clock running)
+		// meanwhile. Checks cut short count as not checked.
+		fctx, cancel := context.WithTimeout(ctx, finalCheckLimit)
+		checkAll(fctx, e, viewers, 16)
+		cancel()
 	}
-	end := time.Now()
+	end, wallEnd := clk.Now(), time.Now()
 	cdnBytes := e.edge.BytesServed(e.stream)
 	rr.CDNMediaBytes, rr.CDNOverheadBytes = e.counter.media.Load(), e.counter.overhead.Load()
 	perSeg := e.counter.segments()
@@ -203,9 +237,10 @@ func runOnce(ctx context.Context, cfg Config, mode string, specs []viewerSpec) (
 	if runErr != nil {
 		return nil, 0, runErr
 	}
-	rr.WallS = end.Sub(start).Seconds()
+	rr.WallS = wallEnd.Sub(wallStart).Seconds()
+	rr.StreamS = end.Sub(start).Seconds()
 	rr.CDNBytes = cdnBytes
-	rr.CDNMeanMbps = float64(cdnBytes) * 8 / rr.WallS / 1e6
+	rr.CDNMeanMbps = float64(cdnBytes) * 8 / rr.StreamS / 1e6
 	if net != nil {
 		ns := drain(net, 5*time.Second)
 		rr.LinkSentBytes, rr.LinkReceivedBytes, rr.LinkDroppedBytes = ns.Sent, ns.Received, ns.Dropped
@@ -239,6 +274,26 @@ func runOnce(ctx context.Context, cfg Config, mode string, specs []viewerSpec) (
 		rr.FramingBytes = max(0, rr.LinkSentBytes-rr.UploadBytes)
 	}
 	return rr, measuredBitrate(refs), nil
+}
+
+// finalCheckLimit bounds the last round of checks, in wall time.
+const finalCheckLimit = 10 * time.Second
+
+// checkAll checks the viewers still watching, par at a time.
+func checkAll(ctx context.Context, e *env, vs []*viewer, par int) {
+	sem := make(chan struct{}, par)
+	var wg sync.WaitGroup
+	for _, v := range vs {
+		if ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			v.check(ctx, e)
+		})
+	}
+	wg.Wait()
 }
 
 // drain waits (bounded) until every message sent on the emulated network was

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shoal-cdn/shoal/internal/transport"
 )
 
 func plan(name string, peers int, d time.Duration) []viewerSpec {
@@ -118,13 +120,16 @@ func TestConfigErrors(t *testing.T) {
 		{Transport: "carrier-pigeon"},
 		{Only: "both"},
 		{SegmentDuration: time.Millisecond},
+		{Speed: -2},
+		{Speed: 1000},
+		{Transport: TransportWebRTC, Speed: 4},
 	} {
 		if _, err := c.withDefaults(); !errors.Is(err, ErrConfig) {
 			t.Errorf("%+v: err %v, want ErrConfig", c, err)
 		}
 	}
 	c, err := Config{}.withDefaults()
-	if err != nil || c.Scenario != ScenarioSteady || c.Peers != 10 || c.Transport != TransportEmulated {
+	if err != nil || c.Scenario != ScenarioSteady || c.Peers != 10 || c.Transport != TransportEmulated || c.Speed != 1 {
 		t.Errorf("defaults: %+v, %v", c, err)
 	}
 	if err := CheckPlotPath("x.jpg"); !errors.Is(err, ErrConfig) {
@@ -149,16 +154,23 @@ func TestQuantile(t *testing.T) {
 
 // TestShaper: bodies share the downlink: 1 MB at 8 Mbit/s takes ~1 s of
 // waiting, whatever the chunking.
+// On a faster clock the budget is the same in stream time.
 func TestShaperBudget(t *testing.T) {
-	s := &shaper{rate: 1e6} // bytes/s
-	start := time.Now()
-	s.take(100_000)
-	s.take(100_000)
-	s.mu.Lock()
-	granted := s.free.Sub(start)
-	s.mu.Unlock()
-	if granted < 190*time.Millisecond || granted > 400*time.Millisecond {
-		t.Errorf("200 kB at 1 MB/s granted until +%v, want ~200 ms", granted)
+	for _, speed := range []float64{1, 4} {
+		clk := transport.ScaledClock(speed)
+		s := &shaper{clk: clk, speed: speed, rate: 1e6} // bytes/s
+		start := clk.Now()
+		s.take(100_000)
+		s.take(100_000)
+		s.mu.Lock()
+		granted := s.free.Sub(start)
+		s.mu.Unlock()
+		if granted < 190*time.Millisecond || granted > 400*time.Millisecond {
+			t.Errorf("speed %g: 200 kB at 1 MB/s granted until +%v of stream time, want ~200 ms", speed, granted)
+		}
+		if el := clk.Now().Sub(start); el < 100*time.Millisecond {
+			t.Errorf("speed %g: take returned after %v of stream time, before most of its bytes crossed", speed, el)
+		}
 	}
 }
 
@@ -207,7 +219,7 @@ func TestSyntheticStream(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	e, err := newEnv(ctx, cfg, false)
+	e, err := newEnv(ctx, cfg, transport.SystemClock(), false)
 	if err != nil {
 		t.Fatal(err)
 	}

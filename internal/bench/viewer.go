@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/shoal-cdn/shoal/internal/media"
@@ -21,14 +22,19 @@ const noUploadLink = 1e6
 
 // viewer is one running peer engine of a run.
 type viewer struct {
-	spec                viewerSpec
-	p                   *peer.Peer
-	http                *clientCounter
-	cancel              context.CancelFunc
-	done                chan struct{}
-	joined              time.Time
-	left                time.Time       // zero while watching
-	final               peer.Stats      // stats when it left (or when the run ended)
+	spec   viewerSpec
+	clk    transport.Clock
+	p      *peer.Peer
+	http   *clientCounter
+	cancel context.CancelFunc
+	done   chan struct{}
+	joined time.Time
+	left   time.Time  // zero while watching; written under mu
+	final  peer.Stats // stats when it left (or when the run ended)
+
+	// mu orders check and stop: no check of a stopped engine (its proxy
+	// would fetch from the edge), and stop waits for a check under way.
+	mu                  sync.Mutex
 	seen                map[uint64]bool // segments whose proxy bytes were checked
 	checked, mismatched int
 }
@@ -36,7 +42,7 @@ type viewer struct {
 // startViewer starts the real engine for spec. With an emulated network, every
 // tracker session of the viewer gets a host with the spec's access link.
 func startViewer(ctx context.Context, e *env, spec viewerSpec, idx int, net *emulated.Network, base http.RoundTripper, cfg Config) (*viewer, error) {
-	v := &viewer{spec: spec, http: &clientCounter{base: base, shape: newShaper(spec)}, done: make(chan struct{}), seen: make(map[uint64]bool)}
+	v := &viewer{spec: spec, clk: e.clk, http: &clientCounter{base: base, shape: newShaper(e.clk, cfg.Speed, spec)}, done: make(chan struct{}), seen: make(map[uint64]bool)}
 	pc := peer.Config{
 		Edge:    e.edgeURL(),
 		Tracker: e.trackerURL(),
@@ -45,6 +51,7 @@ func startViewer(ctx context.Context, e *env, spec viewerSpec, idx int, net *emu
 		TrackerHeader: http.Header{"X-Forwarded-For": {fmt.Sprintf("10.%d.%d.%d", idx>>16&255, idx>>8&255, idx&255)}},
 		Stream:        e.stream,
 		Client:        &http.Client{Transport: v.http, Timeout: 20 * time.Second},
+		Clock:         e.clk,
 		Logger:        cfg.Logger.With("component", "peer", "viewer", spec.Name),
 	}
 	if spec.Up > 0 {
@@ -75,7 +82,7 @@ func startViewer(ctx context.Context, e *env, spec viewerSpec, idx int, net *emu
 	}
 	v.p = p
 	ctx, v.cancel = context.WithCancel(ctx)
-	v.joined = time.Now()
+	v.joined = e.clk.Now()
 	go func() {
 		defer close(v.done)
 		p.Run(ctx)
@@ -85,11 +92,13 @@ func startViewer(ctx context.Context, e *env, spec viewerSpec, idx int, net *emu
 
 // stop ends the viewer and keeps its final figures.
 func (v *viewer) stop() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	if !v.left.IsZero() {
 		return
 	}
 	v.final = v.p.Stats()
-	v.left = time.Now()
+	v.left = v.clk.Now()
 	v.cancel()
 }
 
@@ -107,6 +116,11 @@ func (v *viewer) stats() peer.Stats {
 // it urgent), and not the oldest two listed (the engine may evict them under
 // us, and the proxy would then fetch them from the edge).
 func (v *viewer) check(ctx context.Context, e *env) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if !v.left.IsZero() {
+		return
+	}
 	st := v.p.Stats()
 	if !st.Player.Started {
 		return
@@ -116,7 +130,7 @@ func (v *viewer) check(ctx context.Context, e *env) {
 	base := "/live/" + e.stream + "/"
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequestWithContext(ctx, http.MethodGet, base+rendition+".m3u8", nil))
-	if rec.Code != http.StatusOK {
+	if rec.Code != http.StatusOK || ctx.Err() != nil {
 		return
 	}
 	pl, err := media.ParseMedia(rec.Body.Bytes())
@@ -136,9 +150,12 @@ func (v *viewer) check(ctx context.Context, e *env) {
 		if !ok {
 			continue
 		}
-		v.seen[seq] = true
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequestWithContext(ctx, http.MethodGet, base+s.URI, nil))
+		if ctx.Err() != nil {
+			return // cut short by the caller's deadline: not a verdict
+		}
+		v.seen[seq] = true
 		v.checked++
 		if rec.Code != http.StatusOK || int64(rec.Body.Len()) != ref.size || sha256.Sum256(rec.Body.Bytes()) != ref.sum {
 			v.mismatched++

@@ -62,9 +62,15 @@ type Config struct {
 	Logger *slog.Logger
 	// Registerer receives the edge's metrics (nil: no metrics).
 	Registerer prometheus.Registerer
+	// Now is the clock of cache lifetimes and token expiry (nil: time.Now),
+	// so that a bench can run the edge faster than real time.
+	Now func() time.Time
 }
 
 func (c Config) withDefaults() Config {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 	if c.CacheBytes <= 0 {
 		c.CacheBytes = DefaultCacheBytes
 	}

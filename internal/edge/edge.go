@@ -29,7 +29,7 @@ type Edge struct {
 	fetchSlots  chan struct{}
 	allowOrigin []string // Access-Control-Allow-Origin value, shared by all responses
 	metrics     *metrics
-	now         func() time.Time // replaced by tests
+	now         func() time.Time // Config.Now; replaced by tests
 
 	ctx    context.Context // parent of every origin fetch; ended by Close
 	cancel context.CancelFunc
@@ -52,7 +52,7 @@ func New(cfg Config) (*Edge, error) {
 		cache:       cache,
 		fetchSlots:  make(chan struct{}, cfg.MaxConcurrentFetches),
 		allowOrigin: []string{cfg.AllowOrigin},
-		now:         time.Now,
+		now:         cfg.Now,
 	}
 	e.metrics, err = newMetrics(cfg.Registerer, func() float64 { return float64(cache.WeightedSize()) })
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shoal-cdn/shoal/internal/media"
+	"github.com/shoal-cdn/shoal/internal/transport"
 )
 
 // Defaults applied to zero Config fields.
@@ -78,8 +79,12 @@ type Config struct {
 	Logger *slog.Logger
 	// Registerer receives the origin's metrics; nil registers none.
 	Registerer prometheus.Registerer
-	// Now is the clock; nil means time.Now.
+	// Now is the clock; nil means Clock.Now.
 	Now func() time.Time
+	// Clock drives the demo's publishing timer and the reaper's ticker (and
+	// Now when Now is nil), so that a bench can run the origin faster than
+	// real time with transport.ScaledClock; nil means transport.SystemClock.
+	Clock transport.Clock
 }
 
 func (c *Config) withDefaults() (Config, error) {
@@ -132,8 +137,11 @@ func (c *Config) withDefaults() (Config, error) {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
+	if d.Clock == nil {
+		d.Clock = transport.SystemClock()
+	}
 	if d.Now == nil {
-		d.Now = time.Now
+		d.Now = d.Clock.Now
 	}
 	if d.Client == nil {
 		d.Client = &http.Client{

@@ -113,17 +113,9 @@ func (d *demoSource) interval() time.Duration {
 // run publishes one sample per interval until ctx ends. A late tick publishes one
 // sample, not a burst: the demo is live, not a backlog.
 func (d *demoSource) run(ctx context.Context) {
-	t := time.NewTimer(d.interval())
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := d.publish(d.o.cfg.Now()); err != nil {
-				d.o.cfg.Logger.Error("origin: demo", "err", err)
-			}
-			t.Reset(d.interval())
+	for sleepOn(ctx, d.o.cfg.Clock, d.interval()) {
+		if err := d.publish(d.o.cfg.Now()); err != nil {
+			d.o.cfg.Logger.Error("origin: demo", "err", err)
 		}
 	}
 }

@@ -108,15 +108,8 @@ func (o *Origin) Run(ctx context.Context) error {
 // reap periodically ends silent streams and removes ended ones.
 func (o *Origin) reap(ctx context.Context) {
 	every := min(max(o.cfg.QuietTimeout/4, 10*time.Millisecond), time.Second)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			o.reapOnce(o.cfg.Now())
-		}
+	for sleepOn(ctx, o.cfg.Clock, every) {
+		o.reapOnce(o.cfg.Now())
 	}
 }
 
