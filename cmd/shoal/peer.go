@@ -17,6 +17,7 @@ import (
 	"github.com/shoal-cdn/shoal/internal/peer"
 	"github.com/shoal-cdn/shoal/internal/server"
 	"github.com/shoal-cdn/shoal/internal/token"
+	"github.com/shoal-cdn/shoal/internal/transport"
 )
 
 func runPeer(ctx context.Context, args []string, stdout io.Writer) error {
@@ -130,7 +131,7 @@ func runViewers(ctx context.Context, vc viewersConfig) error {
 		}
 		peers = append(peers, p)
 		g.Go(func() error { return p.Run(ctx) })
-		if !sleepCtx(ctx, 300*time.Millisecond) {
+		if !transport.Sleep(ctx, transport.SystemClock(), 300*time.Millisecond) {
 			break
 		}
 	}
@@ -170,15 +171,4 @@ func viewersStatus(peers []*peer.Peer) string {
 	}
 	return fmt.Sprintf("peers %d (playing %d, links %d) | CDN %.1f MB  P2P %.1f MB  up %.1f MB | offload %.1f%% | stalls %d",
 		len(peers), playing, nbs/2, float64(cdn)/1e6, float64(p2p)/1e6, float64(up)/1e6, off, stalls)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

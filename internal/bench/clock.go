@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"context"
 	"sync"
 	"time"
 
@@ -13,19 +12,6 @@ import (
 // own schedule, samples and figures: every duration of a report is stream
 // time. What runs in real time regardless: the tracker, the HTTP clients'
 // timeouts and the loopback sockets themselves.
-
-// sleepOn waits d on clk; false if ctx ended first.
-func sleepOn(ctx context.Context, clk transport.Clock, d time.Duration) bool {
-	c := make(chan struct{})
-	t := clk.AfterFunc(d, func() { close(c) })
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-c:
-		return true
-	}
-}
 
 // ticker delivers clk's time on C every period of clk; ticks a slow receiver
 // misses are dropped, like time.Ticker's.

@@ -164,7 +164,7 @@ type refSeg struct {
 }
 
 func (r *reference) run(ctx context.Context) error {
-	for sleepOn(ctx, r.clk, 500*time.Millisecond) {
+	for transport.Sleep(ctx, r.clk, 500*time.Millisecond) {
 		if err := r.poll(ctx); err != nil && ctx.Err() == nil {
 			return err
 		}

@@ -36,7 +36,7 @@ func (s *shaper) firstByte(ctx context.Context) bool {
 	if s == nil || s.rtt <= 0 {
 		return true
 	}
-	return sleepOn(ctx, s.clk, s.rtt)
+	return transport.Sleep(ctx, s.clk, s.rtt)
 }
 
 // take waits until n more bytes have crossed the downlink.
@@ -56,6 +56,6 @@ func (s *shaper) take(n int) {
 	// cost CPU and are not honoured anyway (what is not slept now is owed by
 	// the next read, through free).
 	if real := time.Duration(float64(wait) / s.speed); real >= time.Millisecond {
-		sleepOn(context.Background(), s.clk, wait)
+		transport.Sleep(context.Background(), s.clk, wait)
 	}
 }

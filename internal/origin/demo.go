@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shoal-cdn/shoal/internal/media"
+	"github.com/shoal-cdn/shoal/internal/transport"
 )
 
 // The demo samples: 8 MPEG-TS segments of 2 s (H.264 640x360 25 fps ~1.4 Mbit/s with
@@ -113,7 +114,7 @@ func (d *demoSource) interval() time.Duration {
 // run publishes one sample per interval until ctx ends. A late tick publishes one
 // sample, not a burst: the demo is live, not a backlog.
 func (d *demoSource) run(ctx context.Context) {
-	for sleepOn(ctx, d.o.cfg.Clock, d.interval()) {
+	for transport.Sleep(ctx, d.o.cfg.Clock, d.interval()) {
 		if err := d.publish(d.o.cfg.Now()); err != nil {
 			d.o.cfg.Logger.Error("origin: demo", "err", err)
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/shoal-cdn/shoal/internal/manifest"
 	"github.com/shoal-cdn/shoal/internal/media"
+	"github.com/shoal-cdn/shoal/internal/transport"
 )
 
 // Origin is a live HLS origin. Create it with New, serve Handler, and call Run for its
@@ -108,7 +109,7 @@ func (o *Origin) Run(ctx context.Context) error {
 // reap periodically ends silent streams and removes ended ones.
 func (o *Origin) reap(ctx context.Context) {
 	every := min(max(o.cfg.QuietTimeout/4, 10*time.Millisecond), time.Second)
-	for sleepOn(ctx, o.cfg.Clock, every) {
+	for transport.Sleep(ctx, o.cfg.Clock, every) {
 		o.reapOnce(o.cfg.Now())
 	}
 }

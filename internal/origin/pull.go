@@ -16,6 +16,7 @@ import (
 	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
 
 	"github.com/shoal-cdn/shoal/internal/media"
+	"github.com/shoal-cdn/shoal/internal/transport"
 )
 
 const (
@@ -74,7 +75,7 @@ func (p *pull) run(ctx context.Context) {
 			return
 		}
 		log.Warn("origin: pull", "err", err)
-		if !sleep(ctx, backoff) {
+		if !transport.Sleep(ctx, transport.SystemClock(), backoff) {
 			return
 		}
 		backoff = min(2*backoff, pullMaxBackoff)
@@ -208,7 +209,7 @@ func (p *pull) relay(ctx context.Context, name, u string) {
 			wait = backoff
 			backoff = min(2*backoff, pullMaxBackoff)
 		}
-		if !sleep(ctx, wait) {
+		if !transport.Sleep(ctx, transport.SystemClock(), wait) {
 			return
 		}
 	}
@@ -341,16 +342,4 @@ func (p *pull) get(ctx context.Context, u string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %s: body exceeds the limit of %d bytes", ErrUpstream, u, limit)
 	}
 	return b, nil
-}
-
-// sleep waits d or until ctx ends; it reports whether ctx is still alive.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

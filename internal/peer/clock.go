@@ -14,18 +14,6 @@ import (
 // the HTTP client's own timeouts, the tracker client, pion's ICE/DTLS/SCTP
 // timers (the emulated transport takes the same clock).
 
-// sleepOn waits d on clk; false if ctx ended first.
-func sleepOn(ctx context.Context, clk transport.Clock, d time.Duration) bool {
-	c, t := after(clk, d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-c:
-		return true
-	}
-}
-
 // after returns a channel closed once d has passed on clk, and its timer.
 func after(clk transport.Clock, d time.Duration) (<-chan struct{}, transport.Timer) {
 	c := make(chan struct{})

@@ -17,16 +17,16 @@ func TestClockHelpers(t *testing.T) {
 	ctx := context.Background()
 
 	start := clk.Now()
-	if !sleepOn(ctx, clk, time.Second) {
+	if !transport.Sleep(ctx, clk, time.Second) {
 		t.Fatal("sleepOn ended early")
 	}
 	if el := clk.Now().Sub(start); el < time.Second {
-		t.Errorf("sleepOn(1 s) returned after %v of clock time", el)
+		t.Errorf("transport.Sleep(1 s) returned after %v of clock time", el)
 	}
 
 	done, cancel := context.WithCancel(ctx)
 	cancel()
-	if sleepOn(done, clk, time.Hour) {
+	if transport.Sleep(done, clk, time.Hour) {
 		t.Error("sleepOn on an ended context reported a full sleep")
 	}
 

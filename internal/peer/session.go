@@ -68,7 +68,7 @@ func (p *Peer) runTracker(ctx context.Context) {
 		cancel()
 		if err != nil {
 			p.log.Info("peer: tracker unavailable", "err", err, "retry", backoff)
-			if !sleepOn(ctx, p.cfg.Clock, backoff/2+rand.N(backoff/2+1)) {
+			if !transport.Sleep(ctx, p.cfg.Clock, backoff/2+rand.N(backoff/2+1)) {
 				return
 			}
 			backoff = min(2*backoff, maxBackoff)
@@ -82,7 +82,7 @@ func (p *Peer) runTracker(ctx context.Context) {
 		if err != nil {
 			c.Close()
 			p.log.Error("peer: transport", "err", err)
-			if !sleepOn(ctx, p.cfg.Clock, maxBackoff) {
+			if !transport.Sleep(ctx, p.cfg.Clock, maxBackoff) {
 				return
 			}
 			continue

@@ -1,6 +1,9 @@
 package transport
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Clock is the time source of an emulated network (and anything that must run
 // faster than real time in the bench). Inside a testing/synctest bubble the
@@ -48,4 +51,17 @@ func (c *scaledClock) Now() time.Time {
 
 func (c *scaledClock) AfterFunc(d time.Duration, f func()) Timer {
 	return time.AfterFunc(time.Duration(float64(d)/c.speed), f)
+}
+
+// Sleep waits d on clk and reports true, or false as soon as ctx ends.
+func Sleep(ctx context.Context, clk Clock, d time.Duration) bool {
+	done := make(chan struct{})
+	t := clk.AfterFunc(d, func() { close(done) })
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-done:
+		return true
+	}
 }
