@@ -9,4 +9,9 @@
 // model (internal/player) inside each peer. Viewers reach each other over the
 // emulated network of internal/transport/emulated (per-viewer bandwidth,
 // latency, loss, queueing) or over real pion WebRTC on loopback.
+//
+// One transport.Clock per invocation (Config.Speed) drives the origin, the edge, the
+// emulated links, every engine, the shaped HTTP path and the bench's own schedule,
+// samples and figures: every duration of a report is stream time. What runs in real
+// time regardless: the tracker, the HTTP clients' timeouts and the loopback sockets.
 package bench

@@ -263,7 +263,7 @@ func (e *encoder) backfill(ctx context.Context, n int) error {
 }
 
 func (e *encoder) run(ctx context.Context) error {
-	t := newTicker(e.clk, e.segDur)
+	t := transport.NewTicker(e.clk, e.segDur)
 	defer t.Stop()
 	for {
 		select {

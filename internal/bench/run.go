@@ -99,7 +99,7 @@ func runOnce(ctx context.Context, cfg Config, clk transport.Clock, mode string, 
 	slices.SortFunc(pending, func(a, b viewerSpec) int { return int(a.Join - b.Join) })
 
 	start, wallStart := clk.Now(), time.Now()
-	tick := newTicker(clk, 100*time.Millisecond)
+	tick := transport.NewTicker(clk, 100*time.Millisecond)
 	defer tick.Stop()
 	checkCtx, stopChecks := context.WithCancel(ctx)
 	defer stopChecks()

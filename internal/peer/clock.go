@@ -2,7 +2,6 @@ package peer
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/shoal-cdn/shoal/internal/transport"
@@ -29,42 +28,4 @@ func withTimeout(parent context.Context, clk transport.Clock, d time.Duration) (
 		t.Stop()
 		cancel(context.Canceled)
 	}
-}
-
-// ticker delivers a tick on C every period of clk; ticks a slow receiver
-// misses are dropped, like time.Ticker's.
-type ticker struct {
-	C chan struct{}
-
-	mu      sync.Mutex
-	t       transport.Timer
-	stopped bool
-}
-
-func newTicker(clk transport.Clock, period time.Duration) *ticker {
-	tk := &ticker{C: make(chan struct{}, 1)}
-	var fire func()
-	fire = func() {
-		tk.mu.Lock()
-		defer tk.mu.Unlock()
-		if tk.stopped {
-			return // no tick after Stop returned
-		}
-		select {
-		case tk.C <- struct{}{}:
-		default:
-		}
-		tk.t = clk.AfterFunc(period, fire)
-	}
-	tk.mu.Lock()
-	tk.t = clk.AfterFunc(period, fire)
-	tk.mu.Unlock()
-	return tk
-}
-
-func (tk *ticker) Stop() {
-	tk.mu.Lock()
-	defer tk.mu.Unlock()
-	tk.stopped = true
-	tk.t.Stop()
 }

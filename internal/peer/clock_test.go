@@ -46,7 +46,7 @@ func TestClockHelpers(t *testing.T) {
 		t.Errorf("cancelled before expiry: cause %v, want Canceled", context.Cause(cctx))
 	}
 
-	tk := newTicker(clk, 100*time.Millisecond)
+	tk := transport.NewTicker(clk, 100*time.Millisecond)
 	for i := range 3 {
 		select {
 		case <-tk.C:

@@ -205,9 +205,9 @@ func (p *Peer) post(ctx context.Context, ev any) bool {
 }
 
 func (p *Peer) loop(ctx context.Context) {
-	tick := newTicker(p.cfg.Clock, p.cfg.Tick)
+	tick := transport.NewTicker(p.cfg.Clock, p.cfg.Tick)
 	defer tick.Stop()
-	pings := newTicker(p.cfg.Clock, time.Second)
+	pings := transport.NewTicker(p.cfg.Clock, time.Second)
 	defer pings.Stop()
 	defer func() {
 		for _, nb := range p.nbs {

@@ -119,7 +119,7 @@ func (p *Peer) runSession(ctx context.Context, s *session) {
 		}
 	}()
 	go func() { // writer: signals, reports, periodic stats
-		t := newTicker(p.cfg.Clock, p.cfg.StatsInterval)
+		t := transport.NewTicker(p.cfg.Clock, p.cfg.StatsInterval)
 		defer t.Stop()
 		for {
 			var m tracker.Message

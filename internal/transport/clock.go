@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
@@ -64,4 +65,45 @@ func Sleep(ctx context.Context, clk Clock, d time.Duration) bool {
 	case <-done:
 		return true
 	}
+}
+
+// Ticker delivers clk's time on C every period of clk; ticks a slow receiver misses are
+// dropped, as time.Ticker's are.
+type Ticker struct {
+	C <-chan time.Time
+
+	mu      sync.Mutex
+	t       Timer
+	stopped bool
+}
+
+// NewTicker starts a Ticker on clk.
+func NewTicker(clk Clock, period time.Duration) *Ticker {
+	c := make(chan time.Time, 1)
+	tk := &Ticker{C: c}
+	var fire func()
+	fire = func() {
+		tk.mu.Lock()
+		defer tk.mu.Unlock()
+		if tk.stopped {
+			return // no tick after Stop returned
+		}
+		select {
+		case c <- clk.Now():
+		default:
+		}
+		tk.t = clk.AfterFunc(period, fire)
+	}
+	tk.mu.Lock()
+	tk.t = clk.AfterFunc(period, fire)
+	tk.mu.Unlock()
+	return tk
+}
+
+// Stop ends the ticks; none is sent after it returns.
+func (tk *Ticker) Stop() {
+	tk.mu.Lock()
+	defer tk.mu.Unlock()
+	tk.stopped = true
+	tk.t.Stop()
 }
