@@ -14,14 +14,4 @@ go build -o "$tmp/shoal" ./cmd/shoal
 export SHOAL_BIN="$tmp/shoal"
 # 2 Go peers join the browsers when `shoal up` has --peers (the Go peer engine).
 if "$tmp/shoal" up --help 2>&1 | grep -q -- '--peers'; then export PEERS="${PEERS:-2}"; else export PEERS=0; fi
-exec unshare -n bash -c '
-set -e
-ip link set lo up
-ip link add v0 type veth peer name v1
-ip addr add 10.213.0.1/24 dev v0
-ip addr add 10.213.0.2/24 dev v1
-ip link set v0 up
-ip link set v1 up
-ip route add default via 10.213.0.2 dev v0
-node sdk/web/test/e2e/run.mjs
-'
+exec unshare -n ./scripts/in-netns.sh node sdk/web/test/e2e/run.mjs

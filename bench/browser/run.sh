@@ -30,14 +30,4 @@ node_modules/.bin/esbuild p2pml-page.js --bundle --format=iife --minify --log-le
 export P2PML_JS="$tmp/p2pml.js"
 # The whole run is bounded: joins + DURATION per system, plus startup.
 limit=$((2 * (DURATION + 2 * PAGES + 30) + ${WARMUP:-30} + 60))
-timeout --signal=TERM --kill-after=10 "$limit" unshare -n bash -c '
-set -e
-ip link set lo up
-ip link add v0 type veth peer name v1
-ip addr add 10.213.0.1/24 dev v0
-ip addr add 10.213.0.2/24 dev v1
-ip link set v0 up
-ip link set v1 up
-ip route add default via 10.213.0.2 dev v0
-node bench.mjs
-'
+timeout --signal=TERM --kill-after=10 "$limit" unshare -n "$root/scripts/in-netns.sh" node bench.mjs
