@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shoal-cdn/shoal/internal/bench"
+	"github.com/shoal-cdn/shoal/internal/scheduler"
 )
 
 func runBench(ctx context.Context, args []string, stdout io.Writer) error {
@@ -24,6 +25,8 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	speed := fs.Float64("speed", 1, "run the stream this many times faster than real time (emulated transport only)")
 	only := fs.String("only", "", "run one mode only: cdn_only or hybrid")
 	seed := fs.Uint64("seed", 1, "seed of the scenario (join times, latencies, churn, losses)")
+	urgent := fs.Duration("urgent", 0, "scheduler tuning: pieces due within this come from the edge (0: the scheduler's default)")
+	fallback := fs.Duration("fallback-window", 0, "scheduler tuning: staggered edge-fallback window before the urgent one (0: default)")
 	jsonOut := fs.String("json", "", "write the report as JSON to this file")
 	plotOut := fs.String("plot", "", "write a plot (CDN egress and offload over time) to this .svg or .png file")
 	logger := logFlags(fs)
@@ -38,6 +41,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	cfg := bench.Config{
 		Scenario: *scenario, Peers: *peers, Duration: *duration, Bitrate: int64(bitrate),
 		Transport: *transport, Speed: *speed, Seed: *seed, Only: *only, Progress: os.Stderr, Logger: logger(),
+		Scheduler: scheduler.Policy{Urgent: *urgent, FallbackWindow: *fallback},
 	}
 	if *plotOut != "" {
 		if err := bench.CheckPlotPath(*plotOut); err != nil {

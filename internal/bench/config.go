@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/shoal-cdn/shoal/internal/scheduler"
 )
 
 // ErrConfig reports an unusable Config.
@@ -38,6 +40,9 @@ type Config struct {
 	Speed float64
 	// Seed makes the scenario (latencies, join times, churn) reproducible.
 	Seed uint64
+	// Scheduler tunes every engine's piece scheduler (peer.Config.Scheduler;
+	// zero fields take the defaults).
+	Scheduler scheduler.Policy
 	// Only runs a single mode ("cdn_only" or "hybrid"); empty runs both.
 	Only string
 	// Progress receives a one-line status every ProgressEvery (nil: none).

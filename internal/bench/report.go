@@ -61,12 +61,15 @@ type RunReport struct {
 	// CDNCopiesPerSegment is edge media bytes / segment size, over the
 	// segments the edge served.
 	CDNCopiesPerSegment float64 `json:"cdn_copies_per_segment"`
-	StartupMsP50        float64 `json:"startup_ms_p50"`
-	StartupMsP95        float64 `json:"startup_ms_p95"`
-	RebufferRatio       float64 `json:"rebuffer_ratio"`
-	Stalls              int     `json:"stalls"`
-	LatencyMsP50        float64 `json:"latency_ms_p50"`
-	LatencyMsP95        float64 `json:"latency_ms_p95"`
+	// CDNCopiesSteady is the same over the segments published after the
+	// warm-up and played by every viewer before the end (0: none).
+	CDNCopiesSteady float64 `json:"cdn_copies_per_segment_steady"`
+	StartupMsP50    float64 `json:"startup_ms_p50"`
+	StartupMsP95    float64 `json:"startup_ms_p95"`
+	RebufferRatio   float64 `json:"rebuffer_ratio"`
+	Stalls          int     `json:"stalls"`
+	LatencyMsP50    float64 `json:"latency_ms_p50"`
+	LatencyMsP95    float64 `json:"latency_ms_p95"`
 
 	P2PBytes    int64 `json:"p2p_bytes"`
 	UploadBytes int64 `json:"upload_bytes"`
@@ -228,6 +231,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		return fmt.Sprintf("%.1f / %.1f Mbit/s", rr.CDNPeakMbps, rr.CDNMeanMbps)
 	})
 	row("CDN copies per segment", func(rr *RunReport) string { return fmt.Sprintf("%.2f", rr.CDNCopiesPerSegment) })
+	row("copies after warm-up", func(rr *RunReport) string { return fmt.Sprintf("%.2f", rr.CDNCopiesSteady) })
 	row("edge pieces: urgent/seed/fallback", func(rr *RunReport) string {
 		e := rr.EdgePieces
 		return fmt.Sprintf("%d / %d / %d", e.Urgent, e.Seed, e.Fallback)

@@ -110,8 +110,9 @@ func runOnce(ctx context.Context, cfg Config, clk transport.Clock, mode string, 
 		nextCheck          = start.Add(3 * time.Second)
 		nextProgress       = start
 		watching           int
-		warm                     = min(20*time.Second, cfg.Duration/4)
-		warmP2P, warmMedia int64 = -1, -1
+		warm                      = min(20*time.Second, cfg.Duration/4)
+		warmP2P, warmMedia int64  = -1, -1
+		warmSeq            uint64 // newest segment published at the end of the warm-up
 		runErr             error
 		checking           bool // a round of checks is running
 		checked            = make(chan struct{}, 1)
@@ -169,6 +170,7 @@ func runOnce(ctx context.Context, cfg Config, clk transport.Clock, mode string, 
 			lastSample, lastCDN, lastMedia, lastP2P = now, cdn, media, p2p
 			if warmP2P < 0 && el >= warm {
 				warmP2P, warmMedia = p2p, media
+				warmSeq, _ = newestSeq(e.ref.all())
 			}
 			if cfg.Progress != nil && !now.Before(nextProgress) {
 				nextProgress = now.Add(cfg.ProgressEvery)
@@ -264,6 +266,21 @@ func runOnce(ctx context.Context, cfg Config, clk transport.Clock, mode string, 
 	if segSize > 0 {
 		rr.CDNCopiesPerSegment = float64(segBytes) / float64(segSize)
 	}
+	// The same after the warm-up: segments published after it and due for
+	// every player before the end (players sit about 3 target durations,
+	// plus a poll, behind live: the newest steadyTail segments are not).
+	if last, ok := newestSeq(refs); ok && warmP2P >= 0 {
+		var b, n int64
+		for _, sr := range rr.Segments {
+			if sr.Seq > warmSeq && sr.Seq+steadyTail <= last {
+				b += sr.EdgeBytes
+				n += sr.Size
+			}
+		}
+		if n > 0 {
+			rr.CDNCopiesSteady = float64(b) / float64(n)
+		}
+	}
 	if rr.P2PBytes+rr.CDNMediaBytes > 0 {
 		rr.Offload = float64(rr.P2PBytes) / float64(rr.P2PBytes+rr.CDNMediaBytes)
 	}
@@ -274,6 +291,19 @@ func runOnce(ctx context.Context, cfg Config, clk transport.Clock, mode string, 
 		rr.FramingBytes = max(0, rr.LinkSentBytes-rr.UploadBytes)
 	}
 	return rr, measuredBitrate(refs), nil
+}
+
+// steadyTail is the number of newest segments left out of CDNCopiesSteady.
+const steadyTail = 4
+
+// newestSeq is the highest media sequence number in refs.
+func newestSeq(refs map[string]refSeg) (seq uint64, ok bool) {
+	for p := range refs {
+		if _, s, _, _, err := media.ParseSegmentName(path.Base(p)); err == nil && (!ok || s > seq) {
+			seq, ok = s, true
+		}
+	}
+	return seq, ok
 }
 
 // finalCheckLimit bounds the last round of checks, in wall time.

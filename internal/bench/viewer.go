@@ -52,6 +52,7 @@ func startViewer(ctx context.Context, e *env, spec viewerSpec, idx int, net *emu
 		Stream:        e.stream,
 		Client:        &http.Client{Transport: v.http, Timeout: 20 * time.Second},
 		Clock:         e.clk,
+		Scheduler:     cfg.Scheduler,
 		Logger:        cfg.Logger.With("component", "peer", "viewer", spec.Name),
 	}
 	if spec.Up > 0 {

@@ -9,6 +9,9 @@ import (
 	"net/url"
 	"strconv"
 	"sync/atomic"
+	"time"
+
+	"github.com/shoal-cdn/shoal/internal/transport"
 )
 
 // ErrHTTP reports an edge answer other than the expected status.
@@ -29,6 +32,7 @@ const (
 type cdn struct {
 	base, stream, token string
 	client              *http.Client
+	clk                 transport.Clock // stamps response headers for timed fetches
 	media, overhead     atomic.Int64
 }
 
@@ -43,15 +47,20 @@ func (c *cdn) url(p string) string {
 
 // get fetches /live/{stream}/{p} whole; media says which counter it feeds.
 func (c *cdn) get(ctx context.Context, p string, limit int64, media bool) ([]byte, error) {
-	return c.do(ctx, p, -1, 0, limit, media)
+	return c.do(ctx, p, -1, 0, limit, media, nil)
 }
 
-// getRange fetches n bytes at off of segment p.
-func (c *cdn) getRange(ctx context.Context, p string, off, n int64) ([]byte, error) {
-	return c.do(ctx, p, off, n, n, true)
+// getMedia fetches n bytes at off of segment p (off < 0: the whole segment,
+// at most n bytes) and sets *hdr to when the response headers arrived: the
+// engine times the edge with it (edgeTimer).
+func (c *cdn) getMedia(ctx context.Context, p string, off, n int64, hdr *time.Time) ([]byte, error) {
+	if off < 0 {
+		return c.do(ctx, p, -1, 0, n, true, hdr)
+	}
+	return c.do(ctx, p, off, n, n, true, hdr)
 }
 
-func (c *cdn) do(ctx context.Context, p string, off, n, limit int64, media bool) ([]byte, error) {
+func (c *cdn) do(ctx context.Context, p string, off, n, limit int64, media bool, hdr *time.Time) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url(p), nil)
 	if err != nil {
 		return nil, fmt.Errorf("peer: edge %s: %w", p, err)
@@ -66,6 +75,9 @@ func (c *cdn) do(ctx context.Context, p string, off, n, limit int64, media bool)
 		return nil, fmt.Errorf("peer: edge %s: %w", p, err)
 	}
 	defer resp.Body.Close()
+	if hdr != nil {
+		*hdr = c.clk.Now()
+	}
 	if resp.StatusCode != want {
 		// Not counted: the edge counts 200 and 206 bodies only.
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shoal-cdn/shoal/internal/player"
+	"github.com/shoal-cdn/shoal/internal/scheduler"
 	"github.com/shoal-cdn/shoal/internal/transport"
 	"github.com/shoal-cdn/shoal/internal/wire"
 )
@@ -80,6 +81,10 @@ type Config struct {
 	// Player tunes the player model (default: hls.js's, 3 target durations
 	// behind live).
 	Player player.Config
+	// Scheduler tunes the piece scheduler (windows, timeouts; zero fields take
+	// the scheduler's defaults). P2P, NoUpload and Stripe are the engine's:
+	// set from the tracker's policy and the upload settings, ignored here.
+	Scheduler scheduler.Policy
 	// Tick is the scheduler's heartbeat (default 50 ms); it also runs on every event.
 	Tick time.Duration
 	// StatsInterval is how often stats go to the tracker (default 2 s).

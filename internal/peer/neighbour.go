@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/shoal-cdn/shoal/internal/scheduler"
@@ -15,7 +16,7 @@ import (
 const (
 	maxEarlyFrames = 64
 	helloTimeout   = 10 * time.Second
-	overCapBackoff = 300 * time.Millisecond // about the time the uploader needs to drain its busyBacklog
+	overCapBackoff = 150 * time.Millisecond // a little more than the uploader needs to drain its busyBacklog
 	tputAlpha      = 0.2
 )
 
@@ -332,6 +333,11 @@ func (p *Peer) onPiece(nb *neighbour, m wire.Piece, now time.Time) {
 		return
 	}
 	p.bytesP2P.Add(int64(len(m.Data)))
+	if p.log.Enabled(context.Background(), slog.LevelDebug) {
+		if dl, ok := p.deadline(s, now); ok {
+			p.log.Debug("peer: piece", "seq", s.id.Seq, "piece", idx, "from", nb.id, "lead_ms", dl.Sub(now).Milliseconds(), "wait_ms", now.Sub(since).Milliseconds())
+		}
+	}
 	p.verified(s, idx, now)
 }
 

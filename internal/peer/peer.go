@@ -75,6 +75,7 @@ type Peer struct {
 	newHave   map[uint64][]int
 	started   time.Time
 	edgeWhy   [4]int // pieces fetched from the edge: P2P off, urgent, seeding, fallback
+	edgeT     edgeTimer
 	lastPoke  time.Time
 }
 
@@ -100,6 +101,9 @@ type (
 		first, count int
 		data         []byte
 		err          error
+		// asked: the plan's decision; headers: the response headers; done:
+		// the whole body (for the edge timer).
+		asked, headers, done time.Time
 	}
 	evWelcome struct {
 		s      *session
@@ -147,7 +151,7 @@ func New(cfg Config) (*Peer, error) {
 	p := &Peer{
 		cfg:      cfg,
 		log:      cfg.Logger,
-		cdn:      &cdn{base: cfg.Edge, stream: cfg.Stream, token: cfg.Token, client: cfg.Client},
+		cdn:      &cdn{base: cfg.Edge, stream: cfg.Stream, token: cfg.Token, client: cfg.Client, clk: cfg.Clock},
 		events:   make(chan any, eventQueue),
 		loopDone: make(chan struct{}),
 		fetchSem: make(chan struct{}, maxEdgeFetches),
@@ -576,6 +580,7 @@ func (p *Peer) onEdge(ev evEdge, now time.Time) {
 		p.log.Info("peer: edge fetch", "seq", ev.seq, "first", ev.first, "count", ev.count, "err", ev.err)
 		return
 	}
+	p.edgeT.observe(ev.headers.Sub(ev.asked), ev.done.Sub(ev.headers), int64(len(ev.data)))
 	off, _ := s.pieceRange(ev.first)
 	for i := ev.first; i < ev.first+ev.count; i++ {
 		a, b := s.pieceRange(i)
@@ -637,6 +642,7 @@ func (p *Peer) flushHaves() {
 // schedule asks the scheduler what to do and does it.
 func (p *Peer) schedule(ctx context.Context, now time.Time) {
 	st := scheduler.State{Now: now, Self: p.selfID(), Policy: p.schedPolicy()}
+	var size int64 // largest segment wanted: the urgent window must fetch one whole
 	for _, seq := range p.order {
 		s := p.segs[seq]
 		if s.rec == nil || s.complete {
@@ -647,6 +653,10 @@ func (p *Peer) schedule(ctx context.Context, now time.Time) {
 			continue
 		}
 		st.Segments = append(st.Segments, scheduler.Segment{Seq: seq, Size: s.rec.Size, PieceSize: int(s.rec.PieceSize), Deadline: dl, Have: s.have})
+		size = max(size, s.rec.Size)
+	}
+	if st.Policy.Urgent <= 0 {
+		st.Policy.Urgent = p.edgeT.urgent(size)
 	}
 	if len(st.Segments) == 0 && len(p.pending) == 0 {
 		return
@@ -705,17 +715,32 @@ func (p *Peer) countEdge(st scheduler.State, r scheduler.Run) {
 		if s.Seq != r.Seq {
 			continue
 		}
+		why := 3
 		switch {
 		case !st.Policy.P2P:
-			p.edgeWhy[0] += r.Count
-		case !st.Now.Before(s.Deadline.Add(-1500 * time.Millisecond)):
-			p.edgeWhy[1] += r.Count
-		default:
-			p.edgeWhy[3] += r.Count
+			why = 0
+		case !st.Now.Before(s.Deadline.Add(-st.Policy.WithDefaults().Urgent)):
+			why = 1
+		}
+		p.edgeWhy[why] += r.Count
+		if p.log.Enabled(context.Background(), slog.LevelDebug) {
+			held := 0
+			for _, nb := range st.Neighbours {
+				for i := r.First; i < r.First+r.Count; i++ {
+					if nb.Have[r.Seq].Has(i) {
+						held++
+						break
+					}
+				}
+			}
+			p.log.Debug("peer: edge fetch", "why", edgeReasons[why], "seq", r.Seq, "first", r.First, "count", r.Count,
+				"lead_ms", s.Deadline.Sub(st.Now).Milliseconds(), "holders", held, "neighbours", len(st.Neighbours))
 		}
 		return
 	}
 }
+
+var edgeReasons = [...]string{"p2p_off", "urgent", "seed", "fallback"}
 
 // schedPolicy is the scheduler's policy now. With P2P on but no neighbour
 // yet (just joined, tracker away) pieces come from the edge at the
@@ -723,7 +748,9 @@ func (p *Peer) countEdge(st scheduler.State, r scheduler.Run) {
 // which leaves the time for neighbours to connect and serve them. Seeding is
 // not left to the scheduler's stripe rule: see seed.
 func (p *Peer) schedPolicy() scheduler.Policy {
-	return scheduler.Policy{P2P: p.p2p(), NoUpload: !p.uploads()}
+	pol := p.cfg.Scheduler
+	pol.P2P, pol.NoUpload, pol.Stripe = p.p2p(), !p.uploads(), scheduler.Stripe{}
+	return pol
 }
 
 // setStripe installs the tracker's seeding assignment. A new assignment (a
@@ -795,6 +822,10 @@ func (p *Peer) seed(ctx context.Context, s *segment, now time.Time) {
 			k++
 		}
 		p.edgeWhy[2] += k - j
+		if dl, ok := p.deadline(s, now); ok {
+			p.log.Debug("peer: edge fetch", "why", edgeReasons[2], "seq", seq, "first", pieces[j], "count", k-j,
+				"lead_ms", dl.Sub(now).Milliseconds(), "since_listed_ms", now.Sub(s.seen).Milliseconds())
+		}
 		p.fetchEdge(ctx, scheduler.Run{From: scheduler.Edge, Seq: seq, First: pieces[j], Count: k - j}, now)
 		j = k
 	}
@@ -831,17 +862,19 @@ func (p *Peer) fetchEdge(ctx context.Context, r scheduler.Run, now time.Time) {
 		defer func() { <-p.fetchSem }()
 		fctx, cancel := withTimeout(ctx, p.cfg.Clock, 10*time.Second)
 		defer cancel()
+		var hdr time.Time
 		var b []byte
 		var err error
 		if whole {
-			b, err = p.cdn.get(fctx, uri, end, true)
+			b, err = p.cdn.getMedia(fctx, uri, -1, end, &hdr)
 			if err == nil && int64(len(b)) != end {
 				err = fmt.Errorf("%w: %s: %d bytes, record says %d", ErrHTTP, uri, len(b), end)
 			}
 		} else {
-			b, err = p.cdn.getRange(fctx, uri, off, end-off)
+			b, err = p.cdn.getMedia(fctx, uri, off, end-off, &hdr)
 		}
-		p.post(ctx, evEdge{seq: r.Seq, first: r.First, count: r.Count, data: b, err: err})
+		p.post(ctx, evEdge{seq: r.Seq, first: r.First, count: r.Count, data: b, err: err,
+			asked: now, headers: hdr, done: p.cfg.Clock.Now()})
 	}()
 }
 

@@ -33,9 +33,9 @@ func TestEnqueueBusyBacklog(t *testing.T) {
 		ask, want int
 	}{
 		{"no cap: up to the per-link bound", 0, 0, 300, maxQueuedPieces},
-		{"16 pieces/s: 4 pieces in 250 ms", piecesPerSec(16), 0, 10, 4},
-		{"16 pieces/s, backlog full", piecesPerSec(16), 4 * wire.PieceSize, 3, 0},
-		{"16 pieces/s, room for one more", piecesPerSec(16), 3 * wire.PieceSize, 3, 1},
+		{"40 pieces/s: 4 pieces in 100 ms", piecesPerSec(40), 0, 10, 4},
+		{"40 pieces/s, backlog full", piecesPerSec(40), 4 * wire.PieceSize, 3, 0},
+		{"40 pieces/s, room for one more", piecesPerSec(40), 3 * wire.PieceSize, 3, 1},
 		{"tiny cap: one piece into an empty backlog", piecesPerSec(0.5), 0, 3, 1},
 		{"tiny cap: nothing behind a queued piece", piecesPerSec(0.5), wire.PieceSize, 3, 0},
 	}

@@ -50,7 +50,7 @@ const fallbackBlock = 8
 // Schedule decides what to fetch, from where, and what to cancel. It is a pure
 // function of st.
 func Schedule(st State) Plan {
-	pol := st.Policy.withDefaults()
+	pol := st.Policy.WithDefaults()
 	now := st.Now
 	self := idHash(st.Self)
 	var plan Plan

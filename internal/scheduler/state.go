@@ -110,7 +110,8 @@ type Policy struct {
 	NoUpload bool
 }
 
-func (p Policy) withDefaults() Policy {
+// WithDefaults returns p with every zero field set to its default.
+func (p Policy) WithDefaults() Policy {
 	if p.Urgent <= 0 {
 		p.Urgent = 1500 * time.Millisecond
 	}
