@@ -29,10 +29,11 @@ const (
 	keyRefetch     = 10 * time.Second
 	keepBehind     = 3                // segments kept behind the playhead
 	demandKeep     = 30 * time.Second // a segment a local player asked for stays this long
-	// seedMinLead: a new seeding assignment applies to segments due later than
-	// this (closer ones are the urgent rule's, 1.5 s, plus a fetch).
-	seedMinLead = 2 * time.Second
-	minPoll     = 250 * time.Millisecond // playlist fetches at most this often
+	// seedMargin: a new seeding assignment applies to segments due later
+	// than the urgent window plus this (closer ones are the urgent rule's, and
+	// a stripe seeded later could not spread before it).
+	seedMargin = 500 * time.Millisecond
+	minPoll    = 250 * time.Millisecond // playlist fetches at most this often
 )
 
 // Peer is one viewer of a live rendition. Create it with New, then Run it;
@@ -76,6 +77,7 @@ type Peer struct {
 	started   time.Time
 	edgeWhy   [4]int // pieces fetched from the edge: P2P off, urgent, seeding, fallback
 	edgeT     edgeTimer
+	urgent    time.Duration // the urgent window of the last plan
 	lastPoke  time.Time
 }
 
@@ -163,6 +165,7 @@ func New(cfg Config) (*Peer, error) {
 		distrust: make(map[string]bool),
 		pending:  make(map[pendKey]time.Time),
 		newHave:  make(map[uint64][]int),
+		urgent:   maxUrgent,
 	}
 	p.up.clk = cfg.Clock
 	if cfg.MaxUpload > 0 {
@@ -658,6 +661,7 @@ func (p *Peer) schedule(ctx context.Context, now time.Time) {
 	if st.Policy.Urgent <= 0 {
 		st.Policy.Urgent = p.edgeT.urgent(size)
 	}
+	p.urgent = st.Policy.WithDefaults().Urgent
 	if len(st.Segments) == 0 && len(p.pending) == 0 {
 		return
 	}
@@ -771,7 +775,7 @@ func (p *Peer) setStripe(ctx context.Context, st tracker.Stripe, now time.Time) 
 	p.seeding.Store(next.Count > 0)
 	for _, seq := range p.order {
 		if s := p.segs[seq]; s.rec != nil && !s.complete {
-			if dl, ok := p.deadline(s, now); ok && dl.Sub(now) > seedMinLead {
+			if dl, ok := p.deadline(s, now); ok && dl.Sub(now) > p.urgent+seedMargin {
 				p.seed(ctx, s, now)
 			}
 		}

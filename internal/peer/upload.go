@@ -199,8 +199,9 @@ type upJob struct {
 	seeded bool
 }
 
-// jobKey orders pieces for upload: older segment first, then (within one
-// segment) a piece of our stripe first.
+// jobKey orders pieces for upload: a piece of the stripe we seed first (only
+// we hold it; every hop it waits delays the whole swarm's copy of it), then
+// the older segment first.
 type jobKey struct {
 	seq  uint64
 	rank int // 0: our stripe, 1: other
@@ -215,7 +216,7 @@ func (j upJob) key() jobKey {
 }
 
 func (a jobKey) before(b jobKey) bool {
-	return a.seq < b.seq || (a.seq == b.seq && a.rank < b.rank)
+	return a.rank < b.rank || (a.rank == b.rank && a.seq < b.seq)
 }
 
 // link is one neighbour's connection: the writer goroutine sends control
