@@ -199,9 +199,10 @@ type upJob struct {
 	seeded bool
 }
 
-// jobKey orders pieces for upload: a piece of the stripe we seed first (only
-// we hold it; every hop it waits delays the whole swarm's copy of it), then
-// the older segment first.
+// jobKey orders pieces for upload: older segment first, then (within one
+// segment) a piece of our stripe first. Our stripe before everything was
+// tried: no better in the steady bench, and in the heterogeneous one (upload
+// barely above the bitrate) it delayed older segments into a stall per run.
 type jobKey struct {
 	seq  uint64
 	rank int // 0: our stripe, 1: other
@@ -216,7 +217,7 @@ func (j upJob) key() jobKey {
 }
 
 func (a jobKey) before(b jobKey) bool {
-	return a.rank < b.rank || (a.rank == b.rank && a.seq < b.seq)
+	return a.seq < b.seq || (a.seq == b.seq && a.rank < b.rank)
 }
 
 // link is one neighbour's connection: the writer goroutine sends control

@@ -107,9 +107,9 @@ func TestBucket(t *testing.T) {
 	}
 }
 
-// TestUploadOrder: at the cap, the bucket hands out the pieces of our own
-// stripe first, then the oldest segment first across links, and otherwise in
-// turn between the links (the one waiting longest first).
+// TestUploadOrder: at the cap, the bucket hands out pieces oldest segment
+// first across links, within a segment the pieces of our own stripe first,
+// and otherwise in turn between the links (the one waiting longest first).
 func TestUploadOrder(t *testing.T) {
 	var b bucket
 	b.setRate(8) // nobody goes until every writer is in line
@@ -161,8 +161,8 @@ func TestUploadOrder(t *testing.T) {
 	}
 	b.setRate(10 * wire.PieceSize * 8) // 10 pieces/s: each grant waits for its bytes
 	wg.Wait()
-	want := []sent{{"C", 6, 1}, {"A", 7, 1}, {"B", 6, 0}, {"C", 6, 0}, {"B", 6, 1}, {"C", 6, 2}, {"B", 6, 2},
-		{"A", 7, 0}, {"A", 7, 2}}
+	want := []sent{{"C", 6, 1}, {"B", 6, 0}, {"C", 6, 0}, {"B", 6, 1}, {"C", 6, 2}, {"B", 6, 2},
+		{"A", 7, 1}, {"A", 7, 0}, {"A", 7, 2}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("upload order\n got %v\nwant %v", got, want)
 	}

@@ -3,9 +3,7 @@ package scheduler
 import (
 	"cmp"
 	"hash/fnv"
-	"math"
 	"slices"
-	"time"
 )
 
 // StripeOf is the stripe (0..count-1) that piece i of a segment of n pieces
@@ -32,24 +30,14 @@ func SeedCount(n int) int {
 type Candidate struct {
 	ID     string
 	Upload float64 // upload capacity, bytes/s; <= 0 never seeds
-	// Joined orders candidates of similar upload: the earlier joiner seeds
-	// (zero: unknown, ties are broken by a hash of the id).
-	Joined time.Time
 }
 
 // AssignStripes is the tracker's deterministic seeding rule: the k candidates
-// with the most upload each get a different stripe. Uploads in the same
-// half-octave class (uploadClass) count as equal, and among those the earliest
-// joiner goes first (then the larger upload, then a hash of the id). A peer
-// that has been in the swarm longer has more neighbours (later joiners linked
-// to it; the last joiners hold about half a neighbour set), and in the
-// 100-peer bench the stripes of the last joiners were the ones that failed to
-// spread (0.5-1 extra CDN copy per segment); seniority also keeps a newcomer
-// from displacing a seeder of equal upload, so a join moves no stripe. If
-// fewer than k can upload, the stripes are split among those that can, so
-// every piece of every segment has exactly one seeder and the swarm pulls
-// about one CDN copy. The result maps peer id → Stripe; peers not in it do
-// not seed.
+// with the largest upload (ties broken by a hash of the id, so the choice is
+// stable and spread out) each get a different stripe. If fewer than k can
+// upload, the stripes are split among those that can, so every piece of every
+// segment has exactly one seeder and the swarm pulls about one CDN copy.
+// The result maps peer id → Stripe; peers not in it do not seed.
 func AssignStripes(cands []Candidate, k int) map[string]Stripe {
 	up := make([]Candidate, 0, len(cands))
 	for _, c := range cands {
@@ -58,12 +46,6 @@ func AssignStripes(cands []Candidate, k int) map[string]Stripe {
 		}
 	}
 	slices.SortFunc(up, func(a, b Candidate) int {
-		if c := cmp.Compare(uploadClass(b.Upload), uploadClass(a.Upload)); c != 0 {
-			return c
-		}
-		if c := a.Joined.Compare(b.Joined); c != 0 {
-			return c
-		}
 		if c := cmp.Compare(b.Upload, a.Upload); c != 0 {
 			return c
 		}
@@ -78,9 +60,6 @@ func AssignStripes(cands []Candidate, k int) map[string]Stripe {
 	}
 	return out
 }
-
-// uploadClass buckets an upload capacity in half octaves (factors of √2).
-func uploadClass(u float64) int { return int(math.Floor(2 * math.Log2(u))) }
 
 func idHash(id string) uint64 {
 	h := fnv.New64a()

@@ -67,7 +67,7 @@ func runSwarm(t *testing.T, cfg swarmConfig) swarmResult {
 	cands := make([]Candidate, n)
 	for i := range peers {
 		peers[i] = &simPeer{id: fmt.Sprintf("p%02d", i), have: map[uint64]Bitfield{}, arrivals: map[Pending]time.Time{}}
-		cands[i] = Candidate{ID: peers[i].id, Upload: upload}
+		cands[i] = Candidate{peers[i].id, upload}
 		if float64(i) < cfg.leeches*float64(n) {
 			cands[i].Upload = 0
 		}

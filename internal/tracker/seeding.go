@@ -3,7 +3,6 @@ package tracker
 import (
 	"cmp"
 	"slices"
-	"time"
 
 	"github.com/shoal-cdn/shoal/internal/scheduler"
 )
@@ -11,8 +10,7 @@ import (
 // Seeding by stripes (internal/scheduler NOTES §4). Only something that sees the whole
 // swarm can give every piece of every segment exactly one seeder, so the tracker picks
 // them: scheduler.AssignStripes over the swarm's members with SeedCount(n) stripes
-// (the strongest uploaders, the earliest joiners among similar ones; peers with
-// upload 0 never seed). Which peers seed and the
+// (the strongest uploaders; peers with upload 0 never seed). Which peers seed and the
 // Count are exactly that rule's; the index of a seeder that stays is kept while Count
 // does not change, so a seeder leaving moves one stripe, not every stripe ranked after
 // it. Nobody seeds while the stream's P2P is off.
@@ -32,7 +30,6 @@ type seeding struct {
 type seat struct {
 	Stripe
 	upload float64
-	joined time.Time
 }
 
 // joined updates the assignment for newcomer p, the swarm now having n members; all
@@ -48,7 +45,7 @@ func (sd *seeding) joined(p scheduler.Candidate, n int, all func() []scheduler.C
 	}
 	cands := make([]scheduler.Candidate, 0, len(sd.seeders)+1)
 	for id, s := range sd.seeders {
-		cands = append(cands, scheduler.Candidate{ID: id, Upload: s.upload, Joined: s.joined})
+		cands = append(cands, scheduler.Candidate{ID: id, Upload: s.upload})
 	}
 	return sd.assign(append(cands, p), k)
 }
@@ -105,7 +102,7 @@ func (sd *seeding) assign(cands []scheduler.Candidate, k int) map[string]Stripe 
 	}
 	for _, c := range cands {
 		if s, ok := seeders[c.ID]; ok {
-			s.upload, s.joined = c.Upload, c.Joined
+			s.upload = c.Upload
 			seeders[c.ID] = s
 		}
 	}
@@ -125,17 +122,12 @@ func (sd *seeding) assign(cands []scheduler.Candidate, k int) map[string]Stripe 
 }
 
 // members lists swarm s's peers on this tracker as seeding candidates.
-// candidate is p as a seeding candidate.
-func candidate(p Peer) scheduler.Candidate {
-	return scheduler.Candidate{ID: p.ID, Upload: float64(p.UploadCapacity), Joined: p.Joined}
-}
-
 func (t *Tracker) members(s SwarmKey) []scheduler.Candidate {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	out := make([]scheduler.Candidate, 0, len(t.conns[s]))
-	for _, c := range t.conns[s] {
-		out = append(out, candidate(c.peer))
+	for id, c := range t.conns[s] {
+		out = append(out, scheduler.Candidate{ID: id, Upload: float64(c.peer.UploadCapacity)})
 	}
 	return out
 }
@@ -155,7 +147,7 @@ func (t *Tracker) seedJoinLocked(s SwarmKey, p Peer, p2p bool) Stripe {
 	}
 	n := len(t.conns[s])
 	t.mu.Unlock()
-	changed := sd.joined(candidate(p), n,
+	changed := sd.joined(scheduler.Candidate{ID: p.ID, Upload: float64(p.UploadCapacity)}, n,
 		func() []scheduler.Candidate { return t.members(s) })
 	mine := changed[p.ID]
 	delete(changed, p.ID)

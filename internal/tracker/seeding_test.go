@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -238,8 +237,7 @@ func (w *stripeWatch) messages() map[string]int {
 }
 
 // expected is the seeder set the peers must see: the SeedCount(n) strongest uploaders
-// (the tests use capacities ×1.5 apart, in distinct upload classes, so neither seniority
-// nor a tie-break is involved).
+// (the tests use distinct non-zero capacities, so no tie-break is involved).
 func (w *stripeWatch) expected() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -277,7 +275,7 @@ func TestStripesInSwarm(t *testing.T) {
 	// 20 peers; every fourth uploads nothing (the first one too, so a swarm can start
 	// without any seeder); the others have distinct capacities in shuffled order.
 	for i := range 20 {
-		up := int64(1e3 * math.Pow(1.5, float64(i*7%20))) // ×1.5 apart: distinct upload classes
+		up := int64(i*7%20+1) * 1e6
 		if i%4 == 0 {
 			up = 0
 		}
