@@ -744,6 +744,7 @@ func (p *Peer) countEdge(st scheduler.State, r scheduler.Run) {
 	}
 }
 
+// edgeReasons names the indices of edgeWhy in logs.
 var edgeReasons = [...]string{"p2p_off", "urgent", "seed", "fallback"}
 
 // schedPolicy is the scheduler's policy now. With P2P on but no neighbour
@@ -826,7 +827,7 @@ func (p *Peer) seed(ctx context.Context, s *segment, now time.Time) {
 			k++
 		}
 		p.edgeWhy[2] += k - j
-		if dl, ok := p.deadline(s, now); ok {
+		if dl, ok := p.deadline(s, now); ok && p.log.Enabled(ctx, slog.LevelDebug) {
 			p.log.Debug("peer: edge fetch", "why", edgeReasons[2], "seq", seq, "first", pieces[j], "count", k-j,
 				"lead_ms", dl.Sub(now).Milliseconds(), "since_listed_ms", now.Sub(s.seen).Milliseconds())
 		}
