@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"slices"
 	"time"
+
+	"github.com/shoal-cdn/shoal/internal/peer"
 )
 
 // aggregate sums the viewers' figures into rr.
@@ -19,10 +21,10 @@ func aggregate(rr *RunReport, viewers []*viewer, start, end time.Time) {
 		rr.DuplicateBytes += st.BytesDup
 		rr.WastedBytes += st.BytesWasted
 		rr.BadPieces += st.BadPieces
-		rr.EdgePieces.P2POff += st.EdgePieces[0]
-		rr.EdgePieces.Urgent += st.EdgePieces[1]
-		rr.EdgePieces.Seed += st.EdgePieces[2]
-		rr.EdgePieces.Fallback += st.EdgePieces[3]
+		rr.EdgePieces.P2POff += st.EdgePieces[peer.EdgeP2POff]
+		rr.EdgePieces.Urgent += st.EdgePieces[peer.EdgeUrgent]
+		rr.EdgePieces.Seed += st.EdgePieces[peer.EdgeSeed]
+		rr.EdgePieces.Fallback += st.EdgePieces[peer.EdgeFallback]
 		p2p += st.BytesP2P
 		engineMedia += st.BytesCDNMedia
 		clientMedia += v.http.media.Load()

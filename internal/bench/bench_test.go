@@ -45,7 +45,7 @@ func TestSmoke(t *testing.T) {
 		t.Errorf("JSON header: %+v", doc)
 	}
 	for _, mode := range []string{ModeCDNOnly, ModeHybrid} {
-		for _, f := range []string{"offload", "cdn_bytes", "cdn_peak_mbps", "cdn_copies_per_segment", "startup_ms_p50",
+		for _, f := range []string{"offload", "cdn_bytes", "cdn_peak_mbps", "cdn_copies_per_segment", "cdn_copies_per_segment_steady", "startup_ms_p50",
 			"startup_ms_p95", "rebuffer_ratio", "stalls", "latency_ms_p50", "latency_ms_p95"} {
 			var x float64
 			if err := json.Unmarshal(doc.Runs[mode][f], &x); err != nil {

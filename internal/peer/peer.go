@@ -75,7 +75,7 @@ type Peer struct {
 	pending   map[pendKey]time.Time
 	newHave   map[uint64][]int
 	started   time.Time
-	edgeWhy   [4]int // pieces fetched from the edge: P2P off, urgent, seeding, fallback
+	edgeWhy   [4]int // pieces fetched from the edge, by reason (EdgeP2POff …)
 	edgeT     edgeTimer
 	urgent    time.Duration // the urgent window of the last plan
 	lastPoke  time.Time
@@ -661,7 +661,7 @@ func (p *Peer) schedule(ctx context.Context, now time.Time) {
 	if st.Policy.Urgent <= 0 {
 		st.Policy.Urgent = p.edgeT.urgent(size)
 	}
-	p.urgent = st.Policy.WithDefaults().Urgent
+	p.urgent = st.Policy.Urgent
 	if len(st.Segments) == 0 && len(p.pending) == 0 {
 		return
 	}
@@ -719,12 +719,12 @@ func (p *Peer) countEdge(st scheduler.State, r scheduler.Run) {
 		if s.Seq != r.Seq {
 			continue
 		}
-		why := 3
+		why := EdgeFallback
 		switch {
 		case !st.Policy.P2P:
-			why = 0
-		case !st.Now.Before(s.Deadline.Add(-st.Policy.WithDefaults().Urgent)):
-			why = 1
+			why = EdgeP2POff
+		case !st.Now.Before(s.Deadline.Add(-st.Policy.Urgent)):
+			why = EdgeUrgent
 		}
 		p.edgeWhy[why] += r.Count
 		if p.log.Enabled(context.Background(), slog.LevelDebug) {
@@ -744,8 +744,16 @@ func (p *Peer) countEdge(st scheduler.State, r scheduler.Run) {
 	}
 }
 
-// edgeReasons names the indices of edgeWhy in logs.
-var edgeReasons = [...]string{"p2p_off", "urgent", "seed", "fallback"}
+// Why a piece came from the edge: the indices of Stats.EdgePieces.
+const (
+	EdgeP2POff   = iota // P2P off: everything comes from the edge
+	EdgeUrgent          // due within the urgent window
+	EdgeSeed            // our stripe, seeded for the swarm
+	EdgeFallback        // no neighbour held it in time
+)
+
+// edgeReasons names the EdgePieces indices in logs.
+var edgeReasons = [...]string{EdgeP2POff: "p2p_off", EdgeUrgent: "urgent", EdgeSeed: "seed", EdgeFallback: "fallback"}
 
 // schedPolicy is the scheduler's policy now. With P2P on but no neighbour
 // yet (just joined, tracker away) pieces come from the edge at the
@@ -798,7 +806,8 @@ func (p *Peer) seed(ctx context.Context, s *segment, now time.Time) {
 	if !p.p2p() || !p.uploads() || st.Count == 0 {
 		return
 	}
-	if _, ok := p.deadline(s, now); !ok {
+	dl, ok := p.deadline(s, now)
+	if !ok {
 		return
 	}
 	n, seq := s.pieces(), s.id.Seq
@@ -826,9 +835,9 @@ func (p *Peer) seed(ctx context.Context, s *segment, now time.Time) {
 		for k < len(pieces) && pieces[k] == pieces[k-1]+1 {
 			k++
 		}
-		p.edgeWhy[2] += k - j
-		if dl, ok := p.deadline(s, now); ok && p.log.Enabled(ctx, slog.LevelDebug) {
-			p.log.Debug("peer: edge fetch", "why", edgeReasons[2], "seq", seq, "first", pieces[j], "count", k-j,
+		p.edgeWhy[EdgeSeed] += k - j
+		if p.log.Enabled(ctx, slog.LevelDebug) {
+			p.log.Debug("peer: edge fetch", "why", edgeReasons[EdgeSeed], "seq", seq, "first", pieces[j], "count", k-j,
 				"lead_ms", dl.Sub(now).Milliseconds(), "since_listed_ms", now.Sub(s.seen).Milliseconds())
 		}
 		p.fetchEdge(ctx, scheduler.Run{From: scheduler.Edge, Seq: seq, First: pieces[j], Count: k - j}, now)

@@ -39,8 +39,8 @@ type Stats struct {
 	Player player.Stats `json:"player"`
 	// Latencies are the player model's live-latency samples (oldest first).
 	Latencies []time.Duration `json:"-"`
-	// EdgePieces counts pieces requested from the edge by reason: P2P off,
-	// urgent, seeding our stripe, fallback (no neighbour had it in time).
+	// EdgePieces counts pieces requested from the edge by reason, indexed
+	// by EdgeP2POff, EdgeUrgent, EdgeSeed and EdgeFallback.
 	EdgePieces [4]int `json:"edge_pieces"`
 	// Offload is BytesP2P / (BytesP2P + BytesCDNMedia).
 	Offload float64 `json:"offload"`
@@ -114,17 +114,16 @@ func registerMetrics(reg prometheus.Registerer, p *Peer) error {
 	counter := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f)
 	}
+	bytesBy := func(source string, f func() int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "shoal_peer_bytes_total", Help: "Bytes received or sent by source.",
+			ConstLabels: prometheus.Labels{"source": source}}, func() float64 { return float64(f()) })
+	}
 	cs := []prometheus.Collector{
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "shoal_peer_bytes_total", Help: "Bytes received or sent by source.",
-			ConstLabels: prometheus.Labels{"source": "cdn"}}, func() float64 { return float64(p.cdn.media.Load() + p.cdn.overhead.Load()) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "shoal_peer_bytes_total", Help: "Bytes received or sent by source.",
-			ConstLabels: prometheus.Labels{"source": "p2p"}}, func() float64 { return float64(p.bytesP2P.Load()) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "shoal_peer_bytes_total", Help: "Bytes received or sent by source.",
-			ConstLabels: prometheus.Labels{"source": "up"}}, func() float64 { return float64(p.bytesUp.Load()) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "shoal_peer_bytes_total", Help: "Bytes received or sent by source.",
-			ConstLabels: prometheus.Labels{"source": "dup"}}, func() float64 { return float64(p.bytesDup.Load()) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "shoal_peer_bytes_total", Help: "Bytes received or sent by source.",
-			ConstLabels: prometheus.Labels{"source": "wasted"}}, func() float64 { return float64(p.bytesWasted.Load()) }),
+		bytesBy("cdn", func() int64 { return p.cdn.media.Load() + p.cdn.overhead.Load() }),
+		bytesBy("p2p", p.bytesP2P.Load),
+		bytesBy("up", p.bytesUp.Load),
+		bytesBy("dup", p.bytesDup.Load),
+		bytesBy("wasted", p.bytesWasted.Load),
 		counter("shoal_peer_bad_pieces_total", "Pieces that failed verification.", func() float64 { return float64(p.badPieces.Load()) }),
 		counter("shoal_peer_stalls_total", "Stalls of the player model.", func() float64 { return float64(p.Stats().Player.Stalls) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "shoal_peer_neighbours", Help: "Connected neighbours."},

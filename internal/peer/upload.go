@@ -155,9 +155,8 @@ func (b *bucket) turn(k *link) (upJob, []byte, error) {
 			}
 			b.last = now
 			if b.tokens >= float64(size) || b.tokens >= b.burst() {
-				j, _ := k.pop() // the head may have changed since headSize: charge what goes
-				off, end := j.seg.pieceRange(j.idx)
-				b.tokens -= float64(end - off) // may go negative for a piece above the burst: repaid by waiting
+				j, _ := k.pop()               // the head may have changed since headSize: charge what goes
+				b.tokens -= float64(j.size()) // may go negative for a piece above the burst: repaid by waiting
 				b.leaveLocked(k, false)
 				b.mu.Unlock()
 				return j, nil, nil
@@ -206,6 +205,12 @@ type upJob struct {
 type jobKey struct {
 	seq  uint64
 	rank int // 0: our stripe, 1: other
+}
+
+// size is the piece's length in bytes.
+func (j upJob) size() int64 {
+	off, end := j.seg.pieceRange(j.idx)
+	return end - off
 }
 
 func (j upJob) key() jobKey {
@@ -292,11 +297,11 @@ func (k *link) add(jobs []upJob, limit float64) (n int, ahead bool) {
 		if len(k.jobs) >= maxQueuedPieces {
 			break
 		}
-		off, end := j.seg.pieceRange(j.idx)
-		if limit >= 0 && float64(queued+bytes+end-off) > limit && queued+bytes > 0 {
+		size := j.size()
+		if limit >= 0 && float64(queued+bytes+size) > limit && queued+bytes > 0 {
 			break
 		}
-		bytes += end - off
+		bytes += size
 		n++
 		// Insert after every job that goes before or with it: stable per key.
 		key, at := j.key(), len(k.jobs)
@@ -320,8 +325,7 @@ func (k *link) cancelJobs(id *wire.SegmentID, first, count int) {
 	kept := k.jobs[:0]
 	for _, j := range k.jobs {
 		if id == nil || (j.seg.id == *id && j.idx >= first && j.idx < first+count) {
-			off, end := j.seg.pieceRange(j.idx)
-			k.bucket.queued.Add(-(end - off))
+			k.bucket.queued.Add(-j.size())
 			continue
 		}
 		kept = append(kept, j)
@@ -351,8 +355,7 @@ func (k *link) headSize() (int64, bool) {
 	if len(k.jobs) == 0 {
 		return 0, false
 	}
-	off, end := k.jobs[0].seg.pieceRange(k.jobs[0].idx)
-	return end - off, true
+	return k.jobs[0].size(), true
 }
 
 // pop takes the head job off the queue and out of the backlog.
@@ -365,8 +368,7 @@ func (k *link) pop() (upJob, bool) {
 	j := k.jobs[0]
 	k.jobs[0] = upJob{}
 	k.jobs = k.jobs[1:]
-	off, end := j.seg.pieceRange(j.idx)
-	k.bucket.queued.Add(-(end - off))
+	k.bucket.queued.Add(-j.size())
 	return j, true
 }
 
