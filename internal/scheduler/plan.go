@@ -15,6 +15,36 @@ type Run struct {
 	Seq   uint64
 	First int
 	Count int
+	// Why an edge run goes to the edge (zero for neighbour requests).
+	Why Reason
+}
+
+// Reason says why pieces come from the edge. The values index
+// peer.Stats.EdgePieces and appear in the shared golden vectors.
+type Reason int
+
+// Reasons, in the order a piece is checked against them.
+const (
+	ReasonNone     Reason = iota // a neighbour request
+	ReasonP2POff                 // P2P off: everything comes from the edge
+	ReasonUrgent                 // due within the urgent window
+	ReasonSeed                   // our stripe, seeded for the swarm
+	ReasonFallback               // no neighbour held it in time
+)
+
+// String names r in logs and vectors.
+func (r Reason) String() string {
+	switch r {
+	case ReasonP2POff:
+		return "p2p_off"
+	case ReasonUrgent:
+		return "urgent"
+	case ReasonSeed:
+		return "seed"
+	case ReasonFallback:
+		return "fallback"
+	}
+	return "none"
 }
 
 // Plan is what to do now. The engine issues Edge and Requests, sends Cancels
@@ -165,33 +195,57 @@ func Schedule(st State) Plan {
 		tie   uint64
 	}
 	var cands []cand
-	edge := make(map[uint64][]int)
+	type edgeKey struct {
+		seq uint64
+		why Reason
+	}
+	edge := make(map[edgeKey][]int)
 	seeding := pol.P2P && !pol.NoUpload && pol.Stripe.Count > 0 &&
 		pol.Stripe.Index >= 0 && pol.Stripe.Index < pol.Stripe.Count
 	for _, s := range order {
 		n := s.Pieces()
 		ua := urgentAt(s)
 		urgent := !now.Before(ua)
+		// Seeding applies while the stripe still has time to spread.
+		seedable := seeding && now.Before(ua.Add(-pol.SeedMargin))
 		for i := range n {
 			k := pieceKey{s.Seq, i}
 			if s.Have.Has(i) || covered[k] {
 				continue
 			}
-			if !pol.P2P || urgent ||
-				(seeding && StripeOf(s.Seq, i, n, pol.Stripe.Count) == pol.Stripe.Index) {
-				edge[s.Seq] = append(edge[s.Seq], i)
+			switch {
+			case !pol.P2P:
+				edge[edgeKey{s.Seq, ReasonP2POff}] = append(edge[edgeKey{s.Seq, ReasonP2POff}], i)
+				continue
+			case urgent:
+				edge[edgeKey{s.Seq, ReasonUrgent}] = append(edge[edgeKey{s.Seq, ReasonUrgent}], i)
 				continue
 			}
 			wake(ua)
-			avail, held := 0, false
+			avail, held, announced := 0, false, false
 			for _, ns := range nbList {
-				if avoid[k] == ns.ID || !ns.Have[s.Seq].Has(i) {
+				if !ns.Have[s.Seq].Has(i) {
+					continue
+				}
+				announced = true
+				if avoid[k] == ns.ID {
 					continue
 				}
 				held = true // a busy (choking) holder will serve it soon enough
 				if !ns.Choking {
 					avail++
 				}
+			}
+			// Our stripe comes from the edge at once unless a neighbour
+			// announced it: after a reassignment two peers may briefly own
+			// one stripe, and the one that learns of the segment later pulls
+			// what the other seeded.
+			if seedable && !announced && StripeOf(s.Seq, i, n, pol.Stripe.Count) == pol.Stripe.Index {
+				edge[edgeKey{s.Seq, ReasonSeed}] = append(edge[edgeKey{s.Seq, ReasonSeed}], i)
+				continue
+			}
+			if seeding && !announced && StripeOf(s.Seq, i, n, pol.Stripe.Count) == pol.Stripe.Index {
+				wake(ua.Add(-pol.SeedMargin))
 			}
 			if avail > 0 {
 				cands = append(cands, cand{s, i, avail, pieceHash(self, s.Seq, i)})
@@ -212,7 +266,7 @@ func Schedule(st State) Plan {
 				wake(ft)
 				continue
 			}
-			edge[s.Seq] = append(edge[s.Seq], i)
+			edge[edgeKey{s.Seq, ReasonFallback}] = append(edge[edgeKey{s.Seq, ReasonFallback}], i)
 		}
 	}
 
@@ -259,28 +313,30 @@ func Schedule(st State) Plan {
 	}
 
 	for _, s := range order {
-		plan.Edge = appendRuns(plan.Edge, Edge, s.Seq, edge[s.Seq])
+		for why := ReasonP2POff; why <= ReasonFallback; why++ {
+			plan.Edge = appendRuns(plan.Edge, Edge, s.Seq, why, edge[edgeKey{s.Seq, why}])
+		}
 	}
 	for _, rk := range reqOrder {
-		plan.Requests = appendRuns(plan.Requests, rk.from, rk.seq, reqs[rk])
+		plan.Requests = appendRuns(plan.Requests, rk.from, rk.seq, ReasonNone, reqs[rk])
 	}
 	return plan
 }
 
 // appendRuns sorts pieces and appends them as contiguous runs.
-func appendRuns(runs []Run, from string, seq uint64, pieces []int) []Run {
+func appendRuns(runs []Run, from string, seq uint64, why Reason, pieces []int) []Run {
 	if len(pieces) == 0 {
 		return runs
 	}
 	slices.Sort(pieces)
-	r := Run{From: from, Seq: seq, First: pieces[0], Count: 1}
+	r := Run{From: from, Seq: seq, First: pieces[0], Count: 1, Why: why}
 	for _, p := range pieces[1:] {
 		if p == r.First+r.Count {
 			r.Count++
 			continue
 		}
 		runs = append(runs, r)
-		r = Run{From: from, Seq: seq, First: p, Count: 1}
+		r = Run{From: from, Seq: seq, First: p, Count: 1, Why: why}
 	}
 	return append(runs, r)
 }

@@ -50,14 +50,14 @@ func TestSchedule(t *testing.T) {
 			st: State{Now: t0, Policy: p2p,
 				Segments:   []Segment{seg(1, 4, time.Second)},
 				Neighbours: []Neighbour{nb("a", fast, map[uint64]Bitfield{1: full(4)})}},
-			edge: []Run{{Edge, 1, 0, 4}},
+			edge: []Run{{Edge, 1, 0, 4, ReasonUrgent}},
 		},
 		{
 			name: "p2p off: everything from the edge",
 			st: State{Now: t0, Policy: Policy{},
 				Segments:   []Segment{seg(1, 4, 10*time.Second), seg(2, 3, 12*time.Second)},
 				Neighbours: []Neighbour{nb("a", fast, map[uint64]Bitfield{1: full(4), 2: full(3)})}},
-			edge: []Run{{Edge, 1, 0, 4}, {Edge, 2, 0, 3}},
+			edge: []Run{{Edge, 1, 0, 4, ReasonP2POff}, {Edge, 2, 0, 3, ReasonP2POff}},
 		},
 		{
 			name: "p2p off cancels neighbour requests",
@@ -65,7 +65,7 @@ func TestSchedule(t *testing.T) {
 				Segments:   []Segment{seg(1, 2, 10*time.Second)},
 				Neighbours: []Neighbour{nb("a", fast, map[uint64]Bitfield{1: full(2)})},
 				InFlight:   []Pending{{1, 0, "a", t0}}},
-			edge:    []Run{{Edge, 1, 0, 2}},
+			edge:    []Run{{Edge, 1, 0, 2, ReasonP2POff}},
 			cancels: []Pending{{1, 0, "a", t0}},
 		},
 		{
@@ -73,7 +73,7 @@ func TestSchedule(t *testing.T) {
 			st: State{Now: t0, Policy: p2p,
 				Segments:   []Segment{{Seq: 1, Size: 4 * DefaultPieceSize, Deadline: t0.Add(5 * time.Second), Have: pieces(4, 1)}},
 				Neighbours: []Neighbour{nb("a", fast, map[uint64]Bitfield{1: full(4)})}},
-			requests: []Run{{"a", 1, 0, 1}, {"a", 1, 2, 2}},
+			requests: []Run{{"a", 1, 0, 1, ReasonNone}, {"a", 1, 2, 2, ReasonNone}},
 		},
 		{
 			name: "choked peers are skipped",
@@ -83,7 +83,7 @@ func TestSchedule(t *testing.T) {
 					{ID: "a", Throughput: fast * 10, Choking: true, Have: map[uint64]Bitfield{1: full(2)}},
 					nb("b", fast, map[uint64]Bitfield{1: full(2)}),
 				}},
-			requests: []Run{{"b", 1, 0, 2}},
+			requests: []Run{{"b", 1, 0, 2, ReasonNone}},
 		},
 		{
 			name: "only a choking holder: wait, no request",
@@ -100,7 +100,7 @@ func TestSchedule(t *testing.T) {
 					nb("b", fast/2, map[uint64]Bitfield{1: full(1)}),
 				},
 				InFlight: []Pending{{1, 0, "a", t0.Add(-2 * time.Second)}}},
-			requests: []Run{{"b", 1, 0, 1}},
+			requests: []Run{{"b", 1, 0, 1, ReasonNone}},
 			cancels:  []Pending{{1, 0, "a", t0.Add(-2 * time.Second)}},
 		},
 		{
@@ -126,7 +126,7 @@ func TestSchedule(t *testing.T) {
 				Segments:   []Segment{seg(1, 2, 700*time.Millisecond)},
 				Neighbours: []Neighbour{nb("a", fast, map[uint64]Bitfield{1: full(2)})},
 				InFlight:   []Pending{{1, 0, "a", t0}, {1, 1, Edge, t0}}},
-			edge:    []Run{{Edge, 1, 0, 1}},
+			edge:    []Run{{Edge, 1, 0, 1, ReasonUrgent}},
 			cancels: []Pending{{1, 0, "a", t0}},
 		},
 		{
@@ -156,13 +156,26 @@ func TestSchedule(t *testing.T) {
 			name: "stripe owner fetches exactly its stripe from the edge, as one range",
 			st: State{Now: t0, Policy: Policy{P2P: true, Stripe: Stripe{Index: 1, Count: 4}},
 				Segments: []Segment{seg(0, 16, 5*time.Second)}},
-			edge: []Run{{Edge, 0, 4, 4}},
+			edge: []Run{{Edge, 0, 4, 4, ReasonSeed}},
 		},
 		{
 			name: "stripe rotates with the segment",
 			st: State{Now: t0, Policy: Policy{P2P: true, Stripe: Stripe{Index: 1, Count: 4}},
 				Segments: []Segment{seg(1, 16, 5*time.Second)}},
-			edge: []Run{{Edge, 1, 0, 4}},
+			edge: []Run{{Edge, 1, 0, 4, ReasonSeed}},
+		},
+		{
+			name: "stripe pieces a neighbour announced are pulled, not seeded",
+			st: State{Now: t0, Policy: Policy{P2P: true, Stripe: Stripe{Index: 1, Count: 4}},
+				Segments:   []Segment{seg(0, 16, 5*time.Second)},
+				Neighbours: []Neighbour{nb("a", fast, map[uint64]Bitfield{0: pieces(16, 4, 5)})}},
+			edge:     []Run{{Edge, 0, 6, 2, ReasonSeed}},
+			requests: []Run{{"a", 0, 4, 2, ReasonNone}},
+		},
+		{
+			name: "stripe too close to the deadline to spread: not seeded",
+			st: State{Now: t0, Policy: Policy{P2P: true, Stripe: Stripe{Index: 1, Count: 4}},
+				Segments: []Segment{seg(0, 16, 1900*time.Millisecond)}},
 		},
 		{
 			name: "no-upload peer never seeds",
@@ -173,7 +186,7 @@ func TestSchedule(t *testing.T) {
 			name: "nobody has it and its fallback moment passed: edge",
 			st: State{Now: t0, Policy: p2p,
 				Segments: []Segment{seg(1, 4, 1500*time.Millisecond+time.Millisecond)}},
-			edge: []Run{{Edge, 1, 0, 4}},
+			edge: []Run{{Edge, 1, 0, 4, ReasonFallback}},
 		},
 		{
 			name: "nobody has it, deadline far: wait",
@@ -244,7 +257,7 @@ func TestDeadlineBeforeRarity(t *testing.T) {
 			{ID: "b", Choking: true, Have: map[uint64]Bitfield{1: full(1)}},
 		}}
 	p := Schedule(st)
-	if want := []Run{{"a", 1, 0, 1}}; !slices.Equal(p.Requests, want) {
+	if want := []Run{{"a", 1, 0, 1, ReasonNone}}; !slices.Equal(p.Requests, want) {
 		t.Fatalf("requests = %v, want %v", p.Requests, want)
 	}
 }

@@ -15,6 +15,11 @@ import "time"
 // (manifest.PieceSize; docs/integrity.md).
 const DefaultPieceSize = 16384
 
+// DefaultUrgent is Policy.Urgent's default: ~4 RTTs of a distant CDN plus a
+// whole 2 MB segment at 10 Mbit/s (NOTES.md rule 1). The engine narrows it
+// once it has timed its edge.
+const DefaultUrgent = 1500 * time.Millisecond
+
 // Edge is the source name of the edge (HTTP) in Pending and Run.
 const Edge = ""
 
@@ -103,8 +108,13 @@ type Policy struct {
 	// DefaultThroughput is assumed for a neighbour without an estimate,
 	// bytes/s (default 256 KiB/s).
 	DefaultThroughput float64
-	// Stripe is the tracker's seeding assignment for us.
-	Stripe Stripe
+	// Stripe is the tracker's seeding assignment for us: the pieces of our
+	// stripe that no neighbour announced come from the edge at once, while
+	// the segment is due later than Urgent + SeedMargin (default 500 ms;
+	// closer ones are the urgent rule's, and a stripe seeded later could not
+	// spread before it).
+	Stripe     Stripe
+	SeedMargin time.Duration
 	// NoUpload: we upload nothing (capped to zero, NAT-bound, mobile), so we
 	// never seed and fetch missing pieces from the edge only when urgent.
 	NoUpload bool
@@ -113,7 +123,7 @@ type Policy struct {
 // WithDefaults returns p with every zero field set to its default.
 func (p Policy) WithDefaults() Policy {
 	if p.Urgent <= 0 {
-		p.Urgent = 1500 * time.Millisecond
+		p.Urgent = DefaultUrgent
 	}
 	if p.Handover <= 0 || p.Handover > p.Urgent {
 		p.Handover = p.Urgent / 2
@@ -132,6 +142,9 @@ func (p Policy) WithDefaults() Policy {
 	}
 	if p.MinTimeout <= 0 {
 		p.MinTimeout = 500 * time.Millisecond
+	}
+	if p.SeedMargin <= 0 {
+		p.SeedMargin = 500 * time.Millisecond
 	}
 	if p.DefaultThroughput <= 0 {
 		p.DefaultThroughput = 256 << 10
