@@ -8,25 +8,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shoal-cdn/shoal/internal/engine"
 	"github.com/shoal-cdn/shoal/internal/media"
 )
 
 // ErrPlaylist reports a media playlist the engine cannot follow.
 var ErrPlaylist = errors.New("peer: bad playlist")
 
-// entry is one segment listed in the rendition's playlist.
-type entry struct {
-	seq   uint64
-	epoch string
-	uri   string // relative to /live/{stream}/, e.g. "index/mabc12-41.ts"
-	dur   time.Duration
-	pdt   time.Time // EXT-X-PROGRAM-DATE-TIME, zero if absent
-}
-
 // livePlaylist is one parsed fetch of the rendition's media playlist.
 type livePlaylist struct {
 	target  time.Duration
-	entries []entry // ascending seq
+	entries []engine.Entry // ascending seq
 	ended   bool
 	raw     []byte // as served to local players (URIs made relative)
 }
@@ -56,9 +48,9 @@ func parsePlaylist(b []byte, rendition string) (*livePlaylist, error) {
 		if s.Duration <= 0 {
 			return nil, fmt.Errorf("%w: segment %q without a duration", ErrPlaylist, s.URI)
 		}
-		e := entry{seq: seq, epoch: epoch, uri: rel, dur: s.Duration}
+		e := engine.Entry{Seq: seq, Epoch: epoch, URI: rel, Dur: s.Duration}
 		if s.DateTime != nil {
-			e.pdt = *s.DateTime
+			e.PDT = *s.DateTime
 		}
 		pl.entries = append(pl.entries, e)
 	}
@@ -105,11 +97,6 @@ func rewritePlaylist(b []byte) []byte {
 	return out.Bytes()
 }
 
-// pollInterval is half the target duration, clamped to [250 ms, 5 s].
-func pollInterval(target time.Duration) time.Duration {
-	return min(5*time.Second, max(250*time.Millisecond, target/2))
-}
-
 // segmentSeq parses "{epoch}-{seq}.{ext}" of a proxy request.
 func segmentSeq(name string) (string, uint64, bool) {
 	epoch, seq, ext, init, err := media.ParseSegmentName(name)
@@ -117,20 +104,4 @@ func segmentSeq(name string) (string, uint64, bool) {
 		return "", 0, false
 	}
 	return epoch, seq, true
-}
-
-// published estimates when the origin published e, for the player model: the
-// end of its media on the wall clock (PROGRAM-DATE-TIME + duration) when that
-// is plausible (within a minute before we saw it: clocks roughly agree), else
-// the moment we first saw it. The PDT makes every peer agree on publication
-// times whatever its polling phase and the edge's playlist cache.
-func (e entry) published(seen time.Time) time.Time {
-	if e.pdt.IsZero() {
-		return seen
-	}
-	t := e.pdt.Add(e.dur)
-	if t.After(seen) || t.Before(seen.Add(-time.Minute)) {
-		return seen
-	}
-	return t
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shoal-cdn/shoal/internal/engine"
 )
 
 const livePL = `#EXTM3U
@@ -26,21 +28,21 @@ func TestParsePlaylist(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []entry{
-		{seq: 41, epoch: "mabc12", uri: "index/mabc12-41.ts", dur: 2 * time.Second},
-		{seq: 42, epoch: "mabc12", uri: "index/mabc12-42.ts", dur: 2 * time.Second},
-		{seq: 43, epoch: "mabd00", uri: "index/mabd00-43.ts", dur: 1500 * time.Millisecond},
+	want := []engine.Entry{
+		{Seq: 41, Epoch: "mabc12", URI: "index/mabc12-41.ts", Dur: 2 * time.Second},
+		{Seq: 42, Epoch: "mabc12", URI: "index/mabc12-42.ts", Dur: 2 * time.Second},
+		{Seq: 43, Epoch: "mabd00", URI: "index/mabd00-43.ts", Dur: 1500 * time.Millisecond},
 	}
 	if pl.target != 2*time.Second || len(pl.entries) != len(want) {
 		t.Fatalf("target %v, %d entries", pl.target, len(pl.entries))
 	}
 	for i, e := range pl.entries {
-		e.pdt = time.Time{}
+		e.PDT = time.Time{}
 		if e != want[i] {
 			t.Errorf("entry %d = %+v, want %+v", i, e, want[i])
 		}
 	}
-	if pl.entries[0].pdt.IsZero() {
+	if pl.entries[0].PDT.IsZero() {
 		t.Error("PROGRAM-DATE-TIME not kept")
 	}
 	raw := string(pl.raw)
@@ -81,8 +83,8 @@ func TestPublished(t *testing.T) {
 		{"PDT in the future (clock skew)", seen.Add(time.Second), seen},
 		{"PDT long ago (clock skew)", seen.Add(-time.Hour), seen},
 	} {
-		e := entry{dur: 2 * time.Second, pdt: tc.pdt}
-		if got := e.published(seen); !got.Equal(tc.want) {
+		e := engine.Entry{Dur: 2 * time.Second, PDT: tc.pdt}
+		if got := e.Published(seen); !got.Equal(tc.want) {
 			t.Errorf("%s: published = %v, want %v", tc.name, got, tc.want)
 		}
 	}
@@ -99,7 +101,7 @@ func FuzzParsePlaylist(f *testing.F) {
 			return
 		}
 		for i, e := range pl.entries {
-			if !strings.HasPrefix(e.uri, "index/") || e.dur <= 0 || (i > 0 && e.seq != pl.entries[i-1].seq+1) {
+			if !strings.HasPrefix(e.URI, "index/") || e.Dur <= 0 || (i > 0 && e.Seq != pl.entries[i-1].Seq+1) {
 				t.Fatalf("accepted entry %d: %+v", i, e)
 			}
 		}

@@ -76,8 +76,8 @@ func (p *Peer) servePlaylist(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Peer) serveSegment(w http.ResponseWriter, r *http.Request, file, epoch string, seq uint64) {
-	reply := make(chan *segment, 1)
-	var s *segment
+	reply := make(chan *proxySeg, 1)
+	var s *proxySeg
 	if p.post(r.Context(), evDemand{seq: seq, epoch: epoch, reply: reply}) {
 		select {
 		case s = <-reply:

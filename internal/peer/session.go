@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/shoal-cdn/shoal/internal/engine"
+	"github.com/shoal-cdn/shoal/internal/scheduler"
 	"github.com/shoal-cdn/shoal/internal/tracker"
 	"github.com/shoal-cdn/shoal/internal/transport"
 	"github.com/shoal-cdn/shoal/internal/transport/webrtc"
@@ -24,6 +26,7 @@ const (
 // it. Links it opened outlive it (P2P keeps flowing while the tracker is
 // away) until the next session replaces it.
 type session struct {
+	sid    engine.SessionID // the core's name for it
 	id     string
 	client *tracker.Client
 	dialer transport.Dialer
@@ -57,6 +60,7 @@ func (p *Peer) runTracker(ctx context.Context) {
 		Region: p.cfg.Region, Token: p.cfg.Token}
 	backoff := minBackoff
 	var last *session
+	var sessions engine.SessionID
 	defer func() {
 		if last != nil {
 			last.dialer.Close()
@@ -75,7 +79,8 @@ func (p *Peer) runTracker(ctx context.Context) {
 			continue
 		}
 		backoff = minBackoff
-		s := &session{id: c.ID(), client: c, out: make(chan tracker.Message, sessionOut)}
+		sessions++
+		s := &session{sid: sessions, id: c.ID(), client: c, out: make(chan tracker.Message, sessionOut)}
 		s.dialer, err = p.newDialer(s.id, func(to string, sig transport.Signal) {
 			s.queue(&tracker.Signal{To: to, Data: toTracker(sig)})
 		})
@@ -153,7 +158,7 @@ func (p *Peer) runSession(ctx context.Context, s *session) {
 				p.log.Info("peer: tracker session ended", "id", s.id, "err", err)
 			}
 			s.client.Close()
-			p.post(ctx, evSessionDown{s: s})
+			p.post(ctx, evSession{s: s, ev: engine.SessionDown{Session: s.sid}})
 			return
 		}
 		switch m := m.(type) {
@@ -163,13 +168,13 @@ func (p *Peer) runSession(ctx context.Context, s *session) {
 			}
 		case *tracker.Neighbours:
 			if len(m.Remove) > 0 {
-				p.post(sctx, evRemove{s: s, ids: m.Remove})
+				p.post(sctx, evSession{s: s, ev: engine.NeighboursRemoved{Session: s.sid, IDs: m.Remove}})
 			}
 			p.addNeighbours(sctx, s, m.Add)
 		case *tracker.Policy:
-			p.post(sctx, evPolicy{s: s, policy: *m})
+			p.post(sctx, evSession{s: s, ev: engine.PolicyChanged{Session: s.sid, Policy: corePolicy(*m)}})
 		case *tracker.Stripe:
-			p.post(sctx, evStripe{s: s, stripe: *m})
+			p.post(sctx, evSession{s: s, ev: engine.StripeChanged{Session: s.sid, Stripe: scheduler.Stripe{Index: m.Index, Count: m.Count}}})
 		case *tracker.Banned:
 			p.log.Warn("peer: banned by the tracker", "reason", m.Reason)
 		case *tracker.Error:

@@ -53,43 +53,28 @@ func (p *Peer) Stats() Stats {
 	p.mu.Unlock()
 	st.BytesCDNMedia = p.cdn.media.Load()
 	st.BytesCDN = st.BytesCDNMedia + p.cdn.overhead.Load()
-	st.BytesP2P = p.bytesP2P.Load()
-	st.BytesUp = p.bytesUp.Load()
-	st.BytesDup = p.bytesDup.Load()
-	st.BytesWasted = p.bytesWasted.Load()
-	st.BadPieces = p.badPieces.Load()
 	if t := st.BytesP2P + st.BytesCDNMedia; t > 0 {
 		st.Offload = float64(st.BytesP2P) / float64(t)
 	}
 	return st
 }
 
-// publishSnapshot copies loop-owned figures for Stats.
+// publishSnapshot copies the core's figures for Stats.
 func (p *Peer) publishSnapshot() {
-	complete := 0
-	for _, s := range p.segs {
-		if s.complete {
-			complete++
-		}
-	}
-	ps := p.pl.Stats()
+	cs := p.core.Stats()
 	p.mu.Lock()
-	p.snap.PeerID = p.selfIDOrEmpty()
-	p.snap.Neighbours = len(p.nbs)
-	p.snap.Complete = complete
-	p.snap.EdgePieces = p.edgeWhy
+	defer p.mu.Unlock()
+	p.snap.PeerID = p.core.SelfID()
+	p.snap.BytesP2P, p.snap.BytesUp, p.snap.BytesDup = cs.BytesP2P, cs.BytesUp, cs.BytesDup
+	p.snap.BytesWasted, p.snap.BadPieces = cs.BytesWasted, cs.BadPieces
+	p.snap.Neighbours = cs.Neighbours
+	p.snap.Complete = cs.Complete
+	p.snap.EdgePieces = cs.EdgePieces
+	ps := cs.Player
 	if ps.Played != p.snap.Player.Played || ps.Stalls != p.snap.Player.Stalls || ps.Started != p.snap.Player.Started {
-		p.snap.Latencies = p.pl.LatencySamples()
+		p.snap.Latencies = p.core.LatencySamples()
 	}
 	p.snap.Player = ps
-	p.mu.Unlock()
-}
-
-func (p *Peer) selfIDOrEmpty() string {
-	if p.sess == nil {
-		return ""
-	}
-	return p.sess.id
 }
 
 // trackerStats is the stats message for the tracker: everything read from the
@@ -120,11 +105,11 @@ func registerMetrics(reg prometheus.Registerer, p *Peer) error {
 	}
 	cs := []prometheus.Collector{
 		bytesBy("cdn", func() int64 { return p.cdn.media.Load() + p.cdn.overhead.Load() }),
-		bytesBy("p2p", p.bytesP2P.Load),
-		bytesBy("up", p.bytesUp.Load),
-		bytesBy("dup", p.bytesDup.Load),
-		bytesBy("wasted", p.bytesWasted.Load),
-		counter("shoal_peer_bad_pieces_total", "Pieces that failed verification.", func() float64 { return float64(p.badPieces.Load()) }),
+		bytesBy("p2p", func() int64 { return p.Stats().BytesP2P }),
+		bytesBy("up", func() int64 { return p.Stats().BytesUp }),
+		bytesBy("dup", func() int64 { return p.Stats().BytesDup }),
+		bytesBy("wasted", func() int64 { return p.Stats().BytesWasted }),
+		counter("shoal_peer_bad_pieces_total", "Pieces that failed verification.", func() float64 { return float64(p.Stats().BadPieces) }),
 		counter("shoal_peer_stalls_total", "Stalls of the player model.", func() float64 { return float64(p.Stats().Player.Stalls) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "shoal_peer_neighbours", Help: "Connected neighbours."},
 			func() float64 { return float64(p.Stats().Neighbours) }),

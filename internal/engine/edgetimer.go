@@ -1,6 +1,10 @@
-package peer
+package engine
 
-import "time"
+import (
+	"time"
+
+	"github.com/shoal-cdn/shoal/internal/scheduler"
+)
 
 // Bounds of the urgent window the edge timer derives (scheduler.Policy.Urgent:
 // pieces due within it come from the edge).
@@ -10,7 +14,7 @@ const (
 	// under load would turn one late answer into a stall.
 	minUrgent = 500 * time.Millisecond
 	// maxUrgent: the scheduler's default, used until the edge was timed.
-	maxUrgent = 1500 * time.Millisecond
+	maxUrgent = scheduler.DefaultUrgent
 	// urgentFactor × the conservative time to fetch a whole segment: the
 	// scheduler hands in-flight neighbour requests to the edge at half the
 	// window (Handover), so the edge still gets a whole estimate after that.

@@ -1,4 +1,4 @@
-package peer
+package engine
 
 import (
 	"time"
@@ -8,12 +8,38 @@ import (
 	"github.com/shoal-cdn/shoal/internal/wire"
 )
 
-// segment is one segment of the live window as the engine holds it. The loop
-// owns every field; data bytes of verified pieces never change again, so
-// uploaders and the proxy (after done) read them without a lock.
+// Entry is one segment listed in the rendition's playlist.
+type Entry struct {
+	Seq   uint64
+	Epoch string
+	URI   string // relative to /live/{stream}/, e.g. "index/mabc12-41.ts"
+	Dur   time.Duration
+	PDT   time.Time // EXT-X-PROGRAM-DATE-TIME, zero if absent
+}
+
+// Published estimates when the origin published e, for the player model: the
+// end of its media on the wall clock (PROGRAM-DATE-TIME + duration) when that
+// is plausible (within a minute before we saw it: clocks roughly agree), else
+// the moment we first saw it. The PDT makes every peer agree on publication
+// times whatever its polling phase and the edge's playlist cache.
+func (e Entry) Published(seen time.Time) time.Time {
+	if e.PDT.IsZero() {
+		return seen
+	}
+	t := e.PDT.Add(e.Dur)
+	if t.After(seen) || t.Before(seen.Add(-time.Minute)) {
+		return seen
+	}
+	return t
+}
+
+// segment is one segment of the live window. Verified pieces are kept as
+// the slices they arrived in (never copied, never changed again), so a piece
+// is forwarded from the buffer it came in and an emulated swarm can share
+// one immutable buffer between all its viewers.
 type segment struct {
 	id   wire.SegmentID
-	uri  string // relative to /live/{stream}/
+	uri  string
 	dur  time.Duration
 	seen time.Time // first listed in a playlist we fetched
 
@@ -22,23 +48,22 @@ type segment struct {
 	recTries   int
 	recRetry   time.Time
 
-	data     []byte             // rec.Size bytes once rec is known
+	data     [][]byte           // per piece, once verified
 	have     scheduler.Bitfield // verified pieces
 	verified int
 	complete bool
-	done     chan struct{} // closed when complete
 
 	demand time.Time // a local player asked for it (zero: not asked)
 }
 
-func newSegment(e entry, now time.Time) *segment {
-	return &segment{id: wire.SegmentID{Epoch: e.epoch, Seq: e.seq}, uri: e.uri, dur: e.dur, seen: now, done: make(chan struct{})}
+func newSegment(e Entry, now time.Time) *segment {
+	return &segment{id: wire.SegmentID{Epoch: e.Epoch, Seq: e.Seq}, uri: e.URI, dur: e.Dur, seen: now}
 }
 
-// setRecord installs a verified record and allocates the segment's bytes.
+// setRecord installs a verified record.
 func (s *segment) setRecord(r *manifest.Record) {
 	s.rec = r
-	s.data = make([]byte, r.Size)
+	s.data = make([][]byte, r.Pieces())
 	s.have = scheduler.NewBitfield(r.Pieces())
 }
 
@@ -56,10 +81,10 @@ func (s *segment) pieceRange(i int) (off, end int64) {
 	return off, min(off+ps, s.rec.Size)
 }
 
-// piece returns the bytes of verified piece i (read-only).
-func (s *segment) piece(i int) []byte {
+// pieceLen is the length of piece i.
+func (s *segment) pieceLen(i int) int64 {
 	off, end := s.pieceRange(i)
-	return s.data[off:end:end]
+	return end - off
 }
 
 // store verifies piece i and keeps it. It returns (stored, err): err means the
@@ -72,15 +97,20 @@ func (s *segment) store(i int, data []byte) (bool, error) {
 	if s.have.Has(i) {
 		return false, nil
 	}
-	off, _ := s.pieceRange(i)
-	copy(s.data[off:], data)
+	s.data[i] = data[:len(data):len(data)]
 	s.have.Set(i)
 	s.verified++
-	if s.verified == s.pieces() {
-		s.complete = true
-		close(s.done)
-	}
+	s.complete = s.verified == s.pieces()
 	return true, nil
+}
+
+// bytes is the whole segment, once complete.
+func (s *segment) bytes() []byte {
+	b := make([]byte, 0, s.rec.Size)
+	for _, p := range s.data {
+		b = append(b, p...)
+	}
+	return b
 }
 
 // wireBitfield is our BITFIELD for s.

@@ -1,0 +1,700 @@
+package engine
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/shoal-cdn/shoal/internal/player"
+	"github.com/shoal-cdn/shoal/internal/scheduler"
+	"github.com/shoal-cdn/shoal/internal/wire"
+)
+
+// Bounds on the engine's state.
+const (
+	maxRecordTries = 5  // per segment before giving up on it
+	maxFutureSegs  = 16 // segments a neighbour may announce beyond our playlist
+	keepBehind     = 3  // segments kept behind the playhead
+	// demandKeep: a segment a local player asked for stays this long.
+	demandKeep   = 30 * time.Second
+	housekeeping = time.Second
+	// minPoll: playlist fetches at most this often.
+	minPoll = 250 * time.Millisecond
+	// firstPollRetry: the wait after a failed fetch before any playlist.
+	firstPollRetry = time.Second
+	recordBackoff  = 250 * time.Millisecond // × tries
+)
+
+// Engine is the viewer core. The zero value is not usable: call New. It is
+// not safe for concurrent use: one goroutine (or one simulation) drives it.
+type Engine struct {
+	cfg Config
+	log *slog.Logger
+
+	segs   map[uint64]*segment
+	order  []uint64 // seqs of segs, ascending
+	target time.Duration
+	pl     *player.Player
+
+	nbs      map[string]*neighbour
+	byLink   map[LinkID]*neighbour
+	nbList   []*neighbour // nbs in arrival order: the upload line's tie order
+	distrust map[string]bool
+
+	sess      SessionID // 0: none
+	self      string
+	policy    Policy
+	hasPolicy bool
+	stripe    scheduler.Stripe
+	up        uploader
+
+	pending map[pendKey]time.Time
+	newHave map[uint64][]int
+	edgeT   edgeTimer
+	urgent  time.Duration
+
+	polling, pollSoon  bool
+	nextPoll, lastPoke time.Time
+	nextHouse          time.Time
+	planWake           time.Time
+	lastReady          time.Time
+
+	out   []Action
+	stats Stats
+}
+
+type pendKey struct {
+	seq   uint64
+	piece int
+	from  string // scheduler.Edge or a neighbour id
+}
+
+// New returns an engine that joined at now.
+func New(cfg Config, now time.Time) *Engine {
+	cfg = cfg.withDefaults()
+	e := &Engine{
+		cfg: cfg, log: cfg.Logger,
+		segs:     make(map[uint64]*segment),
+		pl:       player.New(cfg.Player, now),
+		nbs:      make(map[string]*neighbour),
+		byLink:   make(map[LinkID]*neighbour),
+		distrust: make(map[string]bool),
+		pending:  make(map[pendKey]time.Time),
+		newHave:  make(map[uint64][]int),
+		urgent:   maxUrgent,
+		nextHouse: now.Add(housekeeping),
+	}
+	e.setRate()
+	return e
+}
+
+// Step takes one event that happened at now. Its actions come with the next
+// Ready.
+func (e *Engine) Step(now time.Time, ev Event) {
+	switch ev := ev.(type) {
+	case Tick:
+	case PlaylistFetched:
+		e.onPlaylist(ev, now)
+	case RecordFetched:
+		e.onRecord(ev, now)
+	case EdgeFetched:
+		e.onEdge(ev, now)
+	case SessionUp:
+		e.sess, e.self = ev.Session, ev.PeerID
+		e.setPolicy(ev.Policy)
+		e.setStripe(ev.Stripe)
+	case StripeChanged:
+		if ev.Session == e.sess {
+			e.setStripe(ev.Stripe)
+		}
+	case PolicyChanged:
+		if ev.Session == e.sess {
+			e.setPolicy(ev.Policy)
+		}
+	case NeighboursRemoved:
+		for _, id := range ev.IDs {
+			if nb := e.nbs[id]; nb != nil && nb.sess == ev.Session {
+				e.drop(nb, "removed by tracker")
+			}
+		}
+	case SessionDown:
+		if e.sess == ev.Session {
+			e.sess = 0 // links stay up: P2P goes on without the tracker
+		}
+	case LinkUp:
+		e.onLinkUp(ev, now)
+	case FrameReceived:
+		if nb := e.byLink[ev.Link]; nb != nil {
+			e.onFrame(nb, ev.Msg, now)
+		}
+	case LinkDown:
+		if nb := e.byLink[ev.Link]; nb != nil {
+			if ev.Err != nil {
+				e.log.Debug("engine: neighbour protocol violation", "peer", nb.id, "err", ev.Err)
+				e.distrust[nb.id] = true
+			}
+			e.drop(nb, "link down")
+		}
+	case PieceSent:
+		if nb := e.byLink[ev.Link]; nb != nil {
+			nb.inWriter = false
+		}
+	case Demand:
+		if s := e.segs[ev.Seq]; s != nil && s.id.Epoch == ev.Epoch && s.demand.IsZero() {
+			s.demand = now
+		}
+	}
+}
+
+// Ready runs the decisions due at now and returns every action since the
+// last Ready. The slice is the engine's: valid until the next Step.
+func (e *Engine) Ready(now time.Time) []Action {
+	e.lastReady = now
+	if !now.Before(e.nextHouse) {
+		e.nextHouse = now.Add(housekeeping)
+		e.housekeep(now)
+	}
+	e.pl.Advance(now)
+	e.fetchRecords(now)
+	e.flushHaves()
+	e.schedule(now)
+	e.up.release(now, e.nbList, e.sendPiece)
+	e.poll(now)
+	out := e.out
+	e.out = e.out[:0:0]
+	return out
+}
+
+// Wake is the next moment Ready has something to do with no new event.
+func (e *Engine) Wake() time.Time {
+	w := e.nextHouse
+	at := func(t time.Time) {
+		if !t.IsZero() && t.Before(w) {
+			w = t
+		}
+	}
+	at(e.planWake)
+	at(e.up.wake)
+	if !e.polling {
+		at(e.nextPoll)
+	}
+	if e.cfg.Tick > 0 {
+		at(e.lastReady.Add(e.cfg.Tick))
+	}
+	for _, nb := range e.nbList {
+		if nb.busyUntil.After(e.lastReady) {
+			at(nb.busyUntil)
+		}
+	}
+	for _, seq := range e.order {
+		if s := e.segs[seq]; s.rec == nil && !s.recLoading && s.recTries < maxRecordTries && s.recRetry.After(e.lastReady) {
+			at(s.recRetry)
+		}
+	}
+	return w
+}
+
+// SelfID is our tracker id ("" without a session).
+func (e *Engine) SelfID() string {
+	if e.sess == 0 {
+		return ""
+	}
+	return e.self
+}
+
+// Segment reports what the engine holds of segment seq of epoch: its
+// duration, and whether it is in the window.
+func (e *Engine) Segment(seq uint64, epoch string) (dur time.Duration, ok bool) {
+	s := e.segs[seq]
+	if s == nil || s.id.Epoch != epoch {
+		return 0, false
+	}
+	return s.dur, true
+}
+
+func (e *Engine) emit(a Action) { e.out = append(e.out, a) }
+
+func (e *Engine) send(nb *neighbour, m wire.Msg) { e.emit(Send{Link: nb.link, Msg: m}) }
+
+func (e *Engine) sendPiece(nb *neighbour, j job) {
+	e.send(nb, wire.Piece{Segment: j.seg.id, Index: uint32(j.idx), Data: j.seg.data[j.idx]})
+	e.stats.BytesUp += j.size()
+}
+
+// p2p reports whether neighbours may be used now.
+func (e *Engine) p2p() bool { return e.cfg.Swarm && (!e.hasPolicy || e.policy.P2P) }
+
+// uploads reports whether we serve neighbours.
+func (e *Engine) uploads() bool { return e.cfg.MaxUpload >= 0 && e.cfg.UploadCapacity > 0 }
+
+func (e *Engine) setRate() {
+	rate := e.cfg.MaxUpload
+	if p := e.policy.MaxUpload; e.hasPolicy && p > 0 && (rate <= 0 || p < rate) && e.cfg.MaxUpload >= 0 {
+		rate = p
+	}
+	e.up.setRate(max(rate, 0))
+}
+
+func (e *Engine) setPolicy(p Policy) {
+	e.policy, e.hasPolicy = p, true
+	e.setRate()
+	if !p.P2P {
+		for _, nb := range slices.Clone(e.nbList) {
+			e.drop(nb, "P2P disabled by policy")
+		}
+	}
+}
+
+// setStripe installs the tracker's seeding assignment; the scheduler's
+// stripe rule applies it (to every segment due later than Urgent +
+// SeedMargin, so at once to those already in the window).
+func (e *Engine) setStripe(st scheduler.Stripe) {
+	if st.Count <= 0 || st.Index < 0 || st.Index >= st.Count {
+		st = scheduler.Stripe{}
+	}
+	if st != e.stripe {
+		e.log.Debug("engine: seeding assignment", "index", st.Index, "count", st.Count)
+		e.stripe = st
+	}
+}
+
+// poll asks for the playlist when it is due: every half target duration, a
+// seeder every eighth (at least minPoll apart): the seeder's stripe must be
+// in the swarm as early as possible, since the whole swarm has only the few
+// seconds between publication and the deadline to spread it, and every
+// fetch is one small, edge-cached playlist. Others refetch early when a
+// neighbour announces a segment they do not list (poke).
+func (e *Engine) poll(now time.Time) {
+	if e.polling || now.Before(e.nextPoll) {
+		return
+	}
+	e.polling, e.pollSoon = true, false
+	e.emit(FetchPlaylist{})
+}
+
+// pollWait is the wait after a fetch before the next.
+func (e *Engine) pollWait() time.Duration {
+	if e.target <= 0 {
+		return firstPollRetry
+	}
+	w := min(5*time.Second, max(minPoll, e.target/2))
+	if e.stripe.Count > 0 {
+		w = max(minPoll, w/4)
+	}
+	return w
+}
+
+// poke makes the next playlist fetch happen now: a neighbour announced a
+// segment we do not list yet (its playlist is fresher than ours). At most
+// one poke per minPoll, so announcements cannot make us hammer the edge.
+func (e *Engine) poke(now time.Time) {
+	if now.Sub(e.lastPoke) < minPoll {
+		return
+	}
+	e.lastPoke = now
+	if e.polling {
+		e.pollSoon = true
+	} else {
+		e.nextPoll = now
+	}
+}
+
+func (e *Engine) onPlaylist(ev PlaylistFetched, now time.Time) {
+	e.polling = false
+	defer func() {
+		e.nextPoll = now.Add(e.pollWait())
+		if e.pollSoon {
+			e.nextPoll, e.pollSoon = now, false
+		}
+	}()
+	if ev.Err != nil || len(ev.Entries) == 0 {
+		if ev.Err != nil {
+			e.log.Info("engine: playlist", "err", ev.Err)
+		}
+		return
+	}
+	e.target = ev.Target
+	for _, en := range ev.Entries {
+		if s := e.segs[en.Seq]; s != nil {
+			if s.id.Epoch != en.Epoch || s.uri != en.URI {
+				e.log.Warn("engine: segment identity changed; dropping it", "seq", en.Seq)
+				e.evict(en.Seq)
+			} else {
+				continue
+			}
+		}
+		if n := len(e.order); n > 0 && en.Seq < e.order[n-1] {
+			continue // older than what we know: it slid back into view, ignore
+		}
+		e.segs[en.Seq] = newSegment(en, now)
+		e.order = append(e.order, en.Seq)
+		if err := e.pl.Publish(player.Segment{Seq: en.Seq, Duration: en.Dur, Published: en.Published(now)}); err != nil {
+			e.log.Warn("engine: player model", "err", err)
+		}
+	}
+	// Segments that left the playlist leave the window: bounded memory.
+	first := ev.Entries[0].Seq
+	for len(e.order) > 0 && e.order[0] < first {
+		e.evict(e.order[0])
+	}
+}
+
+// evict forgets segment seq and everything about it; neighbours are told
+// when it leaves before the playlist's window does.
+func (e *Engine) evict(seq uint64) {
+	s := e.segs[seq]
+	if s == nil {
+		return
+	}
+	if s.verified > 0 {
+		for _, nb := range e.nbList {
+			if nb.hello {
+				e.send(nb, wire.BitfieldMsg{Segment: s.id})
+			}
+		}
+	}
+	for _, nb := range e.nbList {
+		if len(nb.queue) > 0 {
+			e.up.cancel(nb, &s.id, 0, s.pieces())
+		}
+		delete(nb.have, seq)
+	}
+	delete(e.segs, seq)
+	if i, ok := slices.BinarySearch(e.order, seq); ok {
+		e.order = slices.Delete(e.order, i, i+1)
+	}
+	for k := range e.pending {
+		if k.seq == seq {
+			delete(e.pending, k)
+		}
+	}
+	delete(e.newHave, seq)
+	e.emit(Forget{ID: s.id})
+}
+
+// deadline is when segment s is due, and whether we fetch it now.
+func (e *Engine) deadline(s *segment) (time.Time, bool) {
+	dl, ok := e.pl.Deadline(s.id.Seq)
+	if !s.demand.IsZero() && (!ok || s.demand.Before(dl)) {
+		return s.demand, true
+	}
+	return dl, ok
+}
+
+// fetchRecords asks for the records of wanted segments that lack one.
+func (e *Engine) fetchRecords(now time.Time) {
+	for _, seq := range e.order {
+		s := e.segs[seq]
+		if s.rec != nil || s.recLoading || s.recTries >= maxRecordTries || now.Before(s.recRetry) {
+			continue
+		}
+		if _, ok := e.deadline(s); !ok {
+			continue
+		}
+		s.recLoading = true
+		s.recTries++
+		e.emit(FetchRecord{ID: s.id, URI: s.uri})
+	}
+}
+
+func (e *Engine) onRecord(ev RecordFetched, now time.Time) {
+	s := e.segs[ev.Seq]
+	if s == nil {
+		return
+	}
+	s.recLoading = false
+	if ev.Err != nil || ev.Rec == nil {
+		e.log.Info("engine: record", "seq", ev.Seq, "err", ev.Err)
+		s.recRetry = now.Add(time.Duration(s.recTries) * recordBackoff)
+		return
+	}
+	if s.rec != nil {
+		return
+	}
+	s.setRecord(ev.Rec)
+	words := (s.pieces() + 63) / 64
+	for _, nb := range e.nbList {
+		if bf, ok := nb.have[ev.Seq]; ok && len(bf) > words {
+			// They announced pieces beyond the record: trim (a liar or a stale epoch).
+			nb.have[ev.Seq] = bf[:words]
+			clearRange(nb.have[ev.Seq], s.pieces(), words*64-s.pieces())
+		}
+	}
+}
+
+// onEdge stores pieces fetched from the edge.
+func (e *Engine) onEdge(ev EdgeFetched, now time.Time) {
+	for i := ev.First; i < ev.First+ev.Count; i++ {
+		delete(e.pending, pendKey{ev.Seq, i, scheduler.Edge})
+	}
+	s := e.segs[ev.Seq]
+	if s == nil || s.rec == nil {
+		e.stats.BytesWasted += int64(len(ev.Data)) // the segment left the window meanwhile
+		return
+	}
+	if ev.Err != nil {
+		e.log.Info("engine: edge fetch", "seq", ev.Seq, "first", ev.First, "count", ev.Count, "err", ev.Err)
+		return
+	}
+	e.edgeT.observe(ev.Headers.Sub(ev.Asked), ev.Done.Sub(ev.Headers), int64(len(ev.Data)))
+	off, _ := s.pieceRange(ev.First)
+	for i := ev.First; i < ev.First+ev.Count; i++ {
+		a, b := s.pieceRange(i)
+		if b-off > int64(len(ev.Data)) {
+			break // short body: the rest stays missing
+		}
+		stored, err := s.store(i, ev.Data[a-off:b-off])
+		if err != nil {
+			// The edge is trusted transport: a bad piece is an operator alarm.
+			e.log.Error("engine: piece from the edge failed verification", "segment", s.id, "piece", i, "err", err)
+			e.stats.BadPieces++
+			continue
+		}
+		if stored {
+			e.verified(s, i, now)
+		} else {
+			e.stats.BytesDup += b - a
+		}
+	}
+}
+
+// verified runs after piece i of s was stored: announce it, tell the player.
+func (e *Engine) verified(s *segment, i int, now time.Time) {
+	e.newHave[s.id.Seq] = append(e.newHave[s.id.Seq], i)
+	if s.complete {
+		e.pl.Available(s.id.Seq, now)
+		var data []byte
+		if !e.cfg.NoDeliverData {
+			data = s.bytes()
+		}
+		e.emit(Deliver{ID: s.id, Data: data})
+	}
+}
+
+// flushHaves announces the pieces verified since the last flush, one HAVE per
+// contiguous run, segments in order.
+func (e *Engine) flushHaves() {
+	if len(e.newHave) == 0 {
+		return
+	}
+	for _, seq := range e.order {
+		pieces := e.newHave[seq]
+		if len(pieces) == 0 {
+			continue
+		}
+		s := e.segs[seq]
+		slices.Sort(pieces)
+		for j := 0; j < len(pieces); {
+			k := j + 1
+			for k < len(pieces) && pieces[k] == pieces[k-1]+1 {
+				k++
+			}
+			m := wire.Have{Segment: s.id, First: uint32(pieces[j]), Count: uint32(k - j)}
+			for _, nb := range e.nbList {
+				if nb.hello {
+					e.send(nb, m)
+				}
+			}
+			j = k
+		}
+	}
+	clear(e.newHave)
+}
+
+// schedPolicy is the scheduler's policy now. With P2P on but no neighbour
+// yet (just joined, tracker away) pieces come from the edge at the
+// scheduler's staggered fallback moment, still well before the urgent
+// window, which leaves the time for neighbours to connect and serve them.
+func (e *Engine) schedPolicy() scheduler.Policy {
+	pol := e.cfg.Scheduler
+	pol.P2P, pol.NoUpload, pol.Stripe = e.p2p(), !e.uploads(), e.stripe
+	return pol
+}
+
+// schedule asks the scheduler what to do and does it.
+func (e *Engine) schedule(now time.Time) {
+	e.planWake = time.Time{}
+	self := e.self
+	if e.sess == 0 {
+		self = "self"
+	}
+	st := scheduler.State{Now: now, Self: self, Policy: e.schedPolicy()}
+	var size int64 // largest segment wanted: the urgent window must fetch one whole
+	for _, seq := range e.order {
+		s := e.segs[seq]
+		if s.rec == nil || s.complete {
+			continue
+		}
+		dl, ok := e.deadline(s)
+		if !ok {
+			continue
+		}
+		st.Segments = append(st.Segments, scheduler.Segment{Seq: seq, Size: s.rec.Size, PieceSize: int(s.rec.PieceSize), Deadline: dl, Have: s.have})
+		size = max(size, s.rec.Size)
+	}
+	if st.Policy.Urgent <= 0 {
+		st.Policy.Urgent = e.edgeT.urgent(size)
+	}
+	e.urgent = st.Policy.Urgent
+	if len(st.Segments) == 0 && len(e.pending) == 0 {
+		return
+	}
+	if st.Policy.P2P {
+		for _, nb := range e.nbList {
+			if nb.hello {
+				st.Neighbours = append(st.Neighbours, nb.schedView(now))
+			}
+		}
+	}
+	for k, since := range e.pending {
+		st.InFlight = append(st.InFlight, scheduler.Pending{Seq: k.seq, Piece: k.piece, From: k.from, Since: since})
+	}
+	// Map order must not reach the scheduler's tie-breaks: sort.
+	slices.SortFunc(st.InFlight, func(a, b scheduler.Pending) int {
+		if c := a.Since.Compare(b.Since); c != 0 {
+			return c
+		}
+		if a.Seq != b.Seq {
+			return cmpU64(a.Seq, b.Seq)
+		}
+		if a.Piece != b.Piece {
+			return a.Piece - b.Piece
+		}
+		return cmpStr(a.From, b.From)
+	})
+	plan := scheduler.Schedule(st)
+	e.planWake = plan.Wake
+	for _, c := range plan.Cancels {
+		delete(e.pending, pendKey{c.Seq, c.Piece, c.From})
+		if c.From == scheduler.Edge {
+			continue
+		}
+		if nb := e.nbs[c.From]; nb != nil {
+			if s := e.segs[c.Seq]; s != nil {
+				e.send(nb, wire.Cancel{Segment: s.id, First: uint32(c.Piece), Count: 1})
+			}
+		}
+	}
+	for _, r := range plan.Edge {
+		e.countEdge(st, r)
+		e.fetchEdge(r, now)
+	}
+	for _, r := range plan.Requests {
+		nb, s := e.nbs[r.From], e.segs[r.Seq]
+		if nb == nil || s == nil {
+			continue
+		}
+		for c := 0; c < r.Count; c += wire.MaxRequestPieces {
+			n := min(wire.MaxRequestPieces, r.Count-c)
+			e.send(nb, wire.Request{Segment: s.id, First: uint32(r.First + c), Count: uint32(n)})
+		}
+		for i := r.First; i < r.First+r.Count; i++ {
+			e.pending[pendKey{r.Seq, i, nb.id}] = now
+		}
+	}
+}
+
+func cmpU64(a, b uint64) int {
+	if a < b {
+		return -1
+	}
+	return 1
+}
+
+func cmpStr(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// countEdge counts an edge run by its reason for the stats.
+func (e *Engine) countEdge(st scheduler.State, r scheduler.Run) {
+	if r.Why >= scheduler.ReasonP2POff && r.Why <= scheduler.ReasonFallback {
+		e.stats.EdgePieces[r.Why-scheduler.ReasonP2POff] += r.Count
+	}
+	if !e.log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	for _, s := range st.Segments {
+		if s.Seq != r.Seq {
+			continue
+		}
+		held := 0
+		for _, nb := range st.Neighbours {
+			for i := r.First; i < r.First+r.Count; i++ {
+				if nb.Have[r.Seq].Has(i) {
+					held++
+					break
+				}
+			}
+		}
+		e.log.Debug("engine: edge fetch", "why", r.Why.String(), "seq", r.Seq, "first", r.First, "count", r.Count,
+			"lead_ms", s.Deadline.Sub(st.Now).Milliseconds(), "holders", held, "neighbours", len(st.Neighbours))
+	}
+}
+
+// fetchEdge asks for one run from the edge.
+func (e *Engine) fetchEdge(r scheduler.Run, now time.Time) {
+	s := e.segs[r.Seq]
+	if s == nil || s.rec == nil {
+		return
+	}
+	for i := r.First; i < r.First+r.Count; i++ {
+		e.pending[pendKey{r.Seq, i, scheduler.Edge}] = now
+	}
+	off, _ := s.pieceRange(r.First)
+	_, end := s.pieceRange(r.First + r.Count - 1)
+	e.emit(FetchEdge{Seq: r.Seq, URI: s.uri, First: r.First, Count: r.Count, Off: off, Len: end - off,
+		Whole: off == 0 && end == s.rec.Size, Why: r.Why})
+}
+
+// housekeep runs every second: pings, HELLO timeouts, the window behind the
+// playhead, stale announcements.
+func (e *Engine) housekeep(now time.Time) {
+	for _, nb := range slices.Clone(e.nbList) {
+		if !nb.hello {
+			if now.After(nb.helloBy) {
+				e.drop(nb, "no HELLO in time")
+			}
+			continue
+		}
+		if nb.pingSent.IsZero() || now.Sub(nb.pingSent) >= pingEvery {
+			if !nb.pingSent.IsZero() && nb.pingToken != 0 && now.Sub(nb.lastPong) > pongTimeout && now.Sub(nb.since) > pongTimeout {
+				e.drop(nb, "unanswered pings")
+				continue
+			}
+			nb.pingToken = e.cfg.Rand() | 1
+			nb.pingSent = now
+			e.send(nb, wire.Ping{Token: nb.pingToken})
+		}
+	}
+	// Keep only a few segments behind the playhead (neighbours play about
+	// where we do), unless a local player asked for one lately: memory holds a
+	// few segments, not the playlist's whole window.
+	if head, ok := e.pl.Playhead(); ok {
+		for _, seq := range slices.Clone(e.order) {
+			if seq+keepBehind >= head {
+				break
+			}
+			if s := e.segs[seq]; s.demand.IsZero() || now.Sub(s.demand) > demandKeep {
+				e.evict(seq)
+			}
+		}
+	}
+	// Forget announcements of segments far behind our window.
+	if len(e.order) > 0 {
+		lo := e.order[0]
+		for _, nb := range e.nbList {
+			for seq := range nb.have {
+				if seq < lo {
+					delete(nb.have, seq)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,117 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/shoal-cdn/shoal/internal/scheduler"
+	"github.com/shoal-cdn/shoal/internal/wire"
+)
+
+// Session limits of docs/wire.md.
+const (
+	maxEarlyFrames = 64
+	helloTimeout   = 10 * time.Second
+	overCapBackoff = 150 * time.Millisecond // a little more than the uploader needs to drain its busyBacklog
+	tputAlpha      = 0.2
+	pingEvery      = 2 * time.Second
+	pongTimeout    = 10 * time.Second
+	// ctrlBudget bounds the control frames the core hands a link's writer
+	// without the link draining them; beyond it the link is closed (a
+	// neighbour that does not read is stuck). The shell enforces it.
+	ctrlBudget = 512
+)
+
+// neighbour is one connected peer and the protocol state of its link:
+// HELLO, what it announced, choke state both ways, requests it sent us
+// (the upload queue), and what we measured of it.
+type neighbour struct {
+	id    string
+	link  LinkID
+	sess  SessionID
+	since time.Time
+
+	hello   bool
+	helloBy time.Time
+	early   []wire.Msg
+	upKbps  uint32
+
+	have map[uint64]scheduler.Bitfield // what it announced, per seq
+
+	chokesUs  bool   // it chokes us (initially true)
+	serialIn  uint32 // last CHOKE/UNCHOKE serial applied
+	serialOut uint32
+	weChoke   bool
+	busyUntil time.Time // REJECT over_cap: leave it alone until then
+
+	tput     float64 // bytes/s it delivers to us (EWMA)
+	lastRecv time.Time
+	rtt      time.Duration
+
+	pingToken uint32
+	pingSent  time.Time
+	lastPong  time.Time
+
+	// Upload: pieces it asked for, in upload order, and whether its writer
+	// holds one (uploader).
+	queue    []job
+	inWriter bool
+	ticket   uint64
+}
+
+func newNeighbour(id string, l LinkID, s SessionID, now time.Time) *neighbour {
+	return &neighbour{id: id, link: l, sess: s, since: now, helloBy: now.Add(helloTimeout),
+		chokesUs: true, weChoke: true, have: make(map[uint64]scheduler.Bitfield)}
+}
+
+// schedView is nb as the scheduler sees it.
+func (nb *neighbour) schedView(now time.Time) scheduler.Neighbour {
+	return scheduler.Neighbour{
+		ID: nb.id, Have: nb.have, Throughput: nb.tput, RTT: nb.rtt,
+		Choking:  nb.chokesUs || now.Before(nb.busyUntil),
+		NoUpload: nb.upKbps == 0,
+	}
+}
+
+// delivered updates the throughput estimate for a piece of n bytes asked for
+// at since (zero: unrequested).
+func (nb *neighbour) delivered(n int, since, now time.Time) {
+	if !since.IsZero() {
+		start := since
+		if nb.lastRecv.After(start) {
+			start = nb.lastRecv
+		}
+		if dt := now.Sub(start).Seconds(); dt > 0 {
+			sample := float64(n) / dt
+			if nb.tput == 0 {
+				nb.tput = sample
+			} else {
+				nb.tput += tputAlpha * (sample - nb.tput)
+			}
+			nb.tput = min(max(nb.tput, 32<<10), 64<<20)
+		}
+	}
+	nb.lastRecv = now
+}
+
+// onChoke applies CHOKE/UNCHOKE with serial; it reports whether it applied.
+func (nb *neighbour) onChoke(serial uint32, choke bool) bool {
+	if serial <= nb.serialIn {
+		return false
+	}
+	nb.serialIn, nb.chokesUs = serial, choke
+	return true
+}
+
+// onReject applies a REJECT of pieces [first, first+count) of seq.
+func (nb *neighbour) onReject(seq uint64, first, count int, r wire.Reason, now time.Time) {
+	switch r {
+	case wire.ReasonNotHeld:
+		clearRange(nb.have[seq], first, count)
+	case wire.ReasonChoked:
+		nb.chokesUs = true
+	case wire.ReasonUnknownSegment:
+		delete(nb.have, seq)
+	default: // over_cap and unknown reasons: back off for a while
+		nb.busyUntil = now.Add(overCapBackoff)
+	}
+}

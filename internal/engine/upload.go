@@ -1,0 +1,179 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/shoal-cdn/shoal/internal/wire"
+)
+
+// Upload queue bounds (docs/wire.md "Requesting"): at most MaxOutstanding
+// pieces queued per neighbour, and no more than busyBacklog of upload at the
+// cap across all neighbours (the wire allows up to a second; NOTES.md of the
+// scheduler: a neighbour must say it is busy past ~200 ms).
+const (
+	maxQueuedPieces = wire.MaxOutstanding
+	// busyBacklog: about two pieces at 2–3 Mbit/s. In the 100-peer bench
+	// a 250 ms backlog made every hop of a fresh piece wait behind older
+	// ones (~300 ms a hop) and cost 1.5–3 CDN copies per segment; at 100 ms
+	// requesters learn "busy" sooner and go to another holder.
+	busyBacklog = 100 * time.Millisecond
+)
+
+// uploader is the peer-wide upload line: one token bucket paces PIECE bytes
+// to the upload cap and hands them out oldest segment first across all
+// links (ties: the link that has waited longest), so an uplink never spends
+// time on a fresher segment while an older one, which the neighbours need
+// sooner, waits. Each link has at most one piece in its writer (PieceSent
+// gives it the next turn), so a slow link takes fewer turns. Rate 0 means
+// no cap (and no pacing). The zero value is an uncapped, empty line.
+type uploader struct {
+	rate    float64 // bytes/s
+	tokens  float64
+	last    time.Time
+	queued  int64 // bytes waiting in all queues (not yet in a writer)
+	tickets uint64
+	wake    time.Time // when the head can go, if it waits for tokens
+}
+
+// job is one piece to send; seeded marks a piece of the stripe we seed
+// (docs/tracker.md "Seeding"): only we hold it near the start of the segment.
+type job struct {
+	seg    *segment
+	idx    int
+	seeded bool
+}
+
+// jobKey orders pieces for upload: older segment first, then (within one
+// segment) a piece of our stripe first. Our stripe before everything was
+// tried: no better in the steady bench, and in the heterogeneous one (upload
+// barely above the bitrate) it delayed older segments into a stall per run.
+type jobKey struct {
+	seq  uint64
+	rank int // 0: our stripe, 1: other
+}
+
+func (j job) key() jobKey {
+	r := 1
+	if j.seeded {
+		r = 0
+	}
+	return jobKey{j.seg.id.Seq, r}
+}
+
+func (j job) size() int64 { return j.seg.pieceLen(j.idx) }
+
+func (a jobKey) before(b jobKey) bool {
+	return a.seq < b.seq || (a.seq == b.seq && a.rank < b.rank)
+}
+
+func (u *uploader) setRate(bitsPerSec int64) {
+	u.rate = float64(max(bitsPerSec, 0)) / 8
+	u.tokens = min(u.tokens, u.burst())
+}
+
+// burst is 50 ms of the rate, at least one piece: short bursts only, so the cap
+// holds over any second.
+func (u *uploader) burst() float64 { return max(wire.PieceSize, u.rate/20) }
+
+// enqueue queues on nb the longest prefix of jobs that fits and returns its
+// length: the per-link queue holds at most maxQueuedPieces, and the
+// peer-wide backlog at the cap at most busyBacklog of upload (one piece
+// always fits an empty backlog, however low the cap). The caller answers
+// REJECT over_cap for the rest. A short backlog is what makes the swarm
+// spread a fresh piece: the requesters that pile onto its first holder are
+// turned away at once and ask again (of it or of the neighbours it served
+// meanwhile) after a back-off, instead of waiting behind each other until
+// the piece is urgent and comes from the edge (internal/scheduler/NOTES.md).
+func (u *uploader) enqueue(nb *neighbour, jobs []job) int {
+	limit := -1.0
+	if u.rate > 0 {
+		limit = u.rate * busyBacklog.Seconds()
+	}
+	n := 0
+	var bytes int64
+	for _, j := range jobs {
+		if len(nb.queue) >= maxQueuedPieces {
+			break
+		}
+		size := j.size()
+		if limit >= 0 && float64(u.queued+bytes+size) > limit && u.queued+bytes > 0 {
+			break
+		}
+		bytes += size
+		n++
+		// Insert after every job that goes before or with it: stable per key.
+		key, at := j.key(), len(nb.queue)
+		for at > 0 && key.before(nb.queue[at-1].key()) {
+			at--
+		}
+		nb.queue = append(nb.queue, job{})
+		copy(nb.queue[at+1:], nb.queue[at:])
+		nb.queue[at] = j
+	}
+	u.queued += bytes
+	return n
+}
+
+// cancel drops nb's queued pieces [first, first+count) of id; all of them
+// when id is nil.
+func (u *uploader) cancel(nb *neighbour, id *wire.SegmentID, first, count int) {
+	kept := nb.queue[:0]
+	for _, j := range nb.queue {
+		if id == nil || (j.seg.id == *id && j.idx >= first && j.idx < first+count) {
+			u.queued -= j.size()
+			continue
+		}
+		kept = append(kept, j)
+	}
+	clear(nb.queue[len(kept):])
+	nb.queue = kept
+	if len(nb.queue) == 0 {
+		nb.ticket = 0
+	}
+}
+
+// release hands out the pieces whose turn has come: each call to send
+// gives one piece to a link's writer. Afterwards u.wake is when the next
+// piece's tokens will be there (zero: nothing waits for tokens).
+func (u *uploader) release(now time.Time, nbs []*neighbour, send func(*neighbour, job)) {
+	u.wake = time.Time{}
+	for {
+		var best *neighbour
+		var bestKey jobKey
+		for _, nb := range nbs {
+			if len(nb.queue) == 0 || nb.inWriter {
+				continue
+			}
+			if nb.ticket == 0 {
+				u.tickets++
+				nb.ticket = u.tickets
+			}
+			k := nb.queue[0].key()
+			if best == nil || k.before(bestKey) || (k == bestKey && nb.ticket < best.ticket) {
+				best, bestKey = nb, k
+			}
+		}
+		if best == nil {
+			return
+		}
+		size := float64(best.queue[0].size())
+		if u.rate > 0 {
+			if !u.last.IsZero() {
+				u.tokens = min(u.burst(), u.tokens+now.Sub(u.last).Seconds()*u.rate)
+			}
+			u.last = now
+			if u.tokens < size && u.tokens < u.burst() {
+				u.wake = now.Add(time.Duration((size - u.tokens) / u.rate * float64(time.Second)))
+				return
+			}
+			u.tokens -= size // may go negative for a piece above the burst: repaid by waiting
+		}
+		j := best.queue[0]
+		best.queue[0] = job{}
+		best.queue = best.queue[1:]
+		u.queued -= j.size()
+		best.ticket = 0
+		best.inWriter = true
+		send(best, j)
+	}
+}
