@@ -96,7 +96,7 @@ func (c *Core) reseedLocked(k SwarmKey, sw *swarm, p2p bool) []Out {
 		return stripeOuts(k, off)
 	case p2p && sw.seeds == nil && len(sw.members) > 0:
 		sw.seeds = &seeding{}
-		return stripeOuts(k, sw.seeds.assign(sw.candidates(), SeedCount(len(sw.members))))
+		return stripeOuts(k, sw.seeds.reset(sw.candidates(), SeedCount(len(sw.members))))
 	}
 	return nil
 }
