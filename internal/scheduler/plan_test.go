@@ -368,40 +368,6 @@ func TestStripeOfPartitions(t *testing.T) {
 	}
 }
 
-func TestAssignStripes(t *testing.T) {
-	cands := []Candidate{{"a", 100}, {"b", 0}, {"c", 300}, {"d", 200}, {"e", -1}}
-	tests := []struct {
-		k    int
-		want map[string]Stripe
-	}{
-		{2, map[string]Stripe{"c": {0, 2}, "d": {1, 2}}},
-		{3, map[string]Stripe{"c": {0, 3}, "d": {1, 3}, "a": {2, 3}}},
-		{10, map[string]Stripe{"c": {0, 3}, "d": {1, 3}, "a": {2, 3}}}, // only 3 can upload
-		{0, map[string]Stripe{}},
-	}
-	for _, tt := range tests {
-		got := AssignStripes(cands, tt.k)
-		if len(got) != len(tt.want) {
-			t.Fatalf("k=%d: %v, want %v", tt.k, got, tt.want)
-		}
-		for id, s := range tt.want {
-			if got[id] != s {
-				t.Errorf("k=%d: %s → %v, want %v", tt.k, id, got[id], s)
-			}
-		}
-	}
-	// Deterministic under reordering.
-	rev := slices.Clone(cands)
-	slices.Reverse(rev)
-	eq := []Candidate{{"x", 1}, {"y", 1}, {"z", 1}}
-	a, b := AssignStripes(eq, 2), AssignStripes([]Candidate{eq[2], eq[0], eq[1]}, 2)
-	for id := range a {
-		if a[id] != b[id] {
-			t.Fatalf("order-dependent: %v vs %v", a, b)
-		}
-	}
-}
-
 func TestBitfield(t *testing.T) {
 	b := NewBitfield(70)
 	b.Set(0)

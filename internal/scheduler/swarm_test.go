@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/shoal-cdn/shoal/internal/swarm"
 )
 
 // A small discrete-time swarm: every peer runs Schedule each tick; the edge
@@ -64,10 +66,10 @@ func runSwarm(t *testing.T, cfg swarmConfig) swarmResult {
 	)
 	rng := rand.New(rand.NewPCG(1, 2))
 	peers := make([]*simPeer, n)
-	cands := make([]Candidate, n)
+	cands := make([]swarm.Candidate, n)
 	for i := range peers {
 		peers[i] = &simPeer{id: fmt.Sprintf("p%02d", i), have: map[uint64]Bitfield{}, arrivals: map[Pending]time.Time{}}
-		cands[i] = Candidate{peers[i].id, upload}
+		cands[i] = swarm.Candidate{ID: peers[i].id, Upload: upload}
 		if float64(i) < cfg.leeches*float64(n) {
 			cands[i].Upload = 0
 		}
@@ -85,9 +87,9 @@ func runSwarm(t *testing.T, cfg swarmConfig) swarmResult {
 			link(p, peers[rng.IntN(n)])
 		}
 	}
-	stripes := AssignStripes(cands, cfg.seeders)
+	stripes := swarm.AssignStripes(cands, cfg.seeders)
 	for i, p := range peers {
-		p.policy = Policy{P2P: cfg.p2p, Stripe: stripes[p.id], NoUpload: cands[i].Upload == 0}
+		p.policy = Policy{P2P: cfg.p2p, Stripe: Stripe(stripes[p.id]), NoUpload: cands[i].Upload == 0}
 		if cfg.seederGone && p.policy.Stripe.Index == 0 {
 			p.policy.Stripe = Stripe{}
 		}
@@ -245,15 +247,15 @@ func TestSwarmCDNCopies(t *testing.T) {
 	}{
 		{"cdn only: one copy per viewer", swarmConfig{n: 12, degree: 4}, 12, 12},
 		{"one neighbourhood, 4 stripes", swarmConfig{n: 8, degree: 7, seeders: 4, p2p: true}, 1, 1.2},
-		{"30 peers, degree 6", swarmConfig{n: 30, degree: 6, seeders: SeedCount(30), p2p: true}, 1, 1.2},
-		{"60 peers, degree 5", swarmConfig{n: 60, degree: 5, seeders: SeedCount(60), p2p: true}, 1, 1.2},
-		{"60 peers, degree 12", swarmConfig{n: 60, degree: 12, seeders: SeedCount(60), p2p: true}, 1, 1.2},
-		{"100 peers, degree 8", swarmConfig{n: 100, degree: 8, seeders: SeedCount(100), p2p: true}, 1, 1.2},
+		{"30 peers, degree 6", swarmConfig{n: 30, degree: 6, seeders: swarm.SeedCount(30), p2p: true}, 1, 1.2},
+		{"60 peers, degree 5", swarmConfig{n: 60, degree: 5, seeders: swarm.SeedCount(60), p2p: true}, 1, 1.2},
+		{"60 peers, degree 12", swarmConfig{n: 60, degree: 12, seeders: swarm.SeedCount(60), p2p: true}, 1, 1.2},
+		{"100 peers, degree 8", swarmConfig{n: 100, degree: 8, seeders: swarm.SeedCount(100), p2p: true}, 1, 1.2},
 		// Mean upload 1.35× the bitrate and a 2.5 s window: tight, some edge.
-		{"60 peers, 10% upload nothing", swarmConfig{n: 60, degree: 8, seeders: SeedCount(60), p2p: true, leeches: 0.1}, 1, 2},
+		{"60 peers, 10% upload nothing", swarmConfig{n: 60, degree: 8, seeders: swarm.SeedCount(60), p2p: true, leeches: 0.1}, 1, 2},
 		// A seeder gone before the tracker noticed: its stripe comes from
 		// the staggered fallback, a few copies of one stripe.
-		{"60 peers, one seeder gone", swarmConfig{n: 60, degree: 8, seeders: SeedCount(60), p2p: true, seederGone: true}, 1, 3},
+		{"60 peers, one seeder gone", swarmConfig{n: 60, degree: 8, seeders: swarm.SeedCount(60), p2p: true, seederGone: true}, 1, 3},
 		// Without stripes the hashed fallback still saves, but far less.
 		{"30 peers, no seeders: staggered fallback only", swarmConfig{n: 30, degree: 6, p2p: true}, 1, 25},
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/shoal-cdn/shoal/internal/swarm"
 )
 
 type fakeClock struct {
@@ -29,13 +30,13 @@ func report(t *testing.T, from *Client, target string) {
 	}
 }
 
-func (h *harness) reports(outcome string) float64 {
-	return testutil.ToFloat64(h.tr.m.reports.WithLabelValues(outcome))
+func (h *harness) reports(outcome swarm.Outcome) float64 {
+	return testutil.ToFloat64(h.tr.m.reports.WithLabelValues(string(outcome)))
 }
 
-func (h *harness) waitReports(outcome string, n float64) {
+func (h *harness) waitReports(outcome swarm.Outcome, n float64) {
 	h.t.Helper()
-	eventually(h.t, outcome+" reports", func() bool { return h.reports(outcome) >= n })
+	eventually(h.t, string(outcome)+" reports", func() bool { return h.reports(outcome) >= n })
 }
 
 func isBanned(m Message) bool { _, ok := m.(*Banned); return ok }
@@ -47,13 +48,13 @@ func TestBanNeedsTwoDistinctReporters(t *testing.T) {
 	r1 := h.dial(join(demo), "10.0.1.1")
 	r1twin := h.dial(join(demo), "10.0.1.1") // same address, another id
 	r2 := h.dial(join(demo), "10.0.2.1")
-	other := h.dial(join(SwarmKey{"demo", "hi"}), "10.0.3.1")
+	other := h.dial(join(SwarmKey{Stream: "demo", Rendition: "hi"}), "10.0.3.1")
 
 	// Two reports from one address (two ids) are one reporter. (A third would mute the
 	// address: every report is a strike until a ban corroborates it.)
 	report(t, r1, bad.ID())
 	report(t, r1twin, bad.ID())
-	h.waitReports(outcomeAccepted, 2)
+	h.waitReports(swarm.OutcomeAccepted, 2)
 	expectNothing(t, bad, 200*time.Millisecond, isBanned)
 
 	report(t, other, bad.ID()) // not in other's swarm
@@ -88,7 +89,7 @@ func TestBanNeedsTwoDistinctReporters(t *testing.T) {
 		t.Fatalf("banned address rejoined: %v", err)
 	}
 	h.dial(join(demo), "10.0.0.2")
-	h.dial(join(SwarmKey{"demo", "hi"}), "10.0.0.1")
+	h.dial(join(SwarmKey{Stream: "demo", Rendition: "hi"}), "10.0.0.1")
 	clock.add(time.Hour + time.Second)
 	h.dial(join(demo), "10.0.0.1") // ban period over
 }
@@ -102,18 +103,18 @@ func TestLoneLiarCannotBan(t *testing.T) {
 	for range 6 {
 		report(t, liar, honest.ID())
 	}
-	h.waitReports(outcomeAccepted, 3)
-	h.waitReports(outcomeMuted, 3)
+	h.waitReports(swarm.OutcomeAccepted, 3)
+	h.waitReports(swarm.OutcomeMuted, 3)
 
 	// A new identity from the same address stays muted.
 	liar.Close()
 	liar2 := h.dial(join(demo), "10.0.1.1")
 	report(t, liar2, honest.ID())
-	h.waitReports(outcomeMuted, 4)
+	h.waitReports(swarm.OutcomeMuted, 4)
 
 	// One more genuine-looking report does not combine with the muted liar's.
 	report(t, witness, honest.ID())
-	h.waitReports(outcomeAccepted, 4)
+	h.waitReports(swarm.OutcomeAccepted, 4)
 	expectNothing(t, honest, 300*time.Millisecond, isBanned)
 	if got := testutil.ToFloat64(h.tr.m.bans); got != 0 {
 		t.Fatalf("bans_total %v", got)
@@ -140,7 +141,7 @@ func TestReportNeedsNeighbour(t *testing.T) {
 	if e := recvAs[*Error](t, c); e.Code != CodeBadMessage {
 		t.Fatalf("self report: %+v", e)
 	}
-	if got := h.reports(outcomeNotNeighbour); got != 1 {
+	if got := h.reports(swarm.OutcomeNotNeighbour); got != 1 {
 		t.Fatalf("reports_total{not_neighbour} %v", got)
 	}
 }

@@ -92,10 +92,3 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	return c, nil
 }
-
-func (c Config) defaultPolicy() Policy {
-	if c.DefaultPolicy == nil {
-		return Policy{P2PEnabled: true, Neighbours: c.MaxNeighbours}
-	}
-	return c.DefaultPolicy.normalise(c.MaxNeighbours)
-}

@@ -1,8 +1,8 @@
-// Package tracker is shoal's WebSocket signalling server: it keeps one swarm per
-// (stream, rendition), assigns peer ids, introduces bounded neighbour sets chosen by
-// locality and upload capacity, relays WebRTC offers/answers/ICE candidates only between
-// peers it introduced, ingests per-peer stats, pushes operator policy and bans peers that
-// several distinct neighbours report for bad pieces. The wire format is specified in
-// docs/tracker.md; state lives behind the Store interface so a clustered store can
-// replace the in-memory one.
+// Package tracker is shoal's WebSocket signalling server: the frontend of the swarm
+// core (internal/swarm), which keeps one swarm per (stream, rendition), introduces
+// bounded neighbour sets, assigns seeding stripes, applies operator policy and bans
+// peers that several distinct neighbours report for bad pieces. This package accepts
+// the connections, assigns peer ids, checks viewer tokens, limits message rates and
+// sizes, exports metrics and serves GET /api/streams, and delivers the core's messages.
+// The wire format (internal/signalling) is specified in docs/tracker.md.
 package tracker

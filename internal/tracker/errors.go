@@ -2,29 +2,5 @@ package tracker
 
 import "errors"
 
-// Sentinel errors. Decode errors wrap ErrBadMessage; Store implementations return
-// ErrPeerNotFound / ErrPeerExists so the shared suite (storetest) can check them.
-var (
-	ErrBadMessage   = errors.New("tracker: bad message")
-	ErrPeerNotFound = errors.New("tracker: peer not found")
-	ErrPeerExists   = errors.New("tracker: peer already exists")
-	ErrBadConfig    = errors.New("tracker: bad config")
-	ErrRejected     = errors.New("tracker: join rejected")
-	ErrClosed       = errors.New("tracker: connection closed")
-)
-
-// Error codes carried by the "error" message (docs/tracker.md lists them).
-const (
-	CodeBadMessage   = "bad_message"    // malformed JSON, unknown type, invalid field
-	CodeTooLarge     = "too_large"      // message above MaxMessageBytes (connection closed)
-	CodeRateLimited  = "rate_limited"   // too many messages (connection closed)
-	CodeNotJoined    = "not_joined"     // message other than join before join
-	CodeJoined       = "already_joined" // second join on one connection
-	CodeUnauthorized = "unauthorized"   // missing/invalid viewer token (connection closed)
-	CodeNotNeighbour = "not_neighbour"  // signal/report about a peer the tracker did not introduce
-	CodeUnknownPeer  = "unknown_peer"   // target peer is not (or no longer) in the swarm
-	CodeFull         = "full"           // too many swarms on this tracker (connection closed)
-	CodeSlow         = "slow_consumer"  // outbound queue overflowed (connection closed)
-	CodeTimeout      = "timeout"        // no message or pong within PeerTimeout
-	CodeInternal     = "internal"       // store failure
-)
+// ErrBadConfig: New refused its Config.
+var ErrBadConfig = errors.New("tracker: bad config")

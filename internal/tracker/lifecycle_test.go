@@ -125,7 +125,7 @@ func TestEmptySwarmCollected(t *testing.T) {
 
 func TestSetPolicyPushes(t *testing.T) {
 	h := newHarness(t, Config{MaxNeighbours: 6})
-	lo, hi, other := demo, SwarmKey{"demo", "hi"}, SwarmKey{"other", "index"}
+	lo, hi, other := demo, SwarmKey{Stream: "demo", Rendition: "hi"}, SwarmKey{Stream: "other", Rendition: "index"}
 	var peers []*Client
 	var views []view
 	keys := []SwarmKey{lo, lo, lo, hi, hi}

@@ -9,7 +9,7 @@ func TestStatsAggregation(t *testing.T) {
 	h := newHarness(t, Config{})
 	a := h.dial(join(demo), "10.0.0.1")
 	b := h.dial(join(demo), "10.0.1.1")
-	hi := h.dial(join(SwarmKey{"demo", "hi"}), "10.0.2.1")
+	hi := h.dial(join(SwarmKey{Stream: "demo", Rendition: "hi"}), "10.0.2.1")
 	if got := h.streams(""); len(got) != 2 || got[0].Offload != 0 || got[0].Peers+got[1].Peers != 3 {
 		t.Fatalf("before stats: %+v", got)
 	}

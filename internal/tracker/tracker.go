@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"fmt"
 	"hash/maphash"
 	"log/slog"
 	mrand "math/rand/v2"
@@ -15,29 +16,32 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/shoal-cdn/shoal/internal/swarm"
 	"github.com/shoal-cdn/shoal/internal/token"
 	"golang.org/x/time/rate"
 )
 
-// Tracker is the signalling server. Create it with New, serve Handler, and run Run for
-// housekeeping (expired bans, idle swarms) and graceful shutdown.
+// Tracker is the signalling server: the WebSocket and HTTP frontend of a swarm.Core,
+// which makes every swarm decision; the tracker checks tokens, limits rates, keeps the
+// connections and delivers the core's messages. Create it with New, serve Handler, and
+// run Run for housekeeping (expired bans, idle swarms) and graceful shutdown.
 type Tracker struct {
 	cfg   Config
+	core  *swarm.Core
 	store Store
 	log   *slog.Logger
 	m     *metrics
 	now   func() time.Time
 
+	// locks serialise each swarm's core calls with the delivery of their messages, so
+	// a peer sees its swarm's changes in decision order.
 	seed  maphash.Seed
-	locks [256]sync.Mutex // serialise membership changes per swarm (by key hash)
+	locks [256]sync.Mutex
 
 	mu          sync.RWMutex
 	conns       map[SwarmKey]map[string]*conn // joined peers on this tracker
 	all         map[*conn]struct{}            // every open connection, joined or not
 	streamPeers map[string]int                // for the peers{stream} gauge
-	policies    map[string]Policy
-	seeds       map[SwarmKey]*seeding // the map under mu, each value under its swarm lock
-	rnd         *mrand.Rand           // guarded by mu
 }
 
 // New validates cfg, fills defaults and returns a Tracker.
@@ -50,8 +54,26 @@ func New(cfg Config) (*Tracker, error) {
 	if err != nil {
 		return nil, err
 	}
+	core, err := swarm.New(swarm.Config{
+		MaxNeighbours: cfg.MaxNeighbours,
+		DefaultPolicy: cfg.DefaultPolicy,
+		BanDuration:   cfg.BanDuration,
+		MaxStrikes:    cfg.MaxStrikes,
+		StrikeTTL:     cfg.StrikeTTL,
+		EmptySwarmTTL: cfg.EmptySwarmTTL,
+		MaxSwarms:     cfg.MaxSwarms,
+		Store:         cfg.Store,
+		Rand:          mrand.New(mrand.NewPCG(mrand.Uint64(), mrand.Uint64())),
+		OnReport: func(_ SwarmKey, o swarm.Outcome) {
+			m.reports.WithLabelValues(string(o)).Inc()
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
+	}
 	return &Tracker{
 		cfg:         cfg,
+		core:        core,
 		store:       cfg.Store,
 		log:         cfg.Logger,
 		m:           m,
@@ -60,9 +82,6 @@ func New(cfg Config) (*Tracker, error) {
 		conns:       make(map[SwarmKey]map[string]*conn),
 		all:         make(map[*conn]struct{}),
 		streamPeers: make(map[string]int),
-		policies:    make(map[string]Policy),
-		seeds:       make(map[SwarmKey]*seeding),
-		rnd:         mrand.New(mrand.NewPCG(mrand.Uint64(), mrand.Uint64())),
 	}, nil
 }
 
@@ -93,7 +112,7 @@ func (t *Tracker) Run(ctx context.Context) error {
 			t.mu.RUnlock()
 			return nil
 		case <-tick.C:
-			if err := t.store.Collect(ctx, t.now(), t.cfg.EmptySwarmTTL); err != nil {
+			if err := t.core.Collect(t.now()); err != nil {
 				t.log.Warn("tracker: collect", "err", err)
 			}
 		}
@@ -105,36 +124,17 @@ func (t *Tracker) Run(ctx context.Context) error {
 // P2P drops all of them and every seeder's stripe, enabling it introduces neighbours
 // and seeders.
 func (t *Tracker) SetPolicy(stream string, p Policy) {
-	p = p.normalise(t.cfg.MaxNeighbours)
-	t.mu.Lock()
-	t.policies[stream] = p
-	var swarms []SwarmKey
-	for k := range t.conns {
-		if k.Stream == stream {
-			swarms = append(swarms, k)
+	// Every swarm lock, in index order: the stream's swarms change together, and no
+	// other path holds more than one.
+	for i := range t.locks {
+		t.locks[i].Lock()
+	}
+	defer func() {
+		for i := range t.locks {
+			t.locks[i].Unlock()
 		}
-	}
-	t.mu.Unlock()
-	ctx := context.Background()
-	for _, s := range swarms {
-		unlock := t.lock(s)
-		for _, c := range t.swarmConns(s) {
-			c.send(&p)
-		}
-		t.applyPolicyLocked(ctx, s, p)
-		t.reseedLocked(s, p.P2PEnabled)
-		unlock()
-	}
-}
-
-func (t *Tracker) policy(stream string) Policy {
-	t.mu.RLock()
-	p, ok := t.policies[stream]
-	t.mu.RUnlock()
-	if !ok {
-		p = t.cfg.defaultPolicy()
-	}
-	return p
+	}()
+	t.deliver(t.core.SetPolicy(t.now(), stream, p))
 }
 
 func (t *Tracker) lock(s SwarmKey) (unlock func()) {
@@ -154,19 +154,33 @@ func (t *Tracker) conn(s SwarmKey, id string) *conn {
 	return t.conns[s][id]
 }
 
-func (t *Tracker) swarmConns(s SwarmKey) []*conn {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	out := make([]*conn, 0, len(t.conns[s]))
-	for _, c := range t.conns[s] {
-		out = append(out, c)
-	}
-	return out
-}
-
-func (t *Tracker) sendTo(s SwarmKey, id string, m Message) {
-	if c := t.conn(s, id); c != nil {
-		c.send(m)
+// deliver sends the core's messages to the connections they are for; peers not
+// connected here are skipped. A Close message ends its peer's connection, which the
+// core has already taken out of the swarm.
+func (t *Tracker) deliver(outs []swarm.Out) {
+	for _, o := range outs {
+		if b, ok := o.Msg.(*Banned); ok && o.Close {
+			t.m.bans.Inc()
+			t.log.Info("tracker: banned peer", "swarm", o.Swarm, "peer", o.To, "reason", b.Reason)
+		}
+		c := t.conn(o.Swarm, o.To)
+		if c == nil {
+			continue
+		}
+		if o.Close {
+			t.detach(c)
+			c.closeAfter(o.Msg, websocket.StatusPolicyViolation, "banned")
+			continue
+		}
+		switch m := o.Msg.(type) {
+		case *Signal:
+			t.m.relayed.Inc()
+		case *Stripe:
+			t.m.stripes.Inc()
+		case *Error:
+			t.m.errors.WithLabelValues(m.Code).Inc()
+		}
+		c.send(o.Msg)
 	}
 }
 
@@ -233,7 +247,7 @@ func (t *Tracker) drop(c *conn) {
 	t.mu.Unlock()
 	if c.peer.ID != "" {
 		unlock := t.lock(c.swarm)
-		t.removeLocked(context.Background(), c)
+		t.removeLocked(c)
 		unlock()
 	}
 	c.mu.Lock()
@@ -256,15 +270,14 @@ func (t *Tracker) count(stream string, delta int) {
 	t.m.swarms.Set(float64(len(t.conns)))
 }
 
-// removeLocked takes c's peer out of its swarm, tells its neighbours, giving them
-// replacements, and reassigns its stripe. The swarm lock must be held.
-func (t *Tracker) removeLocked(ctx context.Context, c *conn) {
+// detach forgets c's membership on this tracker; false if it was already gone.
+func (t *Tracker) detach(c *conn) bool {
 	c.mu.Lock()
 	already := c.removed
 	c.removed = true
 	c.mu.Unlock()
 	if already {
-		return
+		return false
 	}
 	s, id := c.swarm, c.peer.ID
 	t.mu.Lock()
@@ -276,104 +289,19 @@ func (t *Tracker) removeLocked(ctx context.Context, c *conn) {
 		t.count(s.Stream, -1)
 	}
 	t.mu.Unlock()
-	t.seedLeaveLocked(s, id)
-	nbrs, err := t.store.RemovePeer(ctx, s, id, t.now())
-	if err != nil {
-		t.log.Warn("tracker: remove peer", "swarm", s, "peer", id, "err", err)
-		return
-	}
-	for _, n := range nbrs {
-		add := t.refillLocked(ctx, s, n)
-		t.sendTo(s, n, &Neighbours{Add: add, Remove: []string{id}})
-	}
+	return true
 }
 
-// refillLocked links peer id to new neighbours up to its join target and returns them
-// (the new neighbours are told directly). The swarm lock must be held.
-func (t *Tracker) refillLocked(ctx context.Context, s SwarmKey, id string) []Neighbour {
-	if !t.policy(s.Stream).P2PEnabled {
-		return nil
-	}
-	p, err := t.store.Peer(ctx, s, id)
-	if err != nil {
-		return nil
-	}
-	want := joinTarget(p.Limit) - p.Degree
-	if want <= 0 {
-		return nil
-	}
-	current, err := t.store.Neighbours(ctx, s, id)
-	if err != nil {
-		return nil
-	}
-	skip := make(map[string]bool, len(current))
-	for _, n := range current {
-		skip[n] = true
-	}
-	return t.linkLocked(ctx, s, p, skip, want)
-}
-
-// linkLocked chooses up to want new neighbours for p, links them, tells them about p
-// and returns p's side of the new links.
-func (t *Tracker) linkLocked(ctx context.Context, s SwarmKey, p Peer, skip map[string]bool, want int) []Neighbour {
-	cands, err := t.store.OpenPeers(ctx, s, max(64, 8*want))
-	if err != nil {
-		t.log.Warn("tracker: open peers", "swarm", s, "err", err)
-		return nil
-	}
-	t.mu.Lock()
-	chosen := choose(p, cands, skip, want, t.rnd)
-	t.mu.Unlock()
-	out := make([]Neighbour, 0, len(chosen))
-	for _, ch := range chosen {
-		if err := t.store.Link(ctx, s, p.ID, ch.ID); err != nil {
-			continue
-		}
-		out = append(out, Neighbour{PeerID: ch.ID, Initiator: initiates(p, ch)})
-		t.sendTo(s, ch.ID, &Neighbours{Add: []Neighbour{{PeerID: p.ID, Initiator: initiates(ch, p)}}})
-	}
-	return out
-}
-
-// applyPolicyLocked brings the links of swarm s in line with p. The swarm lock must be held.
-func (t *Tracker) applyPolicyLocked(ctx context.Context, s SwarmKey, p Policy) {
-	conns := t.swarmConns(s)
-	st, err := t.store.Swarm(ctx, s)
-	if err != nil {
+// removeLocked takes c's peer out of its swarm and delivers the consequences
+// (neighbours told and given replacements, its stripe reassigned). The swarm lock
+// must be held.
+func (t *Tracker) removeLocked(c *conn) {
+	if !t.detach(c) {
 		return
 	}
-	var mean int64
-	if st.Peers > 0 {
-		mean = st.Capacity / int64(st.Peers)
+	outs, err := t.core.Leave(t.now(), c.swarm, c.peer.ID)
+	if err != nil {
+		t.log.Warn("tracker: remove peer", "swarm", c.swarm, "peer", c.peer.ID, "err", err)
 	}
-	for _, c := range conns {
-		id := c.peer.ID
-		bound := p.Neighbours
-		if !p.P2PEnabled {
-			bound = 0
-		}
-		limit := peerLimit(c.peer.UploadCapacity, mean, bound)
-		if err := t.store.SetLimit(ctx, s, id, limit); err != nil {
-			continue
-		}
-		nbrs, err := t.store.Neighbours(ctx, s, id)
-		if err != nil || len(nbrs) <= limit {
-			continue
-		}
-		drop := nbrs[limit:]
-		for _, n := range drop {
-			if t.store.Unlink(ctx, s, id, n) == nil {
-				t.sendTo(s, n, &Neighbours{Remove: []string{id}})
-			}
-		}
-		c.send(&Neighbours{Remove: drop})
-	}
-	if !p.P2PEnabled {
-		return
-	}
-	for _, c := range conns {
-		if add := t.refillLocked(ctx, s, c.peer.ID); len(add) > 0 {
-			c.send(&Neighbours{Add: add})
-		}
-	}
+	t.deliver(outs)
 }

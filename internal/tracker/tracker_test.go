@@ -41,7 +41,7 @@ func TestJoinWelcomeNeighbours(t *testing.T) {
 		t.Fatalf("a got %+v, want add b without initiator", n)
 	}
 	// Another rendition is another swarm.
-	c := h.dial(join(SwarmKey{"demo", "hi"}), "10.0.2.1")
+	c := h.dial(join(SwarmKey{Stream: "demo", Rendition: "hi"}), "10.0.2.1")
 	if len(c.Welcome().Neighbours) != 0 {
 		t.Fatalf("other rendition got neighbours %v", c.Welcome().Neighbours)
 	}
@@ -92,7 +92,7 @@ func TestRelayOnlyBetweenNeighbours(t *testing.T) {
 	if c.Welcome().Neighbours[0].PeerID == a.ID() {
 		stranger = b
 	}
-	other := h.dial(join(SwarmKey{"demo", "hi"}), "10.0.3.1")
+	other := h.dial(join(SwarmKey{Stream: "demo", Rendition: "hi"}), "10.0.3.1")
 	for _, tc := range []struct {
 		name string
 		from *Client

@@ -1,4 +1,4 @@
-// Package storetest is the shared behaviour suite for tracker.Store implementations,
+// Package storetest is the shared behaviour suite for swarm.Store implementations,
 // in the manner of chihaya's storage tests: every store (in-memory today, clustered
 // later) must pass Run.
 package storetest
@@ -12,24 +12,24 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shoal-cdn/shoal/internal/tracker"
+	"github.com/shoal-cdn/shoal/internal/swarm"
 )
 
 var (
-	swarmA = tracker.SwarmKey{Stream: "demo", Rendition: "index"}
-	swarmB = tracker.SwarmKey{Stream: "demo", Rendition: "hi"}
+	swarmA = swarm.SwarmKey{Stream: "demo", Rendition: "index"}
+	swarmB = swarm.SwarmKey{Stream: "demo", Rendition: "hi"}
 	t0     = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
-func peer(id string, limit int) tracker.Peer {
-	return tracker.Peer{ID: id, Addr: "10.0.0." + id, Region: "eu", UploadCapacity: 1000, Limit: limit, Joined: t0}
+func peer(id string, limit int) swarm.Peer {
+	return swarm.Peer{ID: id, Addr: "10.0.0." + id, Region: "eu", UploadCapacity: 1000, Limit: limit, Joined: t0}
 }
 
 // Run runs the suite; newStore must return an empty store each call.
-func Run(t *testing.T, newStore func() tracker.Store) {
+func Run(t *testing.T, newStore func() swarm.Store) {
 	tests := []struct {
 		name string
-		fn   func(*testing.T, tracker.Store)
+		fn   func(*testing.T, swarm.Store)
 	}{
 		{"Peers", testPeers},
 		{"Links", testLinks},
@@ -53,10 +53,10 @@ func must(t *testing.T, err error) {
 	}
 }
 
-func testPeers(t *testing.T, s tracker.Store) {
+func testPeers(t *testing.T, s swarm.Store) {
 	ctx := context.Background()
 	must(t, s.AddPeer(ctx, swarmA, peer("1", 4)))
-	if err := s.AddPeer(ctx, swarmA, peer("1", 4)); !errors.Is(err, tracker.ErrPeerExists) {
+	if err := s.AddPeer(ctx, swarmA, peer("1", 4)); !errors.Is(err, swarm.ErrPeerExists) {
 		t.Fatalf("duplicate AddPeer: %v", err)
 	}
 	must(t, s.AddPeer(ctx, swarmB, peer("1", 4))) // same id, other swarm
@@ -65,13 +65,13 @@ func testPeers(t *testing.T, s tracker.Store) {
 	if want := peer("1", 4); got != want {
 		t.Fatalf("Peer = %+v, want %+v", got, want)
 	}
-	if _, err := s.Peer(ctx, swarmA, "2"); !errors.Is(err, tracker.ErrPeerNotFound) {
+	if _, err := s.Peer(ctx, swarmA, "2"); !errors.Is(err, swarm.ErrPeerNotFound) {
 		t.Fatalf("missing Peer: %v", err)
 	}
-	if _, err := s.RemovePeer(ctx, swarmA, "2", t0); !errors.Is(err, tracker.ErrPeerNotFound) {
+	if _, err := s.RemovePeer(ctx, swarmA, "2", t0); !errors.Is(err, swarm.ErrPeerNotFound) {
 		t.Fatalf("missing RemovePeer: %v", err)
 	}
-	if err := s.SetLimit(ctx, swarmA, "2", 1); !errors.Is(err, tracker.ErrPeerNotFound) {
+	if err := s.SetLimit(ctx, swarmA, "2", 1); !errors.Is(err, swarm.ErrPeerNotFound) {
 		t.Fatalf("missing SetLimit: %v", err)
 	}
 	st, err := s.Swarm(ctx, swarmA)
@@ -84,12 +84,12 @@ func testPeers(t *testing.T, s tracker.Store) {
 	if st, _ := s.Swarm(ctx, swarmA); st.Peers != 0 || st.Capacity != 0 {
 		t.Fatalf("after remove: %+v", st)
 	}
-	if st, _ := s.Swarm(ctx, tracker.SwarmKey{Stream: "x", Rendition: "y"}); st.Peers != 0 {
+	if st, _ := s.Swarm(ctx, swarm.SwarmKey{Stream: "x", Rendition: "y"}); st.Peers != 0 {
 		t.Fatalf("unknown swarm: %+v", st)
 	}
 }
 
-func testLinks(t *testing.T, s tracker.Store) {
+func testLinks(t *testing.T, s swarm.Store) {
 	ctx := context.Background()
 	for _, id := range []string{"1", "2", "3"} {
 		must(t, s.AddPeer(ctx, swarmA, peer(id, 4)))
@@ -101,7 +101,7 @@ func testLinks(t *testing.T, s tracker.Store) {
 	if err := s.Link(ctx, swarmA, "1", "1"); err == nil {
 		t.Fatal("self link accepted")
 	}
-	if err := s.Link(ctx, swarmA, "1", "9"); !errors.Is(err, tracker.ErrPeerNotFound) {
+	if err := s.Link(ctx, swarmA, "1", "9"); !errors.Is(err, swarm.ErrPeerNotFound) {
 		t.Fatalf("cross-swarm link: %v", err)
 	}
 	for _, tc := range []struct {
@@ -141,7 +141,7 @@ func testLinks(t *testing.T, s tracker.Store) {
 	if n, _ := s.Neighbours(ctx, swarmA, "3"); len(n) != 0 {
 		t.Fatalf("3 still linked to removed peer: %v", n)
 	}
-	if _, err := s.Neighbours(ctx, swarmA, "1"); !errors.Is(err, tracker.ErrPeerNotFound) {
+	if _, err := s.Neighbours(ctx, swarmA, "1"); !errors.Is(err, swarm.ErrPeerNotFound) {
 		t.Fatalf("Neighbours of removed: %v", err)
 	}
 	must(t, s.AddPeer(ctx, swarmA, peer("1", 4))) // same id again starts fresh
@@ -150,14 +150,14 @@ func testLinks(t *testing.T, s tracker.Store) {
 	}
 }
 
-func testOpenPeers(t *testing.T, s tracker.Store) {
+func testOpenPeers(t *testing.T, s swarm.Store) {
 	ctx := context.Background()
 	must(t, s.AddPeer(ctx, swarmA, peer("1", 1)))
 	must(t, s.AddPeer(ctx, swarmA, peer("2", 1)))
 	must(t, s.AddPeer(ctx, swarmA, peer("3", 2)))
 	must(t, s.AddPeer(ctx, swarmA, peer("4", 0)))
 	open := func() []string {
-		ps, err := s.OpenPeers(ctx, swarmA, 100)
+		ps, err := s.OpenPeers(ctx, swarmA, 7, 100)
 		must(t, err)
 		var ids []string
 		for _, p := range ps {
@@ -181,33 +181,64 @@ func testOpenPeers(t *testing.T, s tracker.Store) {
 	if got := open(); !slices.Equal(got, []string{"1", "2"}) {
 		t.Fatalf("open after SetLimit = %v", got)
 	}
-	if ps, _ := s.OpenPeers(ctx, swarmA, 1); len(ps) != 1 {
+	if ps, _ := s.OpenPeers(ctx, swarmA, 0, 1); len(ps) != 1 {
 		t.Fatalf("limit ignored: %d", len(ps))
 	}
+	testOpenSample(t, s)
 	_, err := s.RemovePeer(ctx, swarmA, "1", t0)
 	must(t, err)
 	if got := open(); !slices.Equal(got, []string{"2", "3"}) {
 		t.Fatalf("open after remove = %v", got)
 	}
-	if ps, _ := s.OpenPeers(ctx, swarmB, 10); len(ps) != 0 {
+	if ps, _ := s.OpenPeers(ctx, swarmB, 0, 10); len(ps) != 0 {
 		t.Fatalf("unknown swarm open = %v", ps)
 	}
 }
 
-func testStats(t *testing.T, s tracker.Store) {
+// testOpenSample: a limited OpenPeers is a deterministic function of start, returns
+// distinct open peers, and different starts reach every open peer.
+func testOpenSample(t *testing.T, s swarm.Store) {
+	ctx := context.Background()
+	k := swarm.SwarmKey{Stream: "sample", Rendition: "index"}
+	for i := range 20 {
+		must(t, s.AddPeer(ctx, k, peer(fmt.Sprint(i), 2)))
+	}
+	seen := map[string]bool{}
+	for start := range uint64(40) {
+		a, err := s.OpenPeers(ctx, k, start, 5)
+		must(t, err)
+		b, err := s.OpenPeers(ctx, k, start, 5)
+		must(t, err)
+		if !slices.Equal(a, b) || len(a) != 5 {
+			t.Fatalf("start %d: %v then %v", start, a, b)
+		}
+		ids := map[string]bool{}
+		for _, p := range a {
+			if ids[p.ID] {
+				t.Fatalf("start %d: %s twice", start, p.ID)
+			}
+			ids[p.ID], seen[p.ID] = true, true
+		}
+	}
+	if len(seen) != 20 {
+		t.Fatalf("starts 0..39 reached %d of 20 open peers", len(seen))
+	}
+}
+
+func testStats(t *testing.T, s swarm.Store) {
 	ctx := context.Background()
 	must(t, s.AddPeer(ctx, swarmA, peer("1", 4)))
 	must(t, s.AddPeer(ctx, swarmA, peer("2", 4)))
 	must(t, s.AddPeer(ctx, swarmB, peer("1", 4)))
 	steps := []struct {
 		id    string
-		c     tracker.Counters
-		delta tracker.Counters
+		c     swarm.Counters
+		delta swarm.Counters
 	}{
-		{"1", tracker.Counters{BytesCDN: 100, BytesP2P: 50, BytesUp: 10, Stalls: 1}, tracker.Counters{BytesCDN: 100, BytesP2P: 50, BytesUp: 10, Stalls: 1}},
-		{"1", tracker.Counters{BytesCDN: 150, BytesP2P: 40, BytesUp: 10, Stalls: 1}, tracker.Counters{BytesCDN: 50}},
-		{"1", tracker.Counters{BytesCDN: 150, BytesP2P: 60, BytesUp: 5, Stalls: 3}, tracker.Counters{BytesP2P: 10, Stalls: 2}},
-		{"2", tracker.Counters{BytesCDN: 1}, tracker.Counters{BytesCDN: 1}},
+		{"1", swarm.Counters{BytesCDN: 100, BytesP2P: 50, BytesUp: 10, Stalls: 1}, swarm.Counters{BytesCDN: 100, BytesP2P: 50, BytesUp: 10, Stalls: 1}},
+		{"1", swarm.Counters{BytesCDN: 150, BytesP2P: 40, BytesUp: 10, Stalls: 1}, swarm.Counters{BytesCDN: 50}},
+		{"1", swarm.Counters{BytesCDN: 150, BytesP2P: 60, BytesUp: 5, Stalls: 3}, swarm.Counters{BytesP2P: 10, Stalls: 2}},
+		{"2", swarm.Counters{BytesCDN: 1}, swarm.Counters{BytesCDN: 1}},
 	}
 	for i, st := range steps {
 		d, err := s.UpdateStats(ctx, swarmA, st.id, st.c)
@@ -216,12 +247,12 @@ func testStats(t *testing.T, s tracker.Store) {
 			t.Fatalf("step %d: delta %+v, want %+v", i, d, st.delta)
 		}
 	}
-	if _, err := s.UpdateStats(ctx, swarmA, "404", tracker.Counters{}); !errors.Is(err, tracker.ErrPeerNotFound) {
+	if _, err := s.UpdateStats(ctx, swarmA, "404", swarm.Counters{}); !errors.Is(err, swarm.ErrPeerNotFound) {
 		t.Fatalf("stats of missing peer: %v", err)
 	}
 	_, err := s.RemovePeer(ctx, swarmA, "1", t0)
 	must(t, err)
-	want := tracker.Counters{BytesCDN: 151, BytesP2P: 60, BytesUp: 10, Stalls: 3}
+	want := swarm.Counters{BytesCDN: 151, BytesP2P: 60, BytesUp: 10, Stalls: 3}
 	all, err := s.Swarms(ctx)
 	must(t, err)
 	if len(all) != 2 || all[0].Swarm != swarmB || all[1].Swarm != swarmA {
@@ -232,10 +263,10 @@ func testStats(t *testing.T, s tracker.Store) {
 	}
 }
 
-func testReports(t *testing.T, s tracker.Store) {
+func testReports(t *testing.T, s swarm.Store) {
 	ctx := context.Background()
 	must(t, s.AddPeer(ctx, swarmA, peer("1", 4)))
-	if _, err := s.AddReport(ctx, swarmA, "404", "10.0.0.9"); !errors.Is(err, tracker.ErrPeerNotFound) {
+	if _, err := s.AddReport(ctx, swarmA, "404", "10.0.0.9"); !errors.Is(err, swarm.ErrPeerNotFound) {
 		t.Fatalf("report on missing: %v", err)
 	}
 	_, err := s.AddReport(ctx, swarmA, "1", "10.0.0.9")
@@ -244,7 +275,7 @@ func testReports(t *testing.T, s tracker.Store) {
 	must(t, err)
 	got, err := s.AddReport(ctx, swarmA, "1", "10.0.0.9")
 	must(t, err)
-	want := []tracker.Reporter{{Addr: "10.0.0.8", Count: 1}, {Addr: "10.0.0.9", Count: 2}}
+	want := []swarm.Reporter{{Addr: "10.0.0.8", Count: 1}, {Addr: "10.0.0.9", Count: 2}}
 	if !slices.Equal(got, want) {
 		t.Fatalf("reporters %+v, want %+v", got, want)
 	}
@@ -253,12 +284,12 @@ func testReports(t *testing.T, s tracker.Store) {
 	must(t, s.AddPeer(ctx, swarmA, peer("1", 4)))
 	got, err = s.AddReport(ctx, swarmA, "1", "10.0.0.9")
 	must(t, err)
-	if !slices.Equal(got, []tracker.Reporter{{Addr: "10.0.0.9", Count: 1}}) {
+	if !slices.Equal(got, []swarm.Reporter{{Addr: "10.0.0.9", Count: 1}}) {
 		t.Fatalf("reports survived removal: %+v", got)
 	}
 }
 
-func testStrikes(t *testing.T, s tracker.Store) {
+func testStrikes(t *testing.T, s swarm.Store) {
 	ctx := context.Background()
 	add := func(addr string, d int, now time.Time) int {
 		n, err := s.AddStrikes(ctx, swarmA, addr, d, now, time.Hour)
@@ -293,12 +324,12 @@ func testStrikes(t *testing.T, s tracker.Store) {
 	}
 }
 
-func testBans(t *testing.T, s tracker.Store) {
+func testBans(t *testing.T, s swarm.Store) {
 	ctx := context.Background()
-	must(t, s.Ban(ctx, swarmA, tracker.Ban{PeerID: "p1", Addr: "10.0.0.1", Until: t0.Add(time.Hour)}))
-	must(t, s.Ban(ctx, swarmA, tracker.Ban{Addr: "10.0.0.1", Until: t0.Add(time.Minute)})) // shorter: no effect
+	must(t, s.Ban(ctx, swarmA, swarm.Ban{PeerID: "p1", Addr: "10.0.0.1", Until: t0.Add(time.Hour)}))
+	must(t, s.Ban(ctx, swarmA, swarm.Ban{Addr: "10.0.0.1", Until: t0.Add(time.Minute)})) // shorter: no effect
 	for _, tc := range []struct {
-		s        tracker.SwarmKey
+		s        swarm.SwarmKey
 		id, addr string
 		at       time.Duration
 		want     bool
@@ -318,15 +349,15 @@ func testBans(t *testing.T, s tracker.Store) {
 	}
 }
 
-func testCollect(t *testing.T, s tracker.Store) {
+func testCollect(t *testing.T, s swarm.Store) {
 	ctx := context.Background()
-	live := tracker.SwarmKey{Stream: "live", Rendition: "index"}
-	banned := tracker.SwarmKey{Stream: "banned", Rendition: "index"}
+	live := swarm.SwarmKey{Stream: "live", Rendition: "index"}
+	banned := swarm.SwarmKey{Stream: "banned", Rendition: "index"}
 	must(t, s.AddPeer(ctx, swarmA, peer("1", 4)))
 	_, err := s.RemovePeer(ctx, swarmA, "1", t0)
 	must(t, err)
 	must(t, s.AddPeer(ctx, live, peer("1", 4)))
-	must(t, s.Ban(ctx, banned, tracker.Ban{Addr: "x", Until: t0.Add(2 * time.Hour)}))
+	must(t, s.Ban(ctx, banned, swarm.Ban{Addr: "x", Until: t0.Add(2 * time.Hour)}))
 	names := func() []string {
 		all, err := s.Swarms(ctx)
 		must(t, err)
@@ -353,7 +384,7 @@ func testCollect(t *testing.T, s tracker.Store) {
 	}
 }
 
-func testConcurrent(t *testing.T, s tracker.Store) {
+func testConcurrent(t *testing.T, s swarm.Store) {
 	ctx := context.Background()
 	const n = 40
 	var wg sync.WaitGroup
@@ -367,13 +398,13 @@ func testConcurrent(t *testing.T, s tracker.Store) {
 					t.Error(err)
 					return
 				}
-				open, _ := s.OpenPeers(ctx, swarmA, 3)
+				open, _ := s.OpenPeers(ctx, swarmA, uint64(i), 3)
 				for _, o := range open {
 					if o.ID != id {
 						s.Link(ctx, swarmA, id, o.ID)
 					}
 				}
-				s.UpdateStats(ctx, swarmA, id, tracker.Counters{BytesCDN: 1})
+				s.UpdateStats(ctx, swarmA, id, swarm.Counters{BytesCDN: 1})
 				if i%3 == 0 {
 					if _, err := s.RemovePeer(ctx, swarmA, id, t0); err != nil {
 						t.Error(err)
@@ -394,7 +425,7 @@ func testConcurrent(t *testing.T, s tracker.Store) {
 			id := fmt.Sprintf("w%d-%d", w, i)
 			nbrs, err := s.Neighbours(ctx, swarmA, id)
 			if i%3 == 0 {
-				if !errors.Is(err, tracker.ErrPeerNotFound) {
+				if !errors.Is(err, swarm.ErrPeerNotFound) {
 					t.Fatalf("removed peer %s: %v", id, err)
 				}
 				continue

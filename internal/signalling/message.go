@@ -1,4 +1,4 @@
-package tracker
+package signalling
 
 import (
 	"bytes"
@@ -156,7 +156,7 @@ func (e *Error) Error() string { return "tracker: " + e.Code + ": " + e.Message 
 func Encode(m Message) ([]byte, error) {
 	body, err := json.Marshal(m)
 	if err != nil {
-		return nil, fmt.Errorf("tracker: encode %s: %w", m.Type(), err)
+		return nil, fmt.Errorf("signalling: encode %s: %w", m.Type(), err)
 	}
 	var b bytes.Buffer
 	b.Grow(len(body) + 20)
@@ -264,7 +264,7 @@ const (
 	maxSegmentLen = 128
 	maxReasonLen  = 128
 	maxCapacity   = 1e13 // 10 Tbit/s: anything above is a lie or a unit mistake
-	maxStripes    = 1024 // the tracker assigns at most 32 (scheduler.SeedCount); room to grow
+	maxStripes    = 1024 // the tracker assigns at most 32 (swarm.SeedCount); room to grow
 )
 
 func validate(m Message, fromClient bool) error {

@@ -1,4 +1,4 @@
-package tracker
+package swarm
 
 import (
 	"cmp"
@@ -25,7 +25,7 @@ type memShard struct {
 
 type memSwarm struct {
 	peers      map[string]*memPeer
-	open       map[string]*memPeer // peers with len(links) < Limit
+	open       []*memPeer // peers with len(links) < Limit, indexed by memPeer.openAt
 	totals     Counters
 	capacity   int64
 	emptySince time.Time
@@ -45,9 +45,12 @@ type memPeer struct {
 	links map[string]struct{}
 	met   map[string]struct{}
 	last  Counters
+	// openAt is p's index in memSwarm.open, -1 when full: an indexed set keeps
+	// OpenPeers O(limit) and deterministic, where a map would be neither.
+	openAt int
 }
 
-var errSelfLink = errors.New("tracker: cannot link a peer to itself")
+var errSelfLink = errors.New("swarm: cannot link a peer to itself")
 
 // NewMemStore returns an empty store with the given number of shards (≤0 → 64).
 func NewMemStore(shards int) *MemStore {
@@ -76,7 +79,6 @@ func (sh *memShard) swarm(s SwarmKey, create bool) *memSwarm {
 	if sw == nil && create {
 		sw = &memSwarm{
 			peers:    make(map[string]*memPeer),
-			open:     make(map[string]*memPeer),
 			reports:  make(map[string]map[string]int),
 			strikes:  make(map[string]strike),
 			banIDs:   make(map[string]time.Time),
@@ -89,10 +91,26 @@ func (sh *memShard) swarm(s SwarmKey, create bool) *memSwarm {
 
 func (sw *memSwarm) updateOpen(p *memPeer) {
 	if len(p.links) < p.Limit {
-		sw.open[p.ID] = p
-	} else {
-		delete(sw.open, p.ID)
+		if p.openAt < 0 {
+			p.openAt = len(sw.open)
+			sw.open = append(sw.open, p)
+		}
+		return
 	}
+	sw.closeOpen(p)
+}
+
+// closeOpen takes p out of the open set (swap with the last element).
+func (sw *memSwarm) closeOpen(p *memPeer) {
+	i := p.openAt
+	if i < 0 {
+		return
+	}
+	last := sw.open[len(sw.open)-1]
+	sw.open[i], last.openAt = last, i
+	sw.open[len(sw.open)-1] = nil
+	sw.open = sw.open[:len(sw.open)-1]
+	p.openAt = -1
 }
 
 func (p *memPeer) record() Peer {
@@ -120,7 +138,7 @@ func (m *MemStore) AddPeer(_ context.Context, s SwarmKey, p Peer) error {
 		return ErrPeerExists
 	}
 	p.Degree = 0
-	mp := &memPeer{Peer: p, links: make(map[string]struct{}), met: make(map[string]struct{})}
+	mp := &memPeer{Peer: p, links: make(map[string]struct{}), met: make(map[string]struct{}), openAt: -1}
 	sw.peers[p.ID] = mp
 	sw.capacity += p.UploadCapacity
 	sw.updateOpen(mp)
@@ -149,7 +167,7 @@ func (m *MemStore) RemovePeer(_ context.Context, s SwarmKey, id string, now time
 		}
 	}
 	delete(sw.peers, id)
-	delete(sw.open, id)
+	sw.closeOpen(p)
 	delete(sw.reports, id)
 	sw.capacity -= p.UploadCapacity
 	if len(sw.peers) == 0 {
@@ -171,20 +189,22 @@ func (m *MemStore) Peer(_ context.Context, s SwarmKey, id string) (Peer, error) 
 }
 
 // OpenPeers implements Store.
-func (m *MemStore) OpenPeers(_ context.Context, s SwarmKey, limit int) ([]Peer, error) {
+func (m *MemStore) OpenPeers(_ context.Context, s SwarmKey, start uint64, limit int) ([]Peer, error) {
 	sh := m.shard(s)
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
 	sw := sh.swarm(s, false)
-	if sw == nil || limit <= 0 {
+	if sw == nil || limit <= 0 || len(sw.open) == 0 {
 		return nil, nil
 	}
-	out := make([]Peer, 0, min(limit, len(sw.open)))
-	for _, p := range sw.open { // map order: a cheap random sample when open is large
-		if len(out) == limit {
-			break
-		}
-		out = append(out, p.record())
+	// A window of the open set from a caller-chosen offset: O(limit), and a sample
+	// of a large set that varies with start.
+	n := len(sw.open)
+	k := min(limit, n)
+	first := int(start % uint64(n))
+	out := make([]Peer, 0, k)
+	for i := range k {
+		out = append(out, sw.open[(first+i)%n].record())
 	}
 	return out, nil
 }

@@ -1,4 +1,4 @@
-package tracker
+package swarm
 
 import (
 	"context"
@@ -65,9 +65,11 @@ type Store interface {
 	RemovePeer(ctx context.Context, s SwarmKey, id string, now time.Time) ([]string, error)
 	// Peer returns one record, with Degree. ErrPeerNotFound.
 	Peer(ctx context.Context, s SwarmKey, id string) (Peer, error)
-	// OpenPeers returns up to limit peers whose Degree is below their Limit, in no
-	// particular order.
-	OpenPeers(ctx context.Context, s SwarmKey, limit int) ([]Peer, error)
+	// OpenPeers returns up to limit peers whose Degree is below their Limit (all of them
+	// when limit allows), in no particular order. The result is a function of the
+	// store's state and start only, so a seeded caller stays deterministic; callers
+	// vary start to sample a large open set.
+	OpenPeers(ctx context.Context, s SwarmKey, start uint64, limit int) ([]Peer, error)
 	// SetLimit changes a peer's neighbour bound. ErrPeerNotFound.
 	SetLimit(ctx context.Context, s SwarmKey, id string, limit int) error
 

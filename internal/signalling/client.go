@@ -1,4 +1,4 @@
-package tracker
+package signalling
 
 import (
 	"context"
@@ -45,7 +45,7 @@ func (d *Dialer) Dial(ctx context.Context, url string, j Join) (*Client, error) 
 		HTTPClient: d.HTTPClient,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("tracker: dial %s: %w", url, err)
+		return nil, fmt.Errorf("signalling: dial %s: %w", url, err)
 	}
 	ws.SetReadLimit(4 << 20)
 	c := &Client{ws: ws, msgs: make(chan Message, max(d.Queue, 64)), done: make(chan struct{})}
@@ -56,7 +56,7 @@ func (d *Dialer) Dial(ctx context.Context, url string, j Join) (*Client, error) 
 	m, err := c.read(ctx)
 	if err != nil {
 		ws.CloseNow()
-		return nil, fmt.Errorf("tracker: join %s/%s: %w", j.Stream, j.Rendition, err)
+		return nil, fmt.Errorf("signalling: join %s/%s: %w", j.Stream, j.Rendition, err)
 	}
 	switch m := m.(type) {
 	case *Welcome:
@@ -69,7 +69,7 @@ func (d *Dialer) Dial(ctx context.Context, url string, j Join) (*Client, error) 
 		return nil, fmt.Errorf("%w: banned: %s", ErrRejected, m.Reason)
 	default:
 		ws.CloseNow()
-		return nil, fmt.Errorf("tracker: join: unexpected %q before welcome", m.Type())
+		return nil, fmt.Errorf("signalling: join: unexpected %q before welcome", m.Type())
 	}
 	go c.readLoop()
 	return c, nil
@@ -135,7 +135,7 @@ func (c *Client) Send(ctx context.Context, m Message) error {
 		return err
 	}
 	if err := c.ws.Write(ctx, websocket.MessageText, b); err != nil {
-		return fmt.Errorf("tracker: send %s: %w", m.Type(), err)
+		return fmt.Errorf("signalling: send %s: %w", m.Type(), err)
 	}
 	return nil
 }
@@ -158,7 +158,7 @@ func (c *Client) Close() error {
 	err := c.ws.Close(websocket.StatusNormalClosure, "leave")
 	var ce websocket.CloseError
 	if err != nil && !errors.As(err, &ce) {
-		return fmt.Errorf("tracker: close: %w", err)
+		return fmt.Errorf("signalling: close: %w", err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package tracker
+package swarm
 
 import (
 	"cmp"
@@ -42,9 +42,17 @@ func initiates(a, b Peer) bool {
 
 // addrPrefix returns the /24 (IPv4) or /48 (IPv6) network of addr, "" if unparsable.
 func addrPrefix(addr string) string {
+	if p, ok := prefixOf(addr); ok {
+		return p.String()
+	}
+	return ""
+}
+
+// prefixOf is addrPrefix as a comparable value, without formatting it.
+func prefixOf(addr string) (netip.Prefix, bool) {
 	ip, err := netip.ParseAddr(addr)
 	if err != nil {
-		return ""
+		return netip.Prefix{}, false
 	}
 	ip = ip.Unmap()
 	bits := 48
@@ -52,19 +60,32 @@ func addrPrefix(addr string) string {
 		bits = 24
 	}
 	p, err := ip.Prefix(bits)
-	if err != nil {
-		return ""
-	}
-	return p.String()
+	return p, err == nil
+}
+
+// near is what locality needs of the peer choosing: computed once per choice.
+type near struct {
+	region    string
+	prefix    netip.Prefix
+	hasPrefix bool
+}
+
+func nearOf(p Peer) near {
+	pf, ok := prefixOf(p.Addr)
+	return near{region: p.Region, prefix: pf, hasPrefix: ok}
 }
 
 // locality ranks b as seen from a: 0 same region, 1 same address prefix, 2 other.
-func locality(a, b Peer) int {
-	if a.Region != "" && a.Region == b.Region {
+func locality(a, b Peer) int { return nearOf(a).rank(b) }
+
+func (a near) rank(b Peer) int {
+	if a.region != "" && a.region == b.Region {
 		return 0
 	}
-	if pa := addrPrefix(a.Addr); pa != "" && pa == addrPrefix(b.Addr) {
-		return 1
+	if a.hasPrefix {
+		if pb, ok := prefixOf(b.Addr); ok && pb == a.prefix {
+			return 1
+		}
 	}
 	return 2
 }
@@ -75,11 +96,12 @@ func choose(p Peer, cands []Peer, skip map[string]bool, want int, rnd *rand.Rand
 		return nil
 	}
 	var tiers [3][]Peer
+	me := nearOf(p)
 	for _, c := range cands {
 		if c.ID == p.ID || skip[c.ID] || c.Degree >= c.Limit {
 			continue
 		}
-		l := locality(p, c)
+		l := me.rank(c)
 		tiers[l] = append(tiers[l], c)
 	}
 	out := make([]Peer, 0, want)

@@ -5,25 +5,17 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/shoal-cdn/shoal/internal/scheduler"
+	"github.com/shoal-cdn/shoal/internal/swarm"
 )
 
-// checkPartition fails unless assignment is a partition: one Count shared by all,
-// indices exactly 0..Count-1.
-func checkPartition(t *testing.T, assignment map[string]Stripe) {
-	t.Helper()
-	if err := partition(assignment); err != nil {
-		t.Fatal(err)
-	}
-}
-
+// partition fails unless assignment is a partition: one Count shared by all, indices
+// exactly 0..Count-1.
 func partition(assignment map[string]Stripe) error {
 	seen := make([]bool, len(assignment))
 	for id, s := range assignment {
@@ -33,130 +25,6 @@ func partition(assignment map[string]Stripe) error {
 		seen[s.Index] = true
 	}
 	return nil
-}
-
-func (sd *seeding) stripes() map[string]Stripe {
-	out := make(map[string]Stripe, len(sd.seeders))
-	for id, s := range sd.seeders {
-		out[id] = s.Stripe
-	}
-	return out
-}
-
-// TestSeedingMatchesRule drives one swarm's seeding through random joins and leaves
-// (capacities with ties and zeros) and checks after every step that the seeders and
-// Count are exactly AssignStripes' over all members, the indices a partition, the
-// reported changes exactly the differences, and that the full member list is only
-// consulted when SeedCount changes or a seeder leaves.
-func TestSeedingMatchesRule(t *testing.T) {
-	rnd := rand.New(rand.NewPCG(1, 2))
-	sd := &seeding{}
-	members := map[string]float64{}
-	all := func() []scheduler.Candidate {
-		out := make([]scheduler.Candidate, 0, len(members))
-		for id, up := range members {
-			out = append(out, scheduler.Candidate{ID: id, Upload: up})
-		}
-		return out
-	}
-	var full, expectFull int
-	counted := func() []scheduler.Candidate { full++; return all() }
-	prev := map[string]Stripe{}
-	for step := range 3000 {
-		k := scheduler.SeedCount(len(members))
-		var changed map[string]Stripe
-		var gone string
-		if len(members) == 0 || rnd.IntN(10) < 6 {
-			id := fmt.Sprintf("p%d", step)
-			up := float64(rnd.IntN(6)) * 1e6 // ties and zeros on purpose
-			members[id] = up
-			if scheduler.SeedCount(len(members)) != k {
-				expectFull++
-			}
-			changed = sd.joined(scheduler.Candidate{ID: id, Upload: up}, len(members), counted)
-		} else {
-			ids := slices.Sorted(maps.Keys(members))
-			gone = ids[rnd.IntN(len(ids))]
-			delete(members, gone)
-			if _, seeder := prev[gone]; seeder || scheduler.SeedCount(len(members)) != k {
-				expectFull++
-			}
-			changed = sd.left(gone, len(members), counted)
-		}
-		got := sd.stripes()
-		want := scheduler.AssignStripes(all(), scheduler.SeedCount(len(members)))
-		if !slices.Equal(slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want))) {
-			t.Fatalf("step %d: seeders %v, rule chose %v", step, got, want)
-		}
-		checkPartition(t, got)
-		for id := range members {
-			if got[id] != prev[id] {
-				if c, ok := changed[id]; !ok || c != got[id] {
-					t.Fatalf("step %d: %s went %+v → %+v, reported %+v %v", step, id, prev[id], got[id], c, ok)
-				}
-			} else if _, ok := changed[id]; ok {
-				t.Fatalf("step %d: unchanged %s reported as changed", step, id)
-			}
-		}
-		if _, ok := changed[gone]; gone != "" && ok {
-			t.Fatalf("step %d: the peer that left was sent a change", step)
-		}
-		if full != expectFull {
-			t.Fatalf("step %d: %d full recomputations, want %d", step, full, expectFull)
-		}
-		prev = got
-	}
-	if len(members) < 100 {
-		t.Fatalf("swarm stayed small (%d): the walk did not exercise SeedCount changes", len(members))
-	}
-}
-
-// TestSeedingKeepsIndices: with Count unchanged, stayers keep their stripe, so a
-// seeder leaving or being outranked moves exactly one stripe.
-func TestSeedingKeepsIndices(t *testing.T) {
-	cands := func(ups ...float64) []scheduler.Candidate {
-		out := make([]scheduler.Candidate, len(ups))
-		for i, up := range ups {
-			out[i] = scheduler.Candidate{ID: fmt.Sprintf("p%d", i), Upload: up}
-		}
-		return out
-	}
-	// 20 members, 3 stripes: p0..p2 are the strongest.
-	ups := []float64{9e6, 8e6, 7e6, 6e6}
-	for len(ups) < 20 {
-		ups = append(ups, 1e6)
-	}
-	members := cands(ups...)
-	all := func() []scheduler.Candidate { return members }
-	sd := &seeding{}
-	sd.assign(members, scheduler.SeedCount(20))
-	before := sd.stripes()
-	if len(before) != 3 {
-		t.Fatalf("seeders %v", before)
-	}
-
-	// p1 (a seeder, not the last ranked) leaves: p3 takes exactly p1's stripe.
-	members = slices.DeleteFunc(members, func(c scheduler.Candidate) bool { return c.ID == "p1" })
-	changed := sd.left("p1", len(members), all)
-	if want := map[string]Stripe{"p3": before["p1"]}; !maps.Equal(changed, want) {
-		t.Fatalf("seeder left: changes %v, want %v", changed, want)
-	}
-
-	// A stronger newcomer outranks the weakest seeder (p3) and takes its stripe.
-	after := sd.stripes()
-	members = append(members, scheduler.Candidate{ID: "strong", Upload: 1e9})
-	changed = sd.joined(members[len(members)-1], len(members), all)
-	if want := map[string]Stripe{"strong": after["p3"], "p3": {}}; !maps.Equal(changed, want) {
-		t.Fatalf("strong join: changes %v, want %v", changed, want)
-	}
-
-	// A weak or zero-upload newcomer changes nothing.
-	for _, up := range []float64{0, 1e6} {
-		members = append(members, scheduler.Candidate{ID: fmt.Sprintf("weak%v", up), Upload: up})
-		if changed := sd.joined(members[len(members)-1], len(members), all); len(changed) != 0 {
-			t.Fatalf("weak join (%v) changed %v", up, changed)
-		}
-	}
 }
 
 // stripeWatch follows what each client was told about its stripe: the welcome, then
@@ -244,7 +112,7 @@ func (w *stripeWatch) expected() []string {
 	ids := slices.Collect(maps.Keys(w.up))
 	ids = slices.DeleteFunc(ids, func(id string) bool { return w.up[id] <= 0 })
 	slices.SortFunc(ids, func(a, b string) int { return cmp.Compare(w.up[b], w.up[a]) })
-	return slices.Sorted(slices.Values(ids[:min(len(ids), scheduler.SeedCount(len(w.up)))]))
+	return slices.Sorted(slices.Values(ids[:min(len(ids), swarm.SeedCount(len(w.up)))]))
 }
 
 // settled waits until the clients' picture is the rule's: exactly the expected peers
@@ -286,8 +154,8 @@ func TestStripesInSwarm(t *testing.T) {
 		}
 	}
 	seeders := w.settled()
-	if len(seeders) != scheduler.SeedCount(20) {
-		t.Fatalf("%d seeders for 20 peers, want %d", len(seeders), scheduler.SeedCount(20))
+	if len(seeders) != swarm.SeedCount(20) {
+		t.Fatalf("%d seeders for 20 peers, want %d", len(seeders), swarm.SeedCount(20))
 	}
 
 	t.Run("seeder leaves", func(t *testing.T) {
@@ -349,7 +217,7 @@ func TestStripesInSwarm(t *testing.T) {
 
 	t.Run("non-seeder leaves", func(t *testing.T) {
 		before, msgs := w.settled(), w.messages()
-		if scheduler.SeedCount(len(clients)-1) != len(before) {
+		if swarm.SeedCount(len(clients)-1) != len(before) {
 			t.Fatalf("setup: %d peers, %d seeders", len(clients), len(before))
 		}
 		for id, c := range clients {
@@ -412,39 +280,5 @@ func TestStripesFewUploaders(t *testing.T) {
 	got := w.settled() // two is alone again: the whole segment
 	if got[two.ID()] != (Stripe{Index: 0, Count: 1}) {
 		t.Fatalf("after the other uploader left: %v", got)
-	}
-}
-
-func TestStripeValidation(t *testing.T) {
-	for _, tc := range []struct {
-		msg string
-		ok  bool
-	}{
-		{`{"type":"stripe","index":0,"count":1}`, true},
-		{`{"type":"stripe","index":31,"count":32}`, true},
-		{`{"type":"stripe","index":0,"count":0}`, true},
-		{`{"type":"stripe"}`, true}, // absent = 0: not a seeder
-		{`{"type":"stripe","index":3,"count":3}`, false},
-		{`{"type":"stripe","index":-1,"count":3}`, false},
-		{`{"type":"stripe","index":2,"count":0}`, false},
-		{`{"type":"stripe","index":0,"count":-1}`, false},
-		{`{"type":"stripe","index":0,"count":1025}`, false},
-		{`{"type":"stripe","index":0.5,"count":2}`, false},
-		{`{"type":"welcome","peer_id":"abc","policy":{},"neighbours":[],"stripe":{"index":1,"count":2}}`, true},
-		{`{"type":"welcome","peer_id":"abc","policy":{},"neighbours":[],"stripe":{"index":2,"count":2}}`, false},
-	} {
-		_, err := DecodeServer([]byte(tc.msg))
-		if (err == nil) != tc.ok {
-			t.Errorf("%s: %v, want ok=%v", tc.msg, err, tc.ok)
-		}
-	}
-	// A stripe is not something a client may send.
-	if _, err := DecodeClient([]byte(`{"type":"stripe","index":0,"count":1}`)); err == nil {
-		t.Error("client stripe message accepted")
-	}
-	// No stripe in a welcome encodes as no member at all (older clients see nothing new).
-	b, err := Encode(&Welcome{PeerID: "abc", Neighbours: []Neighbour{}})
-	if err != nil || string(b) != `{"type":"welcome","peer_id":"abc","policy":{"p2p_enabled":false,"max_upload":0,"neighbours":0},"neighbours":[]}` {
-		t.Fatalf("%s %v", b, err)
 	}
 }

@@ -1,0 +1,119 @@
+package swarm
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+func TestAddrPrefix(t *testing.T) {
+	for _, tc := range []struct{ addr, want string }{
+		{"10.1.2.3", "10.1.2.0/24"},
+		{"::ffff:10.1.2.3", "10.1.2.0/24"},
+		{"2001:db8:1:2::5", "2001:db8:1::/48"},
+		{"nonsense", ""},
+	} {
+		if got := addrPrefix(tc.addr); got != tc.want {
+			t.Errorf("addrPrefix(%q) = %q, want %q", tc.addr, got, tc.want)
+		}
+	}
+}
+
+func TestChooseLocalityFirst(t *testing.T) {
+	me := Peer{ID: "me", Region: "eu", Addr: "10.1.2.3"}
+	cands := []Peer{
+		{ID: "far-strong", Addr: "192.0.2.1", UploadCapacity: 100e6, Limit: 10},
+		{ID: "same-prefix", Addr: "10.1.2.77", UploadCapacity: 1e6, Limit: 10},
+		{ID: "same-region", Region: "eu", Addr: "198.51.100.1", UploadCapacity: 1e6, Limit: 10},
+		{ID: "full-region", Region: "eu", Addr: "198.51.100.2", UploadCapacity: 1e6, Limit: 3, Degree: 3},
+		{ID: "v6-same48", Addr: "2001:db8:1:9::1", Limit: 10},
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for _, tc := range []struct {
+		name string
+		me   Peer
+		want int
+		out  []string
+	}{
+		{"region then prefix then rest", me, 3, []string{"same-region", "same-prefix", "far-strong"}},
+		{"only the best tier", me, 1, []string{"same-region"}},
+		{"ipv6 /48", Peer{ID: "me6", Addr: "2001:db8:1:7::9"}, 1, []string{"v6-same48"}},
+		{"nothing wanted", me, 0, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := choose(tc.me, cands, nil, tc.want, rnd)
+			if len(got) != len(tc.out) {
+				t.Fatalf("got %v, want %v", ids(got), tc.out)
+			}
+			for i := range got {
+				if got[i].ID != tc.out[i] {
+					t.Fatalf("got %v, want %v", ids(got), tc.out)
+				}
+			}
+		})
+	}
+}
+
+func ids(ps []Peer) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.ID
+	}
+	return out
+}
+
+func TestChooseMixesCapacities(t *testing.T) {
+	var cands []Peer
+	for i := range 20 {
+		cands = append(cands, Peer{ID: fmt.Sprintf("p%02d", i), UploadCapacity: int64(i+1) * 1e6, Limit: 10})
+	}
+	rnd := rand.New(rand.NewPCG(3, 4))
+	strongest, notTop := 0, 0
+	for range 200 {
+		got := choose(Peer{ID: "me"}, cands, map[string]bool{"p19": true}, 4, rnd)
+		if len(got) != 4 {
+			t.Fatalf("got %d", len(got))
+		}
+		if got[0].ID != "p18" { // p19 skipped
+			t.Fatalf("first pick %s, want the strongest allowed", got[0].ID)
+		}
+		strongest++
+		for _, p := range got[1:] {
+			if p.UploadCapacity < 10e6 {
+				notTop++
+			}
+		}
+	}
+	if notTop == 0 {
+		t.Fatal("never mixed in weaker peers: everyone would pile onto the strongest")
+	}
+}
+
+func TestPeerLimit(t *testing.T) {
+	for _, tc := range []struct {
+		cap, mean int64
+		bound     int
+		want      int
+	}{
+		{10e6, 5e6, 9, 9}, {1e6, 5e6, 9, 6}, {0, 0, 10, 10}, {1, 5, 1, 1}, {5, 5, 0, 0},
+	} {
+		if got := peerLimit(tc.cap, tc.mean, tc.bound); got != tc.want {
+			t.Errorf("peerLimit(%d, %d, %d) = %d, want %d", tc.cap, tc.mean, tc.bound, got, tc.want)
+		}
+	}
+}
+
+func TestJoinTimingIndependent(t *testing.T) {
+	// initiator is decided by join time, then id, so it is antisymmetric even with
+	// equal clocks.
+	t0 := time.Unix(100, 0)
+	a, b := Peer{ID: "a", Joined: t0}, Peer{ID: "b", Joined: t0}
+	if initiates(a, b) == initiates(b, a) {
+		t.Fatal("tie not broken")
+	}
+	c := Peer{ID: "0", Joined: t0.Add(time.Nanosecond)}
+	if !initiates(c, a) || initiates(a, c) {
+		t.Fatal("later joiner must initiate")
+	}
+}

@@ -1,0 +1,42 @@
+package swarm
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/shoal-cdn/shoal/internal/signalling"
+)
+
+func TestAssignStripes(t *testing.T) {
+	cands := []Candidate{{"a", 100}, {"b", 0}, {"c", 300}, {"d", 200}, {"e", -1}}
+	tests := []struct {
+		k    int
+		want map[string]signalling.Stripe
+	}{
+		{2, map[string]signalling.Stripe{"c": {Index: 0, Count: 2}, "d": {Index: 1, Count: 2}}},
+		{3, map[string]signalling.Stripe{"c": {Index: 0, Count: 3}, "d": {Index: 1, Count: 3}, "a": {Index: 2, Count: 3}}},
+		{10, map[string]signalling.Stripe{"c": {Index: 0, Count: 3}, "d": {Index: 1, Count: 3}, "a": {Index: 2, Count: 3}}}, // only 3 can upload
+		{0, map[string]signalling.Stripe{}},
+	}
+	for _, tt := range tests {
+		got := AssignStripes(cands, tt.k)
+		if len(got) != len(tt.want) {
+			t.Fatalf("k=%d: %v, want %v", tt.k, got, tt.want)
+		}
+		for id, s := range tt.want {
+			if got[id] != s {
+				t.Errorf("k=%d: %s → %v, want %v", tt.k, id, got[id], s)
+			}
+		}
+	}
+	// Deterministic under reordering.
+	rev := slices.Clone(cands)
+	slices.Reverse(rev)
+	eq := []Candidate{{"x", 1}, {"y", 1}, {"z", 1}}
+	a, b := AssignStripes(eq, 2), AssignStripes([]Candidate{eq[2], eq[0], eq[1]}, 2)
+	for id := range a {
+		if a[id] != b[id] {
+			t.Fatalf("order-dependent: %v vs %v", a, b)
+		}
+	}
+}
