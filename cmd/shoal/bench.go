@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -22,7 +23,9 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	var bitrate bitRate
 	fs.Var(&bitrate, "bitrate", "synthetic stream bitrate such as 4M or 800k (default: the demo stream, ~1.5 Mbit/s)")
 	transport := fs.String("transport", bench.TransportEmulated, "emulated (in-memory links) or webrtc (pion on loopback, small N)")
-	speed := fs.Float64("speed", 1, "run the stream this many times faster than real time (emulated transport only)")
+	speed := fs.Float64("speed", 1, "run the stream this many times faster than real time (emulated transport, real clock only)")
+	clock := fs.String("clock", bench.ClockReal, "real (goroutines on a clock, real servers) or virtual (the same engine and tracker cores as discrete events: 10,000+ viewers)")
+	frames := fs.String("frames", "", "virtual clock: bytes (frames encoded, pieces copied) or identity (piece bytes shared); default bytes up to 1,000 viewers")
 	only := fs.String("only", "", "run one mode only: cdn_only or hybrid")
 	seed := fs.Uint64("seed", 1, "seed of the scenario (join times, latencies, churn, losses)")
 	urgent := fs.Duration("urgent", 0, "scheduler tuning: pieces due within this come from the edge (0: the scheduler's default)")
@@ -38,8 +41,16 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	setFlags := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { setFlags[f.Name] = true })
+	if !setFlags["speed"] {
+		*speed = 0 // the default: real time, and the virtual clock's only choice
+	}
+	if !setFlags["transport"] {
+		*transport = ""
+	}
 	cfg := bench.Config{
-		Scenario: *scenario, Peers: *peers, Duration: *duration, Bitrate: int64(bitrate),
+		Scenario: *scenario, Peers: *peers, Duration: *duration, Bitrate: int64(bitrate), Clock: *clock, Frames: *frames,
 		Transport: *transport, Speed: *speed, Seed: *seed, Only: *only, Progress: os.Stderr, Logger: logger(),
 		Scheduler: scheduler.Policy{Urgent: *urgent, FallbackWindow: *fallback},
 	}

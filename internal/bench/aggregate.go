@@ -8,8 +8,18 @@ import (
 	"github.com/shoal-cdn/shoal/internal/peer"
 )
 
+// viewerResult is what one viewer of a run leaves behind: real-time and
+// virtual-time runs aggregate the same way.
+type viewerResult struct {
+	spec                viewerSpec
+	joined, left        time.Time
+	final               peer.Stats
+	cdnMedia            int64 // media bytes its HTTP client read
+	checked, mismatched int
+}
+
 // aggregate sums the viewers' figures into rr.
-func aggregate(rr *RunReport, viewers []*viewer, start, end time.Time) {
+func aggregate(rr *RunReport, viewers []viewerResult, start, end time.Time) {
 	var startups, latencies []time.Duration
 	var stalled, watched time.Duration
 	var p2p, engineMedia, clientMedia int64
@@ -27,7 +37,7 @@ func aggregate(rr *RunReport, viewers []*viewer, start, end time.Time) {
 		rr.EdgePieces.Fallback += st.EdgePieces[peer.EdgeFallback]
 		p2p += st.BytesP2P
 		engineMedia += st.BytesCDNMedia
-		clientMedia += v.http.media.Load()
+		clientMedia += v.cdnMedia
 		left := v.left
 		if left.After(end) {
 			left = end
@@ -36,7 +46,7 @@ func aggregate(rr *RunReport, viewers []*viewer, start, end time.Time) {
 		ps := st.Player
 		vr := ViewerReport{Name: v.spec.Name, JoinS: v.joined.Sub(start).Seconds(), UpBPS: v.spec.Up,
 			Started: ps.Started, StartSeq: ps.StartSeq, Played: ps.Played, StartupMs: ms(ps.Startup), Stalls: ps.Stalls,
-			CDNMediaBytes: v.http.media.Load(), P2PBytes: st.BytesP2P, UploadBytes: st.BytesUp,
+			CDNMediaBytes: v.cdnMedia, P2PBytes: st.BytesP2P, UploadBytes: st.BytesUp,
 			Checked: v.checked, Mismatched: v.mismatched}
 		if v.spec.Leave > 0 {
 			vr.LeaveS = v.left.Sub(start).Seconds()

@@ -17,7 +17,31 @@ var ErrConfig = errors.New("bench: bad config")
 const (
 	TransportEmulated = "emulated"
 	TransportWebRTC   = "webrtc"
+	// TransportVirtual is what a virtual-clock report says it ran on.
+	TransportVirtual = "virtual"
 )
+
+// Clocks.
+const (
+	// ClockReal runs every component on goroutines and a clock (scaled by
+	// Speed): origin, edge and tracker servers, links, engines.
+	ClockReal = "real"
+	// ClockVirtual runs the same engine and tracker cores as discrete
+	// events on one queue, with modelled links and a modelled edge.
+	ClockVirtual = "virtual"
+)
+
+// Frame forms of a virtual run.
+const (
+	FramesAuto     = ""         // bytes up to vIdentityAbove viewers, identities above
+	FramesBytes    = "bytes"    // frames encoded and decoded by internal/wire, pieces copied
+	FramesIdentity = "identity" // frames carried as messages, piece bytes shared
+)
+
+// vIdentityAbove: larger virtual runs carry piece identities (the bytes of
+// every viewer's copy would not fit in memory); a test shows both forms give
+// the same report.
+const vIdentityAbove = 1000
 
 // Config describes one invocation: a scenario run twice (CDN-only, hybrid).
 type Config struct {
@@ -38,6 +62,10 @@ type Config struct {
 	// 1): one transport.ScaledClock drives every component. Emulated
 	// transport only (pion's timers run in real time).
 	Speed float64
+	// Clock is real (default) or virtual.
+	Clock string
+	// Frames is the frame form of a virtual run (FramesAuto by default).
+	Frames string
 	// Seed makes the scenario (latencies, join times, churn) reproducible.
 	Seed uint64
 	// Scheduler tunes every engine's piece scheduler (peer.Config.Scheduler;
@@ -62,8 +90,32 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Peers == 0 {
 		c.Peers = 10
 	}
-	if c.Peers < 1 || c.Peers > 20000 {
-		return c, fmt.Errorf("%w: peers %d out of range 1..20000", ErrConfig, c.Peers)
+	switch c.Clock {
+	case "":
+		c.Clock = ClockReal
+	case ClockReal, ClockVirtual:
+	default:
+		return c, fmt.Errorf("%w: clock %q (want real or virtual)", ErrConfig, c.Clock)
+	}
+	maxPeers := 20000
+	if c.Clock == ClockVirtual {
+		maxPeers = 1_000_000
+		if c.Speed != 0 {
+			return c, fmt.Errorf("%w: speed with the virtual clock (virtual time runs as fast as it can)", ErrConfig)
+		}
+		if c.Transport != "" && c.Transport != TransportEmulated {
+			return c, fmt.Errorf("%w: transport %q with the virtual clock (it models its own links)", ErrConfig, c.Transport)
+		}
+		switch c.Frames {
+		case FramesAuto, FramesBytes, FramesIdentity:
+		default:
+			return c, fmt.Errorf("%w: frames %q (want bytes or identity)", ErrConfig, c.Frames)
+		}
+	} else if c.Frames != "" {
+		return c, fmt.Errorf("%w: frames %q without the virtual clock", ErrConfig, c.Frames)
+	}
+	if c.Peers < 1 || c.Peers > maxPeers {
+		return c, fmt.Errorf("%w: peers %d out of range 1..%d", ErrConfig, c.Peers, maxPeers)
 	}
 	if c.Duration == 0 {
 		c.Duration = time.Minute
@@ -108,4 +160,9 @@ func (c Config) withDefaults() (Config, error) {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c, nil
+}
+
+// pieceIdentity reports whether a virtual run carries piece identities.
+func (c Config) pieceIdentity() bool {
+	return c.Frames == FramesIdentity || (c.Frames == FramesAuto && c.Peers > vIdentityAbove)
 }

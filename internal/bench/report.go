@@ -111,8 +111,10 @@ type RunReport struct {
 
 	// WallS is the run's real duration, StreamS the same on the run's clock;
 	// every other duration and rate of the report is in stream time.
-	WallS    float64         `json:"wall_s"`
-	StreamS  float64         `json:"stream_s"`
+	WallS   float64 `json:"wall_s"`
+	StreamS float64 `json:"stream_s"`
+	// Events is the virtual-time run's event count (0: real time).
+	Events   uint64          `json:"events,omitempty"`
 	Series   []Sample        `json:"series"`
 	Segments []SegmentReport `json:"segments"`
 	Viewers  []ViewerReport  `json:"viewers"`

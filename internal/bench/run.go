@@ -40,6 +40,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Bitrate > 0 {
 		rep.Stream = syntheticStream
 	}
+	if cfg.Clock == ClockVirtual {
+		rep.Transport = TransportVirtual
+	}
 	// One clock for the whole invocation: every component of both runs and
 	// the bench's own schedule read it.
 	clk := transport.SystemClock()
@@ -52,7 +55,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if cfg.Only != "" && cfg.Only != mode {
 			continue
 		}
-		rr, measured, err := runOnce(ctx, cfg, clk, mode, specs)
+		var rr *RunReport
+		var measured float64
+		var err error
+		if cfg.Clock == ClockVirtual {
+			rr, measured, err = runVirtual(cfg, mode, specs)
+		} else {
+			rr, measured, err = runOnce(ctx, cfg, clk, mode, specs)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -247,7 +257,12 @@ func runOnce(ctx context.Context, cfg Config, clk transport.Clock, mode string, 
 		ns := drain(net, 5*time.Second)
 		rr.LinkSentBytes, rr.LinkReceivedBytes, rr.LinkDroppedBytes = ns.Sent, ns.Received, ns.Dropped
 	}
-	aggregate(rr, viewers, start, end)
+	results := make([]viewerResult, len(viewers))
+	for i, v := range viewers {
+		results[i] = viewerResult{spec: v.spec, joined: v.joined, left: v.left, final: v.final,
+			cdnMedia: v.http.media.Load(), checked: v.checked, mismatched: v.mismatched}
+	}
+	aggregate(rr, results, start, end)
 	// CDN copies per segment, over the segments the edge served.
 	refs := e.ref.all()
 	var segBytes, segSize int64

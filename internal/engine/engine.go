@@ -24,6 +24,7 @@ const (
 	// firstPollRetry: the wait after a failed fetch before any playlist.
 	firstPollRetry = time.Second
 	recordBackoff  = 250 * time.Millisecond // × tries
+	minWake        = time.Millisecond       // the earliest Wake after a Ready
 )
 
 // Engine is the viewer core. The zero value is not usable: call New. It is
@@ -75,14 +76,14 @@ func New(cfg Config, now time.Time) *Engine {
 	cfg = cfg.withDefaults()
 	e := &Engine{
 		cfg: cfg, log: cfg.Logger,
-		segs:     make(map[uint64]*segment),
-		pl:       player.New(cfg.Player, now),
-		nbs:      make(map[string]*neighbour),
-		byLink:   make(map[LinkID]*neighbour),
-		distrust: make(map[string]bool),
-		pending:  make(map[pendKey]time.Time),
-		newHave:  make(map[uint64][]int),
-		urgent:   maxUrgent,
+		segs:      make(map[uint64]*segment),
+		pl:        player.New(cfg.Player, now),
+		nbs:       make(map[string]*neighbour),
+		byLink:    make(map[LinkID]*neighbour),
+		distrust:  make(map[string]bool),
+		pending:   make(map[pendKey]time.Time),
+		newHave:   make(map[uint64][]int),
+		urgent:    maxUrgent,
 		nextHouse: now.Add(housekeeping),
 	}
 	e.setRate()
@@ -191,6 +192,10 @@ func (e *Engine) Wake() time.Time {
 		if s := e.segs[seq]; s.rec == nil && !s.recLoading && s.recTries < maxRecordTries && s.recRetry.After(e.lastReady) {
 			at(s.recRetry)
 		}
+	}
+	// Never "now": a caller that sleeps until Wake must not spin.
+	if !w.After(e.lastReady) {
+		w = e.lastReady.Add(minWake)
 	}
 	return w
 }

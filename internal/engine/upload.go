@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math"
 	"time"
 
 	"github.com/shoal-cdn/shoal/internal/wire"
@@ -163,7 +164,9 @@ func (u *uploader) release(now time.Time, nbs []*neighbour, send func(*neighbour
 			}
 			u.last = now
 			if u.tokens < size && u.tokens < u.burst() {
-				u.wake = now.Add(time.Duration((size - u.tokens) / u.rate * float64(time.Second)))
+				// Rounded up, and a nanosecond more: a wake that refills
+				// less than the deficit would wake again at the same instant.
+				u.wake = now.Add(time.Duration(math.Ceil((size-u.tokens)/u.rate*float64(time.Second))) + 1)
 				return
 			}
 			u.tokens -= size // may go negative for a piece above the burst: repaid by waiting

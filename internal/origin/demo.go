@@ -24,9 +24,9 @@ var demoFS embed.FS
 
 const (
 	demoRendition = "index"
-	// demoBackfill segments are published at once, back-dated, so that a player can
+	// DemoBackfill segments are published at once, back-dated, so that a player can
 	// start immediately (hls.js starts three target durations behind live).
-	demoBackfill = 4
+	DemoBackfill = 4
 )
 
 type demoSample struct {
@@ -45,7 +45,8 @@ type demoSource struct {
 	nextPDT time.Time // wall-clock start of the next segment
 }
 
-func newDemo(o *Origin) (*demoSource, error) {
+// loadDemo reads and checks the embedded samples.
+func loadDemo() ([]demoSample, error) {
 	pl, err := demoFS.ReadFile("demo/index.m3u8")
 	if err != nil {
 		return nil, fmt.Errorf("origin: demo: %w", err)
@@ -54,7 +55,7 @@ func newDemo(o *Origin) (*demoSource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("origin: demo playlist: %w", err)
 	}
-	d := &demoSource{o: o}
+	var out []demoSample
 	for _, seg := range p.Segments {
 		b, err := demoFS.ReadFile(path.Join("demo", seg.URI))
 		if err != nil {
@@ -63,15 +64,24 @@ func newDemo(o *Origin) (*demoSource, error) {
 		if err := media.Sniff(media.KindTS, b); err != nil {
 			return nil, fmt.Errorf("origin: demo %s: %w", seg.URI, err)
 		}
-		d.samples = append(d.samples, demoSample{data: b, sum: sha256.Sum256(b), dur: seg.Duration})
+		out = append(out, demoSample{data: b, sum: sha256.Sum256(b), dur: seg.Duration})
 	}
+	return out, nil
+}
+
+func newDemo(o *Origin) (*demoSource, error) {
+	samples, err := loadDemo()
+	if err != nil {
+		return nil, err
+	}
+	d := &demoSource{o: o, samples: samples}
 	now := o.cfg.Now()
 	var back time.Duration
-	for i := range demoBackfill {
+	for i := range DemoBackfill {
 		back += d.samples[i%len(d.samples)].dur
 	}
 	d.nextPDT = now.Add(-back)
-	for range demoBackfill {
+	for range DemoBackfill {
 		if err := d.publish(now); err != nil {
 			return nil, err
 		}
@@ -119,4 +129,24 @@ func (d *demoSource) run(ctx context.Context) {
 			d.o.cfg.Logger.Error("origin: demo", "err", err)
 		}
 	}
+}
+
+// DemoSegment is one sample of the built-in demo stream.
+type DemoSegment struct {
+	Data []byte // never modified
+	Dur  time.Duration
+}
+
+// DemoSegments returns the demo stream's samples, in publication order: the
+// virtual-time bench publishes the same bytes without running an origin.
+func DemoSegments() ([]DemoSegment, error) {
+	samples, err := loadDemo()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]DemoSegment, len(samples))
+	for i, s := range samples {
+		out[i] = DemoSegment{Data: s.data, Dur: s.dur}
+	}
+	return out, nil
 }

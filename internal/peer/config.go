@@ -37,6 +37,9 @@ var (
 	ErrTimeout = errors.New("peer: segment not available in time")
 )
 
+// DefaultTick is Config.Tick's default: the decisions run at least this often.
+const DefaultTick = 50 * time.Millisecond
+
 // NewDialerFunc builds the transport for one tracker session: id is the peer id
 // the tracker assigned, signal relays signalling to the tracker.
 type NewDialerFunc func(id string, signal transport.SignalFunc) (transport.Dialer, error)
@@ -158,7 +161,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.UploadCapacity = 0
 	}
 	if c.Tick <= 0 {
-		c.Tick = 50 * time.Millisecond
+		c.Tick = DefaultTick
 	}
 	if c.StatsInterval <= 0 {
 		c.StatsInterval = 2 * time.Second

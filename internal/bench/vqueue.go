@@ -1,0 +1,90 @@
+package bench
+
+import "time"
+
+// vqueue is the virtual-time bench's one event queue: events run in time
+// order, ties in the order they were scheduled, so a run is a function of
+// its seed. Time is nanoseconds since base.
+type vqueue struct {
+	base   time.Time
+	now    int64
+	seq    uint64
+	h      []vevent
+	events uint64 // run so far
+}
+
+type vevent struct {
+	at  int64
+	seq uint64
+	fn  func()
+}
+
+func (q *vqueue) time() time.Time { return q.base.Add(time.Duration(q.now)) }
+
+func (q *vqueue) ns(t time.Time) int64 { return int64(t.Sub(q.base)) }
+
+// at schedules fn at t (not before now).
+func (q *vqueue) at(t time.Time, fn func()) { q.atNS(q.ns(t), fn) }
+
+// after schedules fn d from now.
+func (q *vqueue) after(d time.Duration, fn func()) { q.atNS(q.now+int64(max(d, 0)), fn) }
+
+func (q *vqueue) atNS(at int64, fn func()) {
+	if at < q.now {
+		at = q.now
+	}
+	q.seq++
+	q.h = append(q.h, vevent{at, q.seq, fn})
+	// Sift up.
+	i := len(q.h) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !q.less(i, p) {
+			break
+		}
+		q.h[i], q.h[p] = q.h[p], q.h[i]
+		i = p
+	}
+}
+
+func (q *vqueue) less(i, j int) bool {
+	a, b := &q.h[i], &q.h[j]
+	return a.at < b.at || (a.at == b.at && a.seq < b.seq)
+}
+
+// pop removes the earliest event.
+func (q *vqueue) pop() vevent {
+	top := q.h[0]
+	n := len(q.h) - 1
+	q.h[0] = q.h[n]
+	q.h[n] = vevent{}
+	q.h = q.h[:n]
+	i := 0
+	for {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < n && q.less(l, m) {
+			m = l
+		}
+		if r < n && q.less(r, m) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		q.h[i], q.h[m] = q.h[m], q.h[i]
+		i = m
+	}
+	return top
+}
+
+// runUntil runs every event due before end; now ends at end.
+func (q *vqueue) runUntil(end time.Time) {
+	e := q.ns(end)
+	for len(q.h) > 0 && q.h[0].at < e {
+		ev := q.pop()
+		q.now = ev.at
+		q.events++
+		ev.fn()
+	}
+	q.now = max(q.now, e)
+}

@@ -1,0 +1,302 @@
+package bench
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/shoal-cdn/shoal/internal/engine"
+	"github.com/shoal-cdn/shoal/internal/peer"
+	"github.com/shoal-cdn/shoal/internal/signalling"
+	"github.com/shoal-cdn/shoal/internal/swarm"
+)
+
+var errVirtual404 = errors.New("bench: virtual edge: 404")
+
+// vTrackerDelay is a tracker message's trip: the real bench's tracker is on
+// loopback beside the edge.
+const vTrackerDelay = time.Millisecond
+
+// vBase is virtual time's origin: a fixed instant, so runs repeat exactly.
+var vBase = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// vrun is one mode of a virtual-time invocation.
+type vrun struct {
+	cfg     Config
+	q       *vqueue
+	net     *vnet
+	stream  *vstream
+	tracker *swarm.Core
+	key     swarm.SwarmKey
+	viewers []*vviewer // in joining order
+	bySpec  []*vviewer // by spec index
+	byID    map[string]*vviewer
+	rng     *rand.Rand
+}
+
+// runVirtual runs the scenario in one mode in virtual time: the same engine
+// core (internal/engine) and the same tracker core (internal/swarm) as
+// production, as discrete events on one queue. It returns the run's report
+// and the stream's bitrate.
+func runVirtual(cfg Config, mode string, specs []viewerSpec) (*RunReport, float64, error) {
+	wallStart := time.Now()
+	q := &vqueue{base: vBase}
+	start := vBase
+	st, err := newVStream(cfg, start)
+	if err != nil {
+		return nil, 0, err
+	}
+	tr, err := swarm.New(swarm.Config{Rand: rand.New(rand.NewPCG(cfg.Seed, 0x74726b))})
+	if err != nil {
+		return nil, 0, err
+	}
+	r := &vrun{cfg: cfg, q: q, stream: st, tracker: tr, key: swarm.SwarmKey{Stream: st.name, Rendition: rendition},
+		byID: make(map[string]*vviewer), bySpec: make([]*vviewer, len(specs)), rng: rand.New(rand.NewPCG(cfg.Seed, 0x76726e)),
+		net: &vnet{q: q, rng: rand.New(rand.NewPCG(cfg.Seed, 0x6c6f7373)), identity: cfg.pieceIdentity()}}
+	// CDN-only is the same engine with P2P switched off by the tracker's policy.
+	tr.SetPolicy(start, st.name, signalling.Policy{P2PEnabled: mode == ModeHybrid})
+
+	// The origin publishes one segment per segment duration.
+	var publish func()
+	publish = func() {
+		if err := st.publish(q.time()); err != nil {
+			panic(err) // signing our own bytes cannot fail
+		}
+		_, d := st.source(len(st.segs))
+		q.after(d, publish)
+	}
+	q.at(st.nextAt, publish)
+
+	for i, s := range specs {
+		q.at(start.Add(s.Join), func() { r.join(i, s) })
+		if s.Leave > 0 {
+			q.at(start.Add(s.Leave), func() { r.leave(r.bySpec[i]) })
+		}
+	}
+
+	rr := &RunReport{}
+	var (
+		lastCDN, lastMedia, lastP2P int64
+		warm                              = min(20*time.Second, cfg.Duration/4)
+		warmP2P, warmMedia          int64 = -1, -1
+		warmSeq                     uint64
+	)
+	p2pTotal := func() (n int64) {
+		for _, v := range r.viewers {
+			n += v.stats().BytesP2P
+		}
+		return n
+	}
+	for el := time.Second; el <= cfg.Duration; el += time.Second {
+		q.runUntil(start.Add(el))
+		cdn := st.media + st.overhead
+		p2p := p2pTotal()
+		smp := Sample{TS: el.Seconds(), CDNMbps: float64(cdn-lastCDN) * 8 / 1e6, Watching: r.watching()}
+		if d := (p2p - lastP2P) + (st.media - lastMedia); d > 0 {
+			smp.Offload = float64(p2p-lastP2P) / float64(d)
+		}
+		rr.Series = append(rr.Series, smp)
+		rr.CDNPeakMbps = max(rr.CDNPeakMbps, smp.CDNMbps)
+		lastCDN, lastMedia, lastP2P = cdn, st.media, p2p
+		if warmP2P < 0 && el >= warm {
+			warmP2P, warmMedia = p2p, st.media
+			warmSeq = uint64(len(st.segs) - 1)
+		}
+		if cfg.Progress != nil && el%cfg.ProgressEvery < time.Second {
+			off := 0.0
+			if p2p+st.media > 0 {
+				off = float64(p2p) / float64(p2p+st.media)
+			}
+			fmt.Fprintf(cfg.Progress, "\r%-8s %5.0f/%.0f s  watching %6d  CDN %8.1f Mbit/s  offload %5.1f%%  events %d  ",
+				mode, el.Seconds(), cfg.Duration.Seconds(), smp.Watching, smp.CDNMbps, 100*off, q.events)
+		}
+	}
+	if cfg.Progress != nil {
+		fmt.Fprintln(cfg.Progress)
+	}
+	end := q.time()
+	for _, v := range r.viewers {
+		v.stop(end)
+	}
+	rr.WallS = time.Since(wallStart).Seconds()
+	rr.StreamS = end.Sub(start).Seconds()
+	rr.Events = q.events
+	rr.CDNMediaBytes, rr.CDNOverheadBytes = st.media, st.overhead
+	rr.CDNBytes = st.media + st.overhead
+	rr.CDNMediaBytesFinal = st.media
+	rr.EdgeCounterAgrees = true // one counter: the virtual edge's
+	rr.CDNMeanMbps = float64(rr.CDNBytes) * 8 / rr.StreamS / 1e6
+	rr.LinkSentBytes, rr.LinkReceivedBytes, rr.LinkDroppedBytes = r.net.sent, r.net.received, r.net.dropped
+	results := make([]viewerResult, len(r.viewers))
+	for i, v := range r.viewers {
+		results[i] = viewerResult{spec: v.spec, joined: v.joined, left: v.left, final: v.final,
+			cdnMedia: v.cdnMedia, checked: v.checked, mismatched: v.mismatched}
+	}
+	aggregate(rr, results, start, end)
+	var segBytes, segSize int64
+	for _, g := range st.segs {
+		n, ok := st.perSeg[g.path]
+		if !ok {
+			continue
+		}
+		segBytes += n
+		segSize += int64(len(g.data))
+		rr.Segments = append(rr.Segments, SegmentReport{Seq: g.seq, Size: int64(len(g.data)), EdgeBytes: n})
+	}
+	slices.SortFunc(rr.Segments, func(a, b SegmentReport) int { return cmp.Compare(a.Seq, b.Seq) })
+	if segSize > 0 {
+		rr.CDNCopiesPerSegment = float64(segBytes) / float64(segSize)
+	}
+	last := uint64(len(st.segs) - 1)
+	if warmP2P >= 0 {
+		var b, n int64
+		for _, sr := range rr.Segments {
+			if sr.Seq > warmSeq && sr.Seq+steadyTail <= last {
+				b += sr.EdgeBytes
+				n += sr.Size
+			}
+		}
+		if n > 0 {
+			rr.CDNCopiesSteady = float64(b) / float64(n)
+		}
+	}
+	if rr.P2PBytes+rr.CDNMediaBytes > 0 {
+		rr.Offload = float64(rr.P2PBytes) / float64(rr.P2PBytes+rr.CDNMediaBytes)
+	}
+	if d := (rr.P2PBytes - warmP2P) + (rr.CDNMediaBytes - warmMedia); warmP2P >= 0 && d > 0 {
+		rr.OffloadSteady = float64(rr.P2PBytes-warmP2P) / float64(d)
+	}
+	rr.FramingBytes = max(0, rr.LinkSentBytes-rr.UploadBytes)
+	var bytes int64
+	var dur time.Duration
+	for _, g := range st.segs {
+		bytes += int64(len(g.data))
+		dur += g.dur
+	}
+	return rr, float64(bytes) * 8 / dur.Seconds(), nil
+}
+
+func (r *vrun) watching() (n int) {
+	for _, v := range r.viewers {
+		if v.watching() {
+			n++
+		}
+	}
+	return n
+}
+
+// join starts viewer i's engine and joins it to the swarm.
+func (r *vrun) join(i int, spec viewerSpec) {
+	now := r.q.time()
+	v := &vviewer{r: r, idx: i, spec: spec, joined: now, links: make(map[engine.LinkID]*vend),
+		rtt:  2*spec.Latency + edgeRTTBase,
+		host: &vhost{up: spec.Up, down: spec.Down, latency: spec.Latency, loss: spec.Loss}}
+	ec := engine.Config{Stream: r.stream.name, Rendition: rendition, Swarm: true, Scheduler: r.cfg.Scheduler,
+		Tick: peer.DefaultTick, NoDeliverData: r.net.identity, Logger: r.cfg.Logger}
+	if spec.Up > 0 {
+		ec.MaxUpload = int64(0.95 * spec.Up)
+		ec.UploadCapacity = ec.MaxUpload
+	} else {
+		ec.MaxUpload = -1
+		v.host.up = noUploadLink
+	}
+	// Ping tokens from the run's seed: the same JSON for the same seed.
+	rng := rand.New(rand.NewPCG(r.cfg.Seed, uint64(i)))
+	ec.Rand = rng.Uint32
+	v.core = engine.New(ec, now)
+	r.viewers = append(r.viewers, v)
+	r.bySpec[i] = v
+	v.markReady()
+	// The tracker session: join, then the welcome a moment later.
+	r.q.after(vTrackerDelay, func() {
+		if !v.watching() {
+			return
+		}
+		v.id = "v" + strconv.Itoa(i) + "-" + strconv.FormatUint(r.rng.Uint64()%1e9, 36)
+		w, outs, err := r.tracker.Join(r.q.time(), r.key, swarm.Peer{ID: v.id,
+			Addr: fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255), UploadCapacity: ec.UploadCapacity})
+		if err != nil {
+			return // banned or full: CDN only
+		}
+		r.byID[v.id] = v
+		r.deliver(outs)
+		r.q.after(vTrackerDelay, func() { r.welcome(v, w) })
+	})
+}
+
+func (r *vrun) welcome(v *vviewer, w signalling.Welcome) {
+	if !v.watching() {
+		return
+	}
+	v.sess++
+	v.step(engine.SessionUp{Session: v.sess, PeerID: w.PeerID,
+		Policy: engine.Policy{P2P: w.Policy.P2PEnabled, MaxUpload: w.Policy.MaxUpload}, Stripe: stripeOf(w.Stripe)})
+	for _, n := range w.Neighbours {
+		if n.Initiator {
+			r.dial(v, n.PeerID)
+		}
+	}
+}
+
+// dial opens a link from v to the viewer named id, as an emulated Dial
+// (no signalling): both ends are up at once.
+func (r *vrun) dial(v *vviewer, id string) {
+	o := r.byID[id]
+	if o == nil || !o.watching() || o == v || o.sess == 0 {
+		return
+	}
+	a, b := r.net.connect(v, o)
+	v.links[a.id], o.links[b.id] = a, b
+	v.step(engine.LinkUp{Session: v.sess, Link: a.id, Remote: o.id})
+	o.step(engine.LinkUp{Session: o.sess, Link: b.id, Remote: v.id})
+}
+
+// deliver hands the tracker core's messages to their viewers.
+func (r *vrun) deliver(outs []swarm.Out) {
+	for _, o := range outs {
+		v := r.byID[o.To]
+		if v == nil {
+			continue
+		}
+		m := o.Msg
+		r.q.after(vTrackerDelay, func() {
+			if !v.watching() || v.sess == 0 {
+				return
+			}
+			switch m := m.(type) {
+			case *signalling.Neighbours:
+				if len(m.Remove) > 0 {
+					v.step(engine.NeighboursRemoved{Session: v.sess, IDs: m.Remove})
+				}
+				for _, n := range m.Add {
+					if n.Initiator {
+						r.dial(v, n.PeerID)
+					}
+				}
+			case *signalling.Stripe:
+				v.step(engine.StripeChanged{Session: v.sess, Stripe: stripeOf(*m)})
+			case *signalling.Policy:
+				v.step(engine.PolicyChanged{Session: v.sess, Policy: engine.Policy{P2P: m.P2PEnabled, MaxUpload: m.MaxUpload}})
+			}
+		})
+	}
+}
+
+func (r *vrun) trackerHandle(v *vviewer, m signalling.Message) {
+	r.q.after(vTrackerDelay, func() { r.deliver(r.tracker.Handle(r.q.time(), r.key, v.id, m)) })
+}
+
+// leave takes v out: its engine stops, the tracker is told, its links close.
+func (r *vrun) leave(v *vviewer) {
+	now := r.q.time()
+	v.stop(now)
+	if v.id != "" {
+		outs, _ := r.tracker.Leave(now, r.key, v.id)
+		delete(r.byID, v.id)
+		r.deliver(outs)
+	}
+}

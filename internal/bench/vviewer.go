@@ -1,0 +1,260 @@
+package bench
+
+import (
+	"crypto/sha256"
+	"time"
+
+	"github.com/shoal-cdn/shoal/internal/engine"
+	"github.com/shoal-cdn/shoal/internal/peer"
+	"github.com/shoal-cdn/shoal/internal/scheduler"
+	"github.com/shoal-cdn/shoal/internal/signalling"
+)
+
+// Edge requests a virtual viewer makes at once (the real shell's semaphore).
+const vMaxEdgeFetches = 8
+
+// vviewer is one viewer of a virtual-time run: the real engine core, driven
+// by the run's event queue instead of goroutines, with its host on the
+// virtual network and its HTTP path to the virtual edge.
+type vviewer struct {
+	r      *vrun
+	idx    int
+	spec   viewerSpec
+	core   *engine.Engine
+	host   *vhost
+	links  map[engine.LinkID]*vend
+	id     string // tracker peer id
+	sess   engine.SessionID
+	joined time.Time
+	left   time.Time // zero while watching
+	final  peer.Stats
+
+	readyPending bool
+	wakeAt       int64 // scheduled wake event (0: none)
+
+	// HTTP path to the edge: every response waits one round trip, bodies
+	// share the downlink (the real bench's shaper).
+	rtt      time.Duration
+	httpFree int64
+	fetching int
+	waiting  []engine.FetchEdge
+	haveKey  bool
+
+	cdnMedia, cdnOverhead int64
+	checked, mismatched   int
+}
+
+func (v *vviewer) watching() bool { return v.left.IsZero() }
+
+// step hands the core one event now and arranges a Ready at this instant,
+// after every event already due (events of one instant make one batch).
+func (v *vviewer) step(ev engine.Event) {
+	if !v.watching() {
+		return
+	}
+	v.core.Step(v.r.q.time(), ev)
+	v.markReady()
+}
+
+func (v *vviewer) markReady() {
+	if v.readyPending {
+		return
+	}
+	v.readyPending = true
+	v.r.q.after(0, v.ready)
+}
+
+// ready runs the core's decisions and does what it asks.
+func (v *vviewer) ready() {
+	v.readyPending = false
+	if !v.watching() {
+		return
+	}
+	now := v.r.q.time()
+	for _, a := range v.core.Ready(now) {
+		v.act(a, now)
+	}
+	// One wake event at a time: an earlier wake replaces it, a later one is
+	// rechecked when the scheduled one fires (Ready at any time is allowed).
+	w := v.r.q.ns(v.core.Wake())
+	if v.wakeAt == 0 || w < v.wakeAt {
+		v.wakeAt = w
+		v.r.q.atNS(w, func() {
+			if v.wakeAt != w {
+				return
+			}
+			v.wakeAt = 0
+			v.step(engine.Tick{})
+		})
+	}
+}
+
+func (v *vviewer) act(a engine.Action, now time.Time) {
+	r := v.r
+	switch a := a.(type) {
+	case engine.Send:
+		if e := v.links[a.Link]; e != nil {
+			r.net.send(e, a.Msg)
+		}
+	case engine.CloseLink:
+		if e := v.links[a.Link]; e != nil {
+			delete(v.links, a.Link)
+			r.net.close(e)
+		}
+	case engine.FetchPlaylist:
+		// As in the real bench, the request reaches the edge a round trip
+		// late (the shaper waits before sending it) and the edge answers
+		// from its cache then.
+		var entries []engine.Entry
+		v.respond(func() (int, bool) {
+			var size int
+			entries, size = r.stream.playlist(r.q.time())
+			return size, false
+		}, func(_, _ time.Time) {
+			v.step(engine.PlaylistFetched{Target: r.stream.target, Entries: entries})
+		})
+	case engine.FetchRecord:
+		g := r.stream.seg(a.ID.Seq)
+		if g == nil || g.uri != a.URI {
+			v.httpAfter(v.rtt, func() { v.step(engine.RecordFetched{Seq: a.ID.Seq, Err: errVirtual404}) })
+			return
+		}
+		fetch := func() {
+			v.respond(func() (int, bool) { return g.recSize, false }, func(_, _ time.Time) {
+				v.step(engine.RecordFetched{Seq: a.ID.Seq, Rec: g.rec})
+			})
+		}
+		if !v.haveKey { // the key first, one round trip before
+			v.haveKey = true
+			v.respond(func() (int, bool) { return r.stream.keySize, false }, func(_, _ time.Time) { fetch() })
+			return
+		}
+		fetch()
+	case engine.FetchEdge:
+		if v.fetching >= vMaxEdgeFetches {
+			v.waiting = append(v.waiting, a)
+			return
+		}
+		v.fetchEdge(a, now)
+	case engine.Report:
+		if a.Session == v.sess {
+			r.trackerHandle(v, &signalling.Report{Peer: a.Peer, Segment: a.Segment.String(), Piece: a.Piece, Reason: a.Reason})
+		}
+	case engine.Deliver:
+		v.checked++
+		if a.Data != nil {
+			if g := r.stream.seg(a.ID.Seq); g == nil || sha256.Sum256(a.Data) != sha256.Sum256(g.data) {
+				v.mismatched++
+			}
+		}
+	case engine.Forget:
+	}
+}
+
+// fetchEdge runs one Range fetch of the edge.
+func (v *vviewer) fetchEdge(a engine.FetchEdge, asked time.Time) {
+	g := v.r.stream.seg(a.Seq)
+	v.fetching++
+	if g == nil || a.Off+a.Len > int64(len(g.data)) {
+		v.httpAfter(v.rtt, func() {
+			v.edgeDone()
+			v.step(engine.EdgeFetched{Seq: a.Seq, First: a.First, Count: a.Count, Err: errVirtual404, Asked: asked})
+		})
+		return
+	}
+	v.respond(func() (int, bool) {
+		v.r.stream.countMedia(g, a.Len)
+		v.cdnMedia += a.Len
+		return int(a.Len), true
+	}, func(hdr, done time.Time) {
+		v.edgeDone()
+		v.step(engine.EdgeFetched{Seq: a.Seq, First: a.First, Count: a.Count, Data: g.data[a.Off : a.Off+a.Len],
+			Asked: asked, Headers: hdr, Done: done})
+	})
+}
+
+func (v *vviewer) edgeDone() {
+	v.fetching--
+	if len(v.waiting) > 0 && v.watching() {
+		a := v.waiting[0]
+		v.waiting = v.waiting[1:]
+		v.fetchEdge(a, v.r.q.time())
+	}
+}
+
+// respond makes one edge request: it reaches the edge one round trip from
+// now (the real bench's shaper waits before sending), where serve answers
+// with the body's size (and counts it as the edge does); the headers come at
+// once, the body at the downlink's rate after what it already carries.
+func (v *vviewer) respond(serve func() (n int, media bool), done func(hdr, end time.Time)) {
+	q := v.r.q
+	q.after(v.rtt, func() {
+		if !v.watching() {
+			return
+		}
+		n, media := serve()
+		if !media {
+			v.r.stream.overhead += int64(n)
+			v.cdnOverhead += int64(n)
+		}
+		hdr := q.now
+		end := max(hdr, v.httpFree) + serialNS(n, v.spec.Down)
+		v.httpFree = end
+		q.atNS(end, func() {
+			if v.watching() {
+				done(q.base.Add(time.Duration(hdr)), q.time())
+			}
+		})
+	})
+}
+
+func (v *vviewer) httpAfter(d time.Duration, fn func()) {
+	v.r.q.after(d, func() {
+		if v.watching() {
+			fn()
+		}
+	})
+}
+
+// linkDown: the other end closed the link.
+func (v *vviewer) linkDown(id engine.LinkID) {
+	if _, ok := v.links[id]; !ok {
+		return
+	}
+	delete(v.links, id)
+	v.step(engine.LinkDown{Link: id})
+}
+
+// stats are the viewer's figures in the real engine's form.
+func (v *vviewer) stats() peer.Stats {
+	if !v.watching() {
+		return v.final
+	}
+	cs := v.core.Stats()
+	st := peer.Stats{PeerID: v.id, BytesCDNMedia: v.cdnMedia, BytesCDN: v.cdnMedia + v.cdnOverhead,
+		BytesP2P: cs.BytesP2P, BytesUp: cs.BytesUp, BytesDup: cs.BytesDup, BytesWasted: cs.BytesWasted,
+		BadPieces: cs.BadPieces, Neighbours: cs.Neighbours, Complete: cs.Complete, Player: cs.Player,
+		EdgePieces: cs.EdgePieces}
+	if t := st.BytesP2P + st.BytesCDNMedia; t > 0 {
+		st.Offload = float64(st.BytesP2P) / float64(t)
+	}
+	return st
+}
+
+// stop takes the viewer out at now, keeping its final figures.
+func (v *vviewer) stop(now time.Time) {
+	if !v.watching() {
+		return
+	}
+	v.final = v.stats()
+	v.final.Latencies = v.core.LatencySamples()
+	v.left = now
+	for id, e := range v.links {
+		delete(v.links, id)
+		v.r.net.close(e)
+	}
+}
+
+func stripeOf(s signalling.Stripe) scheduler.Stripe {
+	return scheduler.Stripe{Index: s.Index, Count: s.Count}
+}
