@@ -12,6 +12,10 @@ const LOW_WATER = 256 << 10;
 const MAX_PENDING_CANDIDATES = 64;
 const PING_INTERVAL_MS = 2000;
 const MAX_SEGMENTS = 64; // segments of one neighbour's announcements we track
+// Delivery-rate EWMA, as the Go engine's (internal/peer): weight, bounds in bytes/s.
+const TPUT_ALPHA = 0.2;
+const MIN_TPUT = 32 << 10;
+const MAX_TPUT = 64 << 20;
 
 /** What a Peer needs from its swarm. */
 export interface PeerHost {
@@ -70,6 +74,9 @@ export class Peer {
   readonly outstanding = new Map<string, number>();
   backoffUntil = 0;
   rttMs = 200;
+  /** Rate it delivers requested pieces to us, bytes/s; 0 until measured. */
+  tput = 0;
+  private lastRecv = 0;
   private pingToken = 0;
   private pingSent = 0;
   /** Requests the remote made, served in arrival order. */
@@ -360,6 +367,21 @@ export class Peer {
   cancel(seg: SegmentId, index: number): void {
     this.outstanding.delete(`${segmentName(seg)}/${index}`);
     this.send({ type: "cancel", epoch: seg.epoch, seq: seg.seq, first: index, count: 1 });
+  }
+
+  /**
+   * noteDelivery updates tput with a piece of `bytes` that arrived at `now`, requested at
+   * `since` (undefined: unrequested, no sample). The interval starts at the later of the
+   * request and the previous piece, so a queue of requests measures the link, not the wait.
+   */
+  noteDelivery(bytes: number, since: number | undefined, now: number): void {
+    const start = Math.max(since ?? now, this.lastRecv);
+    this.lastRecv = now;
+    const dt = (now - start) / 1000;
+    if (since === undefined || dt <= 0) return;
+    const sample = bytes / dt;
+    this.tput = this.tput === 0 ? sample : this.tput + TPUT_ALPHA * (sample - this.tput);
+    this.tput = Math.min(Math.max(this.tput, MIN_TPUT), MAX_TPUT);
   }
 
   holds(name: string, index: number): boolean {

@@ -1,18 +1,11 @@
 // One swarm (stream, rendition): the tracker session, the neighbours, the live window of
-// segments with their verified pieces, and the piece scheduler. The scheduler mirrors
-// internal/scheduler (NOTES.md) in a simpler form:
-//
-//  1. urgent → edge: a piece due within URGENT_MS that is not in flight comes from the
-//     edge (HTTP Range), so P2P can never cause a stall;
-//  2. handover: a neighbour request still in flight HANDOVER_MS before the deadline, or
-//     older than its timeout, is cancelled and re-issued (another holder, or the edge);
-//  3. P2P off → edge;
-//  4. seeding by stripes: a seeder (the tracker's `stripe`) fetches its stripe of every new
-//     segment from the edge at once, and the swarm spreads it;
-//  5. neighbours: other pieces go to a non-choking neighbour that announced them, the one
-//     with the fewest requests outstanding, a few pieces in flight per neighbour;
-//  8. fallback: a piece no neighbour holds is fetched from the edge at a moment hashed per
-//     (peer, segment, block of 8 pieces) within FALLBACK_MS before the urgent window.
+// segments with their verified pieces, and the piece scheduling. The decisions (what comes
+// from the edge and why, what is asked of which neighbour, what is cancelled) are not made
+// here but by scheduler.ts, a port of the Go peer's internal/scheduler held to it by the
+// shared vectors (testdata/scheduler, docs/scheduler-vectors.md): tick() hands it a
+// snapshot of the swarm and carries out the plan. So a browser follows the same rules as a
+// Go peer: urgent pieces from the edge, handover, seeding its stripe while it can spread,
+// deadline-then-rarest neighbour requests, timeouts and the hashed edge fallback.
 //
 // Every piece, whatever its source, is verified against the segment's signed record before
 // it is stored, announced (HAVE), served or handed to the player.
@@ -20,15 +13,11 @@
 import { Emitter } from "./emitter.js";
 import { Peer, type PeerHost, type PeerOptions } from "./peer.js";
 import { parseRecord, pieceLen, RecordError, verifyPiece, type SegmentRecord, type Subtle } from "./record.js";
+import { EDGE, schedule, type Neighbour as SchedNeighbour, type Pending, type PieceSet, type Segment as SchedSegment } from "./scheduler.js";
 import { TrackerClient } from "./tracker.js";
 import type { Policy, SignalData, Stripe } from "./tracker-message.js";
 import { PIECE_SIZE, bitSet, bitfieldLen, segmentName, type Message, type SegmentId } from "./wire.js";
 
-export const URGENT_MS = 1500;
-export const HANDOVER_MS = 750;
-export const FALLBACK_MS = 500;
-const MIN_TIMEOUT_MS = 500;
-const PIECES_IN_FLIGHT = 12; // per neighbour: ~200 KB, a round trip at ~10 Mbit/s
 const WINDOW = 16; // segments kept (the origin's live window is 12)
 const MAX_EARLY_PIECES = 64; // pieces waiting for their record, per swarm
 const TICK_MS = 100;
@@ -79,14 +68,12 @@ class Segment {
   haveCount = 0;
   /** Piece → who serves it: a Peer, or "edge". */
   readonly inflight = new Map<number, { from: Peer | "edge"; at: number }>();
-  /** Peers that timed out on a piece: avoided for it. */
-  readonly avoid = new Map<number, Set<string>>();
+  /** Infinity until the player asks for it: never urgent, but seeded and prefetched. */
   deadline = Infinity;
-  /** Seed our stripe: the segment appeared at the live edge after we joined. */
-  seed = false;
   edgeFailures = 0;
   waiters: { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }[] = [];
-  readonly noticed = performance.now();
+  /** The scheduler's view of our pieces. */
+  readonly haveSet: PieceSet = { has: (i) => this.holds(i) };
   constructor(
     readonly id: SegmentId,
     readonly url: string,
@@ -99,19 +86,6 @@ class Segment {
   holds(i: number): boolean {
     return !!this.have && (this.have[i >> 3] & (0x80 >> (i & 7))) !== 0;
   }
-}
-
-/** StripeOf mirrors scheduler.StripeOf: the stripe piece i of n belongs to. */
-export function stripeOf(seq: bigint, i: number, n: number, count: number): number {
-  if (count <= 1 || n <= 0) return 0;
-  const block = Math.floor((i * count) / n);
-  return Number((BigInt(block) + seq) % BigInt(count));
-}
-
-function hash32(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return h >>> 0;
 }
 
 /** Swarm is the P2P engine of one rendition. */
@@ -313,8 +287,10 @@ export class Swarm extends Emitter<SwarmEvents> implements PeerHost {
 
   /**
    * notePlaylist tells the swarm the segments of the current media playlist (oldest first).
-   * Segments that left it are forgotten; ones that appear after the first playlist are
-   * new at the live edge, so a seeder fetches its stripe of them at once.
+   * Segments that left it are forgotten. Ones that appear after the first playlist are new
+   * at the live edge: their records are fetched at once, so the scheduler can seed our
+   * stripe of them and prefetch them from neighbours before the player asks. The older
+   * ones are wanted only when the player asks for them (load).
    */
   notePlaylist(segs: { id: SegmentId; url: string }[]): void {
     const first = this.listed.size === 0;
@@ -325,12 +301,10 @@ export class Swarm extends Emitter<SwarmEvents> implements PeerHost {
     for (const { id, url } of segs) {
       const name = segmentName(id);
       if (this.listed.has(name)) continue;
-      // New at the live edge (not in the first playlist we saw): seed our stripe of it.
       // hls.js may have asked for it (load) before this playlist reached us.
       this.listed.add(name);
       let s = this.segs.get(name);
       if (!s) this.segs.set(name, (s = new Segment(id, url)));
-      s.seed = !first;
       if (!first) void this.loadRecord(s);
     }
     for (const name of this.listed) if (!keep.has(name)) this.listed.delete(name);
@@ -417,79 +391,66 @@ export class Swarm extends Emitter<SwarmEvents> implements PeerHost {
     });
   }
 
-  private timeoutMs(p: Peer): number {
-    return Math.max(MIN_TIMEOUT_MS, 4 * (p.rttMs + (p.outstanding.size * PIECE_SIZE * 8) / 10e6 * 1000));
-  }
-
-  /** tick is the scheduler: run on every event and every TICK_MS. */
+  /**
+   * tick runs the scheduler (on every event and every TICK_MS): it hands scheduler.ts a
+   * snapshot of the swarm and carries out the plan, cancels first so that a piece moved
+   * to another source is never in flight twice.
+   */
   private tick(): void {
     if (this.destroyed) return;
     const now = performance.now();
     for (const p of this.peers.values()) p.pump();
-    const open = [...this.peers.values()].filter((p) => p.open && p.remoteUploadKbps > 0);
+    const segments: SchedSegment[] = [];
+    const inFlight: Pending[] = [];
+    const neighbours: SchedNeighbour[] = [];
+    // The scheduler keys segments by seq, unique within a stream's epoch; the rare
+    // duplicate across an epoch change waits until the older one leaves the window.
+    const bySeq = new Map<bigint, Segment>();
     for (const s of this.window()) {
-      if (!s.rec || s.complete) continue;
-      if (s.deadline === Infinity && !s.seed && s.waiters.length === 0 && open.length === 0) continue;
-      const rec = s.rec;
-      const urgentAt = s.deadline - URGENT_MS;
-      const edge: number[] = [];
-      const asks = new Map<Peer, number[]>();
-      // Rule 2: handover and timeouts.
-      for (const [i, r] of s.inflight) {
-        if (r.from === "edge") continue;
-        const late = now > s.deadline - HANDOVER_MS;
-        const timedOut = now - r.at > this.timeoutMs(r.from);
-        if (late || timedOut) {
-          r.from.cancel(s.id, i);
-          s.inflight.delete(i);
-          if (timedOut) {
-            let a = s.avoid.get(i);
-            if (!a) s.avoid.set(i, (a = new Set()));
-            a.add(r.from.id);
-          }
-        }
+      if (!s.rec || bySeq.has(s.id.seq)) continue;
+      bySeq.set(s.id.seq, s);
+      if (!s.complete) {
+        segments.push({ seq: s.id.seq, size: s.rec.size, pieceSize: s.rec.pieceSize, deadline: s.deadline, have: s.haveSet });
       }
-      const mine = this.stripe.count > 0 && s.seed && this.uploadKbps() > 0;
-      for (let i = 0; i < rec.count; i++) {
-        if (s.holds(i) || s.inflight.has(i)) continue;
-        // Rules 1, 3, 4.
-        if (now >= urgentAt || !this.p2p || (mine && stripeOf(s.id.seq, i, rec.count, this.stripe.count) === this.stripe.index)) {
-          edge.push(i);
-          continue;
-        }
-        // Rule 5.
-        const avoid = s.avoid.get(i);
-        let best: Peer | undefined;
-        let holders = 0;
-        for (const p of open) {
-          if (!p.holds(s.name, i) || avoid?.has(p.id)) continue;
-          holders++;
-          if (p.chokesUs || p.backoffUntil > now) continue;
-          const load = p.outstanding.size + (asks.get(p)?.length ?? 0);
-          if (load >= PIECES_IN_FLIGHT) continue;
-          if (!best || load < best.outstanding.size + (asks.get(best)?.length ?? 0)) best = p;
-        }
-        if (best) {
-          let a = asks.get(best);
-          if (!a) asks.set(best, (a = []));
-          a.push(i);
-          continue;
-        }
-        // Rule 8: nobody near us has it.
-        if (holders === 0 && s.deadline !== Infinity) {
-          const h = hash32(`${this.selfId}/${s.name}/${i >> 3}`) / 2 ** 32;
-          if (now >= urgentAt - FALLBACK_MS * (1 - h)) edge.push(i);
-        }
+      for (const [i, r] of s.inflight) inFlight.push({ seq: s.id.seq, piece: i, from: r.from === "edge" ? EDGE : r.from.id, since: r.at });
+    }
+    if (segments.length === 0 && inFlight.length === 0) {
+      this.flushHaves();
+      return;
+    }
+    for (const p of this.peers.values()) {
+      if (!p.open) continue;
+      const have = new Map<bigint, PieceSet>();
+      for (const [seq, s] of bySeq) {
+        const h = p.has.get(s.name);
+        if (h) have.set(seq, h);
       }
-      for (const [p, pieces] of asks) {
-        for (const [first, count] of runs(pieces)) {
-          for (let i = first; i < first + count; i++) s.inflight.set(i, { from: p, at: now });
-          p.request(s.id, first, count);
-        }
-      }
-      if (edge.length > 0) {
-        for (const [first, count] of runs(edge)) void this.fetchEdge(s, first, count);
-      }
+      neighbours.push({
+        id: p.id,
+        have,
+        throughput: p.tput, // 0 until measured: the scheduler's default
+        rttMs: p.rttMs,
+        choking: p.chokesUs || p.backoffUntil > now,
+        noUpload: p.remoteUploadKbps === 0,
+      });
+    }
+    const policy = { p2p: this.p2p, stripe: this.stripe, noUpload: this.uploadKbps() === 0 };
+    const plan = schedule({ now, self: this.selfId, policy, segments, neighbours, inFlight });
+    for (const c of plan.cancels) {
+      // An edge fetch is not aborted: its pieces stay in flight until verified.
+      const s = bySeq.get(c.seq);
+      const r = s?.inflight.get(c.piece);
+      if (!s || !r || r.from === "edge" || r.from.id !== c.from) continue;
+      r.from.cancel(s.id, c.piece);
+      s.inflight.delete(c.piece);
+    }
+    for (const r of plan.edge) void this.fetchEdge(bySeq.get(r.seq)!, r.first, r.count);
+    for (const r of plan.requests) {
+      const p = this.peers.get(r.from);
+      const s = bySeq.get(r.seq)!;
+      if (!p) continue;
+      for (let i = r.first; i < r.first + r.count; i++) s.inflight.set(i, { from: p, at: now });
+      p.request(s.id, r.first, r.count);
     }
     this.flushHaves();
   }
@@ -552,6 +513,8 @@ export class Swarm extends Emitter<SwarmEvents> implements PeerHost {
       return;
     }
     const rec = s.rec;
+    const r = s.inflight.get(m.index);
+    p.noteDelivery(m.data.length, r?.from === p ? r.at : undefined, performance.now());
     try {
       await verifyPiece(rec, m.index, m.data, this.opts.subtle);
     } catch (e) {

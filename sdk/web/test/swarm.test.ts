@@ -1,7 +1,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { webcrypto, createHash } from "node:crypto";
-import { Swarm, runs, stripeOf } from "../src/swarm.js";
+import { Swarm, runs } from "../src/swarm.js";
+import { stripeOf } from "../src/scheduler.js";
 import { importPublicKey } from "../src/record.js";
 import { parseSegmentUrl } from "../src/index.js";
 import { readRepo } from "./util.js";
