@@ -80,9 +80,9 @@ type fakePeer struct {
 type peerMode int
 
 const (
-	honest peerMode = iota // answers every REQUEST with the right bytes
-	staller                // never answers
-	liar                   // answers with bytes that fail verification
+	honest  peerMode = iota // answers every REQUEST with the right bytes
+	staller                 // never answers
+	liar                    // answers with bytes that fail verification
 )
 
 type world struct {
