@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoal-cdn/shoal/internal/manifest"
 	"github.com/shoal-cdn/shoal/internal/scheduler"
 	"github.com/shoal-cdn/shoal/internal/wire"
 )
@@ -831,5 +832,36 @@ func TestNoDeliverData(t *testing.T) {
 	w.start()
 	if d := w.delivered[startSeq]; len(d) != 1 || d[0] != nil {
 		t.Errorf("Deliver carried %d bytes", len(d[0]))
+	}
+}
+
+// An edge answer can outlive the segment it was for: the stream restarted
+// (a new epoch at the same seq, a smaller segment) while the fetch was out.
+// EdgeFetched names no epoch, so the core must not trust its range.
+func TestEdgeAnswerAfterEpochChange(t *testing.T) {
+	w := newWorld(t, noUpload())
+	w.start()
+	w.edgeHold = map[uint64]bool{farSeq: true}
+	w.runFor(7 * time.Second) // 103 turns urgent at t0+6.5s
+	old := actionsOf[FetchEdge](w.log)
+	old = slices.DeleteFunc(old, func(f FetchEdge) bool { return f.Seq != farSeq })
+	if len(old) == 0 || old[len(old)-1].First+old[len(old)-1].Count != segPieces {
+		t.Fatalf("edge fetches of 103: %+v, want one ending at its last piece", old)
+	}
+	f := old[len(old)-1]
+	// The playlist now lists 103 in epoch e2: one short piece.
+	small := []byte("restarted")
+	en := Entry{Seq: farSeq, Epoch: "e2", URI: testRend + "/e2-103.ts", Dur: segDur}
+	w.step(PlaylistFetched{Target: segDur, Entries: []Entry{en}})
+	w.ready()
+	w.step(RecordFetched{Seq: farSeq, Rec: manifest.New(testStream, testRend, "e2", farSeq, en.URI, segDur, small)})
+	w.ready()
+	w.serveEdge(f) // the old epoch's bytes
+	acts := w.pump()
+	if n := len(actionsOf[Deliver](acts)); n != 0 {
+		t.Errorf("delivered %d segments from the old epoch's bytes", n)
+	}
+	if s := w.e.segs[farSeq]; s == nil || s.id.Epoch != "e2" || s.have.Count() != 0 {
+		t.Error("the new segment took the old epoch's bytes")
 	}
 }

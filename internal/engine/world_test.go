@@ -100,6 +100,7 @@ type world struct {
 	edge      []FetchEdge
 	noEdge    bool // handle does not answer FetchEdge
 	noRecords bool // nor FetchRecord
+	edgeHold  map[uint64]bool // nor FetchEdge of these seqs
 }
 
 func newWorld(t *testing.T, cfg Config) *world {
@@ -189,7 +190,7 @@ func (w *world) handle(a Action) {
 		w.step(RecordFetched{Seq: a.ID.Seq, Rec: w.record(a.ID.Seq)})
 	case FetchEdge:
 		w.edge = append(w.edge, a)
-		if !w.noEdge {
+		if !w.noEdge && !w.edgeHold[a.Seq] {
 			w.serveEdge(a)
 		}
 	case Deliver:
