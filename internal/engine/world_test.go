@@ -98,8 +98,8 @@ type world struct {
 	// Set by handle: what was delivered (seq → times), edge fetches.
 	delivered map[uint64][][]byte
 	edge      []FetchEdge
-	noEdge    bool // handle does not answer FetchEdge
-	noRecords bool // nor FetchRecord
+	noEdge    bool            // handle does not answer FetchEdge
+	noRecords bool            // nor FetchRecord
 	edgeHold  map[uint64]bool // nor FetchEdge of these seqs
 }
 
