@@ -438,6 +438,12 @@ func (e *Engine) onEdge(ev EdgeFetched, now time.Time) {
 		e.stats.BytesWasted += int64(len(ev.Data)) // the segment left the window meanwhile
 		return
 	}
+	if ev.First < 0 || ev.Count < 0 || ev.First+ev.Count > s.pieces() {
+		// Asked of an earlier segment of this seq (a new epoch replaced it
+		// meanwhile, with fewer pieces): not a range of this record.
+		e.stats.BytesWasted += int64(len(ev.Data))
+		return
+	}
 	if ev.Err != nil {
 		e.log.Info("engine: edge fetch", "seq", ev.Seq, "first", ev.First, "count", ev.Count, "err", ev.Err)
 		return

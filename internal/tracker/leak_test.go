@@ -1,0 +1,13 @@
+package tracker
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the package's tests if a goroutine is still running when
+// they are done: every one of ours must end with the test that started it.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
