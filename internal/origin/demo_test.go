@@ -55,8 +55,8 @@ func TestDemo(t *testing.T) {
 
 	// Live from the first moment, before Run: the back-dated start.
 	pl, _ := checkSegments(t, srv.URL, "demo", "index")
-	if len(pl.Segments) != demoBackfill || pl.Endlist {
-		t.Fatalf("demo starts with %d segments, want %d", len(pl.Segments), demoBackfill)
+	if len(pl.Segments) != DemoBackfill || pl.Endlist {
+		t.Fatalf("demo starts with %d segments, want %d", len(pl.Segments), DemoBackfill)
 	}
 	if pl.Segments[0].DateTime == nil || time.Since(*pl.Segments[0].DateTime) < 7*time.Second {
 		t.Errorf("first segments not back-dated: %v", pl.Segments[0].DateTime)
