@@ -60,6 +60,11 @@ type Engine struct {
 	nextHouse          time.Time
 	planWake           time.Time
 	lastReady          time.Time
+	// The last plan's inputs that change without an event: see schedule.
+	dirty    bool
+	lastSegs []scheduler.Segment
+	nextBusy time.Time
+	segBuf   []scheduler.Segment
 
 	out   []Action
 	stats Stats
@@ -93,6 +98,11 @@ func New(cfg Config, now time.Time) *Engine {
 // Step takes one event that happened at now. Its actions come with the next
 // Ready.
 func (e *Engine) Step(now time.Time, ev Event) {
+	switch ev.(type) {
+	case Tick, PieceSent:
+	default:
+		e.dirty = true
+	}
 	switch ev := ev.(type) {
 	case Tick:
 	case PlaylistFetched:
@@ -183,11 +193,7 @@ func (e *Engine) Wake() time.Time {
 	if e.cfg.Tick > 0 {
 		at(e.lastReady.Add(e.cfg.Tick))
 	}
-	for _, nb := range e.nbList {
-		if nb.busyUntil.After(e.lastReady) {
-			at(nb.busyUntil)
-		}
-	}
+	at(e.nextBusy)
 	for _, seq := range e.order {
 		if s := e.segs[seq]; s.rec == nil && !s.recLoading && s.recTries < maxRecordTries && s.recRetry.After(e.lastReady) {
 			at(s.recRetry)
@@ -525,12 +531,11 @@ func (e *Engine) schedPolicy() scheduler.Policy {
 
 // schedule asks the scheduler what to do and does it.
 func (e *Engine) schedule(now time.Time) {
-	e.planWake = time.Time{}
 	self := e.self
 	if e.sess == 0 {
 		self = "self"
 	}
-	st := scheduler.State{Now: now, Self: self, Policy: e.schedPolicy()}
+	st := scheduler.State{Now: now, Self: self, Policy: e.schedPolicy(), Segments: e.segBuf[:0]}
 	var size int64 // largest segment wanted: the urgent window must fetch one whole
 	for _, seq := range e.order {
 		s := e.segs[seq]
@@ -544,10 +549,29 @@ func (e *Engine) schedule(now time.Time) {
 		st.Segments = append(st.Segments, scheduler.Segment{Seq: seq, Size: s.rec.Size, PieceSize: int(s.rec.PieceSize), Deadline: dl, Have: s.have})
 		size = max(size, s.rec.Size)
 	}
+	e.segBuf = st.Segments
 	if st.Policy.Urgent <= 0 {
 		st.Policy.Urgent = e.edgeT.urgent(size)
 	}
 	e.urgent = st.Policy.Urgent
+	// The plan is a function of its inputs that changes with time only at
+	// its Wake: with no new input since the last plan (no event but ticks,
+	// the same segments due at the same deadlines, no neighbour's back-off
+	// over) and before that Wake, it would decide nothing new.
+	same := !e.dirty && slices.EqualFunc(st.Segments, e.lastSegs, func(a, b scheduler.Segment) bool {
+		return a.Seq == b.Seq && a.Deadline.Equal(b.Deadline)
+	})
+	if same && (e.planWake.IsZero() || now.Before(e.planWake)) && (e.nextBusy.IsZero() || now.Before(e.nextBusy)) {
+		return
+	}
+	e.dirty = false
+	e.lastSegs = append(e.lastSegs[:0], st.Segments...)
+	e.planWake, e.nextBusy = time.Time{}, time.Time{}
+	for _, nb := range e.nbList {
+		if nb.busyUntil.After(now) && (e.nextBusy.IsZero() || nb.busyUntil.Before(e.nextBusy)) {
+			e.nextBusy = nb.busyUntil
+		}
+	}
 	if len(st.Segments) == 0 && len(e.pending) == 0 {
 		return
 	}
