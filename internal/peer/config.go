@@ -24,6 +24,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/shoal-cdn/shoal/internal/engine"
 	"github.com/shoal-cdn/shoal/internal/player"
 	"github.com/shoal-cdn/shoal/internal/scheduler"
 	"github.com/shoal-cdn/shoal/internal/transport"
@@ -125,6 +126,16 @@ type Config struct {
 	// tamper, set only by this package's tests, rewrites every piece we upload:
 	// it turns the engine into the malicious peer of the integrity tests.
 	tamper func(wire.SegmentID, int, []byte) []byte
+	// journal, set only by this package's tests, records every event the
+	// core took and every action it gave, for the replay test.
+	journal journal
+}
+
+// journal records a core's life: start, each Step and each Ready.
+type journal interface {
+	start(at time.Time)
+	step(at time.Time, ev engine.Event)
+	ready(at time.Time, acts []engine.Action)
 }
 
 func (c Config) withDefaults() (Config, error) {

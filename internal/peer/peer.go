@@ -127,7 +127,11 @@ func (c Config) coreConfig() engine.Config {
 
 // Run follows the stream until ctx ends. It returns nil on cancellation.
 func (p *Peer) Run(ctx context.Context) error {
-	p.core = engine.New(p.cfg.coreConfig(), p.cfg.Clock.Now())
+	start := p.cfg.Clock.Now()
+	p.core = engine.New(p.cfg.coreConfig(), start)
+	if p.cfg.journal != nil {
+		p.cfg.journal.start(start)
+	}
 	loopCtx, stopLoop := context.WithCancel(ctx)
 	defer stopLoop()
 	trCtx, stopTracker := context.WithCancel(context.Background())
@@ -160,6 +164,7 @@ func (p *Peer) post(ctx context.Context, ev any) bool {
 func (p *Peer) loop(ctx context.Context) {
 	wake := make(chan struct{}, 1)
 	var timer transport.Timer
+	var armed time.Time // when timer fires
 	defer func() {
 		if timer != nil {
 			timer.Stop()
@@ -170,20 +175,24 @@ func (p *Peer) loop(ctx context.Context) {
 	}()
 	for {
 		now := p.cfg.Clock.Now()
-		for _, a := range p.core.Ready(now) {
+		for _, a := range p.ready(now) {
 			p.act(ctx, a, now)
 		}
 		p.publishSnapshot()
-		if timer != nil {
-			timer.Stop()
-		}
-		d := max(p.core.Wake().Sub(now), 0)
-		timer = p.cfg.Clock.AfterFunc(d, func() {
-			select {
-			case wake <- struct{}{}:
-			default:
+		// One timer, re-armed only when the core wants an earlier wake (a
+		// later one is checked when this one fires: Ready at any time is fine).
+		if w := p.core.Wake(); timer == nil || !armed.After(now) || w.Before(armed) {
+			if timer != nil {
+				timer.Stop()
 			}
-		})
+			armed = w
+			timer = p.cfg.Clock.AfterFunc(max(w.Sub(now), 0), func() {
+				select {
+				case wake <- struct{}{}:
+				default:
+				}
+			})
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -204,7 +213,7 @@ func (p *Peer) loop(ctx context.Context) {
 		for len(p.selfEvs) > 0 {
 			ev := p.selfEvs[0]
 			p.selfEvs = p.selfEvs[1:]
-			p.core.Step(p.cfg.Clock.Now(), ev)
+			p.step(p.cfg.Clock.Now(), ev)
 		}
 	}
 }
@@ -215,23 +224,23 @@ func (p *Peer) handle(ev any) {
 	switch ev := ev.(type) {
 	case evCore:
 		if d, ok := ev.ev.(engine.LinkDown); ok {
-			p.core.Step(now, d)
+			p.step(now, d)
 			if k := p.links[d.Link]; k != nil {
 				k.close()
 				delete(p.links, d.Link)
 			}
 			return
 		}
-		p.core.Step(now, ev.ev)
+		p.step(now, ev.ev)
 	case evWelcome:
 		p.sess = ev.s
-		p.core.Step(now, engine.SessionUp{Session: ev.s.sid, PeerID: ev.s.id,
+		p.step(now, engine.SessionUp{Session: ev.s.sid, PeerID: ev.s.id,
 			Policy: corePolicy(ev.policy), Stripe: scheduler.Stripe{Index: ev.stripe.Index, Count: ev.stripe.Count}})
 	case evSession:
 		if _, ok := ev.ev.(engine.SessionDown); ok && p.sess == ev.s {
 			p.sess = nil
 		}
-		p.core.Step(now, ev.ev)
+		p.step(now, ev.ev)
 	case evLinkUp:
 		p.nextLink++
 		id := p.nextLink
@@ -239,9 +248,9 @@ func (p *Peer) handle(ev any) {
 		p.links[id] = k
 		go k.writeLoop()
 		go k.readLoop()
-		p.core.Step(now, engine.LinkUp{Session: ev.s.sid, Link: id, Remote: ev.l.RemoteID()})
+		p.step(now, engine.LinkUp{Session: ev.s.sid, Link: id, Remote: ev.l.RemoteID()})
 	case evDemand:
-		p.core.Step(now, engine.Demand{Seq: ev.seq, Epoch: ev.epoch})
+		p.step(now, engine.Demand{Seq: ev.seq, Epoch: ev.epoch})
 		dur, ok := p.core.Segment(ev.seq, ev.epoch)
 		if !ok {
 			ev.reply <- nil
@@ -249,6 +258,22 @@ func (p *Peer) handle(ev any) {
 		}
 		ev.reply <- p.proxySeg(ev.seq, dur)
 	}
+}
+
+// step and ready drive the core (and the journal of a test that records it).
+func (p *Peer) step(now time.Time, ev engine.Event) {
+	p.core.Step(now, ev)
+	if p.cfg.journal != nil {
+		p.cfg.journal.step(now, ev)
+	}
+}
+
+func (p *Peer) ready(now time.Time) []engine.Action {
+	acts := p.core.Ready(now)
+	if p.cfg.journal != nil {
+		p.cfg.journal.ready(now, acts)
+	}
+	return acts
 }
 
 func corePolicy(pol tracker.Policy) engine.Policy {
