@@ -2,6 +2,7 @@ package bench
 
 import (
 	"crypto/ed25519"
+	"crypto/sha256"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -47,6 +48,7 @@ type vseg struct {
 	uri       string // relative to /live/{stream}/
 	path      string // the edge path
 	data      []byte
+	sum       [sha256.Size]byte
 	rec       *manifest.Record
 	recSize   int
 	dur       time.Duration
@@ -114,7 +116,7 @@ func (s *vstream) publish(now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("bench: virtual record %d: %w", seq, err)
 	}
-	s.segs = append(s.segs, &vseg{seq: seq, uri: uri, path: "/live/" + s.name + "/" + uri, data: data, rec: rec,
+	s.segs = append(s.segs, &vseg{seq: seq, uri: uri, path: "/live/" + s.name + "/" + uri, data: data, sum: sha256.Sum256(data), rec: rec,
 		recSize: len(signed), dur: dur, pdt: s.pdt, published: now})
 	s.pdt = s.pdt.Add(dur)
 	return nil

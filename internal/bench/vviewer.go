@@ -143,7 +143,7 @@ func (v *vviewer) act(a engine.Action, now time.Time) {
 	case engine.Deliver:
 		v.checked++
 		if a.Data != nil {
-			if g := r.stream.seg(a.ID.Seq); g == nil || sha256.Sum256(a.Data) != sha256.Sum256(g.data) {
+			if g := r.stream.seg(a.ID.Seq); g == nil || sha256.Sum256(a.Data) != g.sum {
 				v.mismatched++
 			}
 		}

@@ -64,7 +64,9 @@ type Engine struct {
 	dirty    bool
 	lastSegs []scheduler.Segment
 	nextBusy time.Time
-	segBuf   []scheduler.Segment
+	segBuf   []scheduler.Segment // reused by every plan: the scheduler only reads them
+	nbBuf    []scheduler.Neighbour
+	pendBuf  []scheduler.Pending
 
 	out   []Action
 	stats Stats
@@ -575,6 +577,7 @@ func (e *Engine) schedule(now time.Time) {
 	if len(st.Segments) == 0 && len(e.pending) == 0 {
 		return
 	}
+	st.Neighbours, st.InFlight = e.nbBuf[:0], e.pendBuf[:0]
 	if st.Policy.P2P {
 		for _, nb := range e.nbList {
 			if nb.hello {
@@ -585,6 +588,7 @@ func (e *Engine) schedule(now time.Time) {
 	for k, since := range e.pending {
 		st.InFlight = append(st.InFlight, scheduler.Pending{Seq: k.seq, Piece: k.piece, From: k.from, Since: since})
 	}
+	e.nbBuf, e.pendBuf = st.Neighbours, st.InFlight
 	// Map order must not reach the scheduler's tie-breaks: sort.
 	slices.SortFunc(st.InFlight, func(a, b scheduler.Pending) int {
 		if c := a.Since.Compare(b.Since); c != 0 {

@@ -90,15 +90,12 @@ func Schedule(st State) Plan {
 		}
 	}
 
-	segs := make(map[uint64]*Segment, len(st.Segments))
 	order := make([]*Segment, 0, len(st.Segments))
 	for i := range st.Segments {
 		s := &st.Segments[i]
-		if _, dup := segs[s.Seq]; dup {
-			continue
+		if !slices.ContainsFunc(order, func(o *Segment) bool { return o.Seq == s.Seq }) {
+			order = append(order, s)
 		}
-		segs[s.Seq] = s
-		order = append(order, s)
 	}
 	slices.SortFunc(order, func(a, b *Segment) int {
 		if c := a.Deadline.Compare(b.Deadline); c != 0 {
@@ -106,21 +103,41 @@ func Schedule(st State) Plan {
 		}
 		return cmp.Compare(a.Seq, b.Seq)
 	})
+	// Segments by seq, as positions in order (a window holds a handful).
+	segAt := func(seq uint64) int {
+		for i, s := range order {
+			if s.Seq == seq {
+				return i
+			}
+		}
+		return -1
+	}
 	urgentAt := func(s *Segment) time.Time { return s.Deadline.Add(-pol.Urgent) }
 
 	nbs := make(map[string]*nbState, len(st.Neighbours))
+	states := make([]nbState, 0, len(st.Neighbours)) // never grown: nbList points into it
 	nbList := make([]*nbState, 0, len(st.Neighbours))
 	for i := range st.Neighbours {
 		n := &st.Neighbours[i]
 		if _, dup := nbs[n.ID]; dup || n.ID == Edge || n.NoUpload {
 			continue
 		}
-		ns := &nbState{Neighbour: n, tput: n.Throughput}
+		states = append(states, nbState{Neighbour: n, tput: n.Throughput})
+		ns := &states[len(states)-1]
 		if ns.tput <= 0 {
 			ns.tput = pol.DefaultThroughput
 		}
 		nbs[n.ID] = ns
 		nbList = append(nbList, ns)
+	}
+	// haves[si][j]: what neighbour nbList[j] announced of segment order[si],
+	// looked up once rather than for every piece.
+	haves := make([][]Bitfield, len(order))
+	for si, s := range order {
+		haves[si] = make([]Bitfield, len(nbList))
+		for j, ns := range nbList {
+			haves[si][j] = ns.Have[s.Seq]
+		}
 	}
 	for _, pd := range st.InFlight {
 		if ns := nbs[pd.From]; ns != nil {
@@ -149,11 +166,18 @@ func Schedule(st State) Plan {
 		}
 		return a.Since.Compare(b.Since)
 	})
-	covered := make(map[pieceKey]bool, len(inflight))
+	covered := make([]Bitfield, len(order)) // pieces in flight that stay, per segment
+	for si, s := range order {
+		covered[si] = NewBitfield(s.Pieces())
+	}
 	avoid := make(map[pieceKey]string)
 	for _, pd := range inflight {
 		k := pieceKey{pd.Seq, pd.Piece}
-		s := segs[pd.Seq]
+		var s *Segment
+		si := segAt(pd.Seq)
+		if si >= 0 {
+			s = order[si]
+		}
 		ns := nbs[pd.From]
 		cancel := func() {
 			plan.Cancels = append(plan.Cancels, pd)
@@ -165,14 +189,14 @@ func Schedule(st State) Plan {
 		case s == nil || pd.Piece < 0 || pd.Piece >= s.Pieces() || s.Have.Has(pd.Piece):
 			cancel() // played, expired, bogus or already here
 		case pd.From == Edge:
-			if covered[k] {
+			if covered[si].Has(pd.Piece) {
 				cancel()
 				continue
 			}
-			covered[k] = true // the edge is the safety net: never second-guessed
+			covered[si].Set(pd.Piece) // the edge is the safety net: never second-guessed
 		case ns == nil || !pol.P2P:
 			cancel()
-		case covered[k]:
+		case covered[si].Has(pd.Piece):
 			cancel() // duplicate of an edge or older request
 		case !now.Before(s.Deadline.Add(-pol.Handover)):
 			cancel() // P2P must never cause a stall: the edge takes over
@@ -181,7 +205,7 @@ func Schedule(st State) Plan {
 			cancel() // re-issued below, elsewhere
 			avoid[k] = pd.From
 		default:
-			covered[k] = true
+			covered[si].Set(pd.Piece)
 			wake(pd.Since.Add(ns.timeout))
 			wake(s.Deadline.Add(-pol.Handover))
 		}
@@ -190,6 +214,7 @@ func Schedule(st State) Plan {
 	// Missing pieces: edge now, a neighbour now, or wait.
 	type cand struct {
 		seg   *Segment
+		si    int // position in order
 		piece int
 		avail int
 		tie   uint64
@@ -202,17 +227,17 @@ func Schedule(st State) Plan {
 	edge := make(map[edgeKey][]int)
 	seeding := pol.P2P && !pol.NoUpload && pol.Stripe.Count > 0 &&
 		pol.Stripe.Index >= 0 && pol.Stripe.Index < pol.Stripe.Count
-	for _, s := range order {
+	for si, s := range order {
 		n := s.Pieces()
 		ua := urgentAt(s)
 		urgent := !now.Before(ua)
 		// Seeding applies while the stripe still has time to spread.
 		seedable := seeding && now.Before(ua.Add(-pol.SeedMargin))
 		for i := range n {
-			k := pieceKey{s.Seq, i}
-			if s.Have.Has(i) || covered[k] {
+			if s.Have.Has(i) || covered[si].Has(i) {
 				continue
 			}
+			k := pieceKey{s.Seq, i}
 			switch {
 			case !pol.P2P:
 				edge[edgeKey{s.Seq, ReasonP2POff}] = append(edge[edgeKey{s.Seq, ReasonP2POff}], i)
@@ -223,12 +248,12 @@ func Schedule(st State) Plan {
 			}
 			wake(ua)
 			avail, held, announced := 0, false, false
-			for _, ns := range nbList {
-				if !ns.Have[s.Seq].Has(i) {
+			for j, ns := range nbList {
+				if !haves[si][j].Has(i) {
 					continue
 				}
 				announced = true
-				if avoid[k] == ns.ID {
+				if len(avoid) > 0 && avoid[k] == ns.ID {
 					continue
 				}
 				held = true // a busy (choking) holder will serve it soon enough
@@ -248,7 +273,7 @@ func Schedule(st State) Plan {
 				wake(ua.Add(-pol.SeedMargin))
 			}
 			if avail > 0 {
-				cands = append(cands, cand{s, i, avail, pieceHash(self, s.Seq, i)})
+				cands = append(cands, cand{s, si, i, avail, pieceHash(self, s.Seq, i)})
 				continue
 			}
 			if held {
@@ -292,8 +317,8 @@ func Schedule(st State) Plan {
 		size := float64(c.seg.pieceLen(c.piece))
 		var best *nbState
 		var bestT float64
-		for _, ns := range nbList {
-			if ns.Choking || ns.outstanding >= ns.limit || avoid[k] == ns.ID || !ns.Have[c.seg.Seq].Has(c.piece) {
+		for j, ns := range nbList {
+			if ns.Choking || ns.outstanding >= ns.limit || !haves[c.si][j].Has(c.piece) || (len(avoid) > 0 && avoid[k] == ns.ID) {
 				continue
 			}
 			t := ns.RTT.Seconds() + float64(ns.outstanding+1)*size/ns.tput
