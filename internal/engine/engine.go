@@ -100,8 +100,10 @@ func New(cfg Config, now time.Time) *Engine {
 // Step takes one event that happened at now. Its actions come with the next
 // Ready.
 func (e *Engine) Step(now time.Time, ev Event) {
-	switch ev.(type) {
+	switch ev := ev.(type) {
 	case Tick, PieceSent:
+	case FrameReceived:
+		e.dirty = e.dirty || changesPlan(e, ev.Msg)
 	default:
 		e.dirty = true
 	}
