@@ -18,6 +18,7 @@ import (
 	"github.com/shoal-cdn/shoal/internal/media"
 	"github.com/shoal-cdn/shoal/internal/origin"
 	"github.com/shoal-cdn/shoal/internal/server"
+	"github.com/shoal-cdn/shoal/internal/signalling"
 	"github.com/shoal-cdn/shoal/internal/tracker"
 	"github.com/shoal-cdn/shoal/internal/transport"
 )
@@ -81,7 +82,7 @@ func newEnv(ctx context.Context, cfg Config, clk transport.Clock, p2p bool) (*en
 		return nil, fmt.Errorf("bench: tracker: %w", err)
 	}
 	// CDN-only is the same engine with P2P switched off by the tracker's policy.
-	e.tracker.SetPolicy(e.stream, tracker.Policy{P2PEnabled: p2p})
+	e.tracker.SetPolicy(e.stream, signalling.Policy{P2PEnabled: p2p})
 	mux := http.NewServeMux()
 	mux.Handle("/live/", e.counter)
 	mux.Handle("/tracker", e.tracker.Handler())

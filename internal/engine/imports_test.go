@@ -125,7 +125,10 @@ func f() { go f(); _ = clock.Now(); clock.Sleep(1); _ = clock.Duration(0) }`
 }
 
 // internal/peer is the viewer: it must not link in a package that serves
-// HTTP (the origin, the edge, the server).
+// HTTP or accepts WebSocket connections (the origin, the edge, the server,
+// the tracker frontend) nor the tracker's own decisions (internal/swarm); it
+// speaks the tracker protocol through internal/signalling. And the tracker
+// side must not link in the viewer's scheduler.
 func TestPeerDeps(t *testing.T) {
 	deps := goList(t, "-deps", module+"internal/peer")
 	if !slices.Contains(deps, module+"internal/engine") {
@@ -135,13 +138,19 @@ func TestPeerDeps(t *testing.T) {
 		module + "internal/origin",
 		module + "internal/edge",
 		module + "internal/server",
-		// TODO: add internal/tracker once the tracker client has moved to
-		// internal/signalling (the protocol split in progress); today peer
-		// imports internal/tracker for the client.
+		module + "internal/tracker",
+		module + "internal/swarm",
 	}
 	for _, f := range forbidden {
 		if slices.Contains(deps, f) {
 			t.Errorf("internal/peer depends on %s", strings.TrimPrefix(f, module))
+		}
+	}
+	for _, pkg := range []string{"internal/tracker", "internal/swarm", "internal/signalling"} {
+		for _, f := range []string{module + "internal/scheduler", module + "internal/engine", module + "internal/peer"} {
+			if slices.Contains(goList(t, "-deps", module+pkg), f) {
+				t.Errorf("%s depends on %s", pkg, strings.TrimPrefix(f, module))
+			}
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoal-cdn/shoal/internal/signalling"
 	"github.com/shoal-cdn/shoal/internal/tracker"
 	"github.com/shoal-cdn/shoal/internal/transport"
 	"github.com/shoal-cdn/shoal/internal/transport/emulated"
@@ -17,12 +18,12 @@ import (
 
 // rogue joins the swarm through the real tracker as a fresh peer (new id,
 // its own address), so the victim takes its links and its signalling.
-func rogue(t *testing.T, w *world, n int) *tracker.Client {
+func rogue(t *testing.T, w *world, n int) *signalling.Client {
 	t.Helper()
-	d := tracker.Dialer{HTTPHeader: http.Header{"X-Forwarded-For": {fmt.Sprintf("10.9.%d.%d", n/250, n%250+1)}}}
+	d := signalling.Dialer{HTTPHeader: http.Header{"X-Forwarded-For": {fmt.Sprintf("10.9.%d.%d", n/250, n%250+1)}}}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := d.Dial(ctx, w.trackerURL(), tracker.Join{Stream: "demo", Rendition: "index", UploadCapacity: 1e6})
+	c, err := d.Dial(ctx, w.trackerURL(), signalling.Join{Stream: "demo", Rendition: "index", UploadCapacity: 1e6})
 	if err != nil {
 		t.Fatalf("rogue join: %v", err)
 	}
@@ -206,13 +207,13 @@ func TestBadSignalling(t *testing.T) {
 	victim := v.p.Stats().PeerID
 	s := func(v string) *string { return &v }
 	u := func(v uint16) *uint16 { return &v }
-	datas := []tracker.SignalData{
+	datas := []signalling.SignalData{
 		{Type: "offer", SDP: "garbage"},
 		{Type: "offer", SDP: "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"},
 		{Type: "answer", SDP: "v=0\r\n"},
-		{Type: "candidate", Candidate: &tracker.ICECandidate{Candidate: "candidate:1 1 udp 1 999.1.1.1 1 typ host"}},
-		{Type: "candidate", Candidate: &tracker.ICECandidate{Candidate: "", SDPMid: s("7"), SDPMLineIndex: u(9)}},
-		{Type: "candidate", Candidate: &tracker.ICECandidate{Candidate: strings.Repeat("x", 4000), UsernameFragment: s("\x00")}},
+		{Type: "candidate", Candidate: &signalling.ICECandidate{Candidate: "candidate:1 1 udp 1 999.1.1.1 1 typ host"}},
+		{Type: "candidate", Candidate: &signalling.ICECandidate{Candidate: "", SDPMid: s("7"), SDPMLineIndex: u(9)}},
+		{Type: "candidate", Candidate: &signalling.ICECandidate{Candidate: strings.Repeat("x", 4000), UsernameFragment: s("\x00")}},
 		{Type: "offer", SDP: strings.Repeat("a=x\r\n", 5000)},
 	}
 	for i := range 3 {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/shoal-cdn/shoal/internal/engine"
 	"github.com/shoal-cdn/shoal/internal/scheduler"
-	"github.com/shoal-cdn/shoal/internal/tracker"
+	"github.com/shoal-cdn/shoal/internal/signalling"
 	"github.com/shoal-cdn/shoal/internal/transport"
 )
 
@@ -67,8 +67,8 @@ type (
 	evCore    struct{ ev engine.Event }
 	evWelcome struct {
 		s      *session
-		policy tracker.Policy
-		stripe tracker.Stripe
+		policy signalling.Policy
+		stripe signalling.Stripe
 	}
 	evLinkUp struct {
 		s *session
@@ -276,7 +276,7 @@ func (p *Peer) ready(now time.Time) []engine.Action {
 	return acts
 }
 
-func corePolicy(pol tracker.Policy) engine.Policy {
+func corePolicy(pol signalling.Policy) engine.Policy {
 	return engine.Policy{P2P: pol.P2PEnabled, MaxUpload: pol.MaxUpload}
 }
 
@@ -325,7 +325,7 @@ func (p *Peer) act(ctx context.Context, a engine.Action, now time.Time) {
 		p.fetchPlaylistAsync(ctx)
 	case engine.Report:
 		if s := p.sess; s != nil && s.sid == a.Session {
-			s.queue(&tracker.Report{Peer: a.Peer, Segment: a.Segment.String(), Piece: a.Piece, Reason: a.Reason})
+			s.queue(&signalling.Report{Peer: a.Peer, Segment: a.Segment.String(), Piece: a.Piece, Reason: a.Reason})
 		}
 	case engine.Deliver:
 		ps := p.proxySeg(a.ID.Seq, 0)

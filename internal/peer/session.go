@@ -8,7 +8,7 @@ import (
 
 	"github.com/shoal-cdn/shoal/internal/engine"
 	"github.com/shoal-cdn/shoal/internal/scheduler"
-	"github.com/shoal-cdn/shoal/internal/tracker"
+	"github.com/shoal-cdn/shoal/internal/signalling"
 	"github.com/shoal-cdn/shoal/internal/transport"
 	"github.com/shoal-cdn/shoal/internal/transport/webrtc"
 )
@@ -28,14 +28,14 @@ const (
 type session struct {
 	sid    engine.SessionID // the core's name for it
 	id     string
-	client *tracker.Client
+	client *signalling.Client
 	dialer transport.Dialer
-	out    chan tracker.Message
+	out    chan signalling.Message
 }
 
 // queue sends m to the tracker without blocking; dropped when the queue is full
 // (signalling is retried by ICE timeouts, reports are best effort).
-func (s *session) queue(m tracker.Message) {
+func (s *session) queue(m signalling.Message) {
 	select {
 	case s.out <- m:
 	default:
@@ -55,8 +55,8 @@ func (p *Peer) newDialer(id string, signal transport.SignalFunc) (transport.Dial
 // runTracker keeps a tracker session up until ctx ends, reconnecting with
 // backoff; on the way out it sends the final stats and leaves.
 func (p *Peer) runTracker(ctx context.Context) {
-	d := tracker.Dialer{HTTPHeader: p.cfg.TrackerHeader.Clone(), HTTPClient: p.cfg.Client}
-	join := tracker.Join{Stream: p.cfg.Stream, Rendition: p.cfg.Rendition, UploadCapacity: p.cfg.UploadCapacity,
+	d := signalling.Dialer{HTTPHeader: p.cfg.TrackerHeader.Clone(), HTTPClient: p.cfg.Client}
+	join := signalling.Join{Stream: p.cfg.Stream, Rendition: p.cfg.Rendition, UploadCapacity: p.cfg.UploadCapacity,
 		Region: p.cfg.Region, Token: p.cfg.Token}
 	backoff := minBackoff
 	var last *session
@@ -80,9 +80,9 @@ func (p *Peer) runTracker(ctx context.Context) {
 		}
 		backoff = minBackoff
 		sessions++
-		s := &session{sid: sessions, id: c.ID(), client: c, out: make(chan tracker.Message, sessionOut)}
+		s := &session{sid: sessions, id: c.ID(), client: c, out: make(chan signalling.Message, sessionOut)}
 		s.dialer, err = p.newDialer(s.id, func(to string, sig transport.Signal) {
-			s.queue(&tracker.Signal{To: to, Data: toTracker(sig)})
+			s.queue(&signalling.Signal{To: to, Data: toTracker(sig)})
 		})
 		if err != nil {
 			c.Close()
@@ -127,7 +127,7 @@ func (p *Peer) runSession(ctx context.Context, s *session) {
 		t := transport.NewTicker(p.cfg.Clock, p.cfg.StatsInterval)
 		defer t.Stop()
 		for {
-			var m tracker.Message
+			var m signalling.Message
 			select {
 			case <-sctx.Done():
 				return
@@ -162,22 +162,22 @@ func (p *Peer) runSession(ctx context.Context, s *session) {
 			return
 		}
 		switch m := m.(type) {
-		case *tracker.Signal:
+		case *signalling.Signal:
 			if err := s.dialer.HandleSignal(m.From, fromTracker(m.Data)); err != nil {
 				p.log.Debug("peer: bad signal", "from", m.From, "err", err)
 			}
-		case *tracker.Neighbours:
+		case *signalling.Neighbours:
 			if len(m.Remove) > 0 {
 				p.post(sctx, evSession{s: s, ev: engine.NeighboursRemoved{Session: s.sid, IDs: m.Remove}})
 			}
 			p.addNeighbours(sctx, s, m.Add)
-		case *tracker.Policy:
+		case *signalling.Policy:
 			p.post(sctx, evSession{s: s, ev: engine.PolicyChanged{Session: s.sid, Policy: corePolicy(*m)}})
-		case *tracker.Stripe:
+		case *signalling.Stripe:
 			p.post(sctx, evSession{s: s, ev: engine.StripeChanged{Session: s.sid, Stripe: scheduler.Stripe{Index: m.Index, Count: m.Count}}})
-		case *tracker.Banned:
+		case *signalling.Banned:
 			p.log.Warn("peer: banned by the tracker", "reason", m.Reason)
-		case *tracker.Error:
+		case *signalling.Error:
 			p.log.Debug("peer: tracker error", "code", m.Code, "message", m.Message)
 		}
 	}
@@ -185,7 +185,7 @@ func (p *Peer) runSession(ctx context.Context, s *session) {
 
 // addNeighbours dials the neighbours we must offer to; the others offer to us
 // and arrive through Accept.
-func (p *Peer) addNeighbours(ctx context.Context, s *session, ns []tracker.Neighbour) {
+func (p *Peer) addNeighbours(ctx context.Context, s *session, ns []signalling.Neighbour) {
 	for _, n := range ns {
 		if !n.Initiator {
 			continue
@@ -207,15 +207,15 @@ func (p *Peer) addNeighbours(ctx context.Context, s *session, ns []tracker.Neigh
 	}
 }
 
-func toTracker(s transport.Signal) tracker.SignalData {
-	d := tracker.SignalData{Type: s.Type, SDP: s.SDP}
+func toTracker(s transport.Signal) signalling.SignalData {
+	d := signalling.SignalData{Type: s.Type, SDP: s.SDP}
 	if c := s.Candidate; c != nil {
-		d.Candidate = &tracker.ICECandidate{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment}
+		d.Candidate = &signalling.ICECandidate{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment}
 	}
 	return d
 }
 
-func fromTracker(d tracker.SignalData) transport.Signal {
+func fromTracker(d signalling.SignalData) transport.Signal {
 	s := transport.Signal{Type: d.Type, SDP: d.SDP}
 	if c := d.Candidate; c != nil {
 		s.Candidate = &transport.Candidate{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment}

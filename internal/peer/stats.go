@@ -7,7 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shoal-cdn/shoal/internal/player"
-	"github.com/shoal-cdn/shoal/internal/tracker"
+	"github.com/shoal-cdn/shoal/internal/signalling"
 )
 
 // Stats are a peer's figures since Run started.
@@ -79,13 +79,13 @@ func (p *Peer) publishSnapshot() {
 
 // trackerStats is the stats message for the tracker: everything read from the
 // edge counts as CDN bytes, so the swarm's totals match the edge's counter.
-func (p *Peer) trackerStats() tracker.Stats {
+func (p *Peer) trackerStats() signalling.Stats {
 	st := p.Stats()
 	var playhead float64
 	if st.Player.Started {
 		playhead = st.Player.Watched.Seconds() - st.Player.Stalled.Seconds()
 	}
-	return tracker.Stats{
+	return signalling.Stats{
 		BytesCDN: uint64(st.BytesCDN), BytesP2P: uint64(st.BytesP2P), BytesUp: uint64(st.BytesUp),
 		Stalls: uint64(st.Player.Stalls), Playhead: max(0, playhead), Peers: st.Neighbours,
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoal-cdn/shoal/internal/signalling"
 	"github.com/shoal-cdn/shoal/internal/tracker"
 )
 
@@ -20,7 +21,7 @@ func TestSwarmOffload(t *testing.T) {
 		t.Skip("70 s end-to-end run")
 	}
 	hybrid := newWorld(t, tracker.Config{})
-	cdnOnly := newWorld(t, tracker.Config{DefaultPolicy: &tracker.Policy{P2PEnabled: false}})
+	cdnOnly := newWorld(t, tracker.Config{DefaultPolicy: &signalling.Policy{P2PEnabled: false}})
 	runs := runSwarms(t, []*world{hybrid, cdnOnly}, 10, 60*time.Second, nil)
 	h, c := runs[0], runs[1]
 	logRun(t, "hybrid", h)
