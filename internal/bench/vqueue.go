@@ -10,7 +10,8 @@ type vqueue struct {
 	now    int64
 	seq    uint64
 	h      []vevent
-	events uint64 // run so far
+	soon   []func() // due now, after the running event: FIFO, no heap
+	events uint64   // run so far
 }
 
 type vevent struct {
@@ -28,6 +29,10 @@ func (q *vqueue) at(t time.Time, fn func()) { q.atNS(q.ns(t), fn) }
 
 // after schedules fn d from now.
 func (q *vqueue) after(d time.Duration, fn func()) { q.atNS(q.now+int64(max(d, 0)), fn) }
+
+// next runs fn at this instant, once the running event (and what it queued
+// before) has run: a viewer's batch of one instant, a link's answer.
+func (q *vqueue) next(fn func()) { q.soon = append(q.soon, fn) }
 
 func (q *vqueue) atNS(at int64, fn func()) {
 	if at < q.now {
@@ -85,6 +90,12 @@ func (q *vqueue) runUntil(end time.Time) {
 		q.now = ev.at
 		q.events++
 		ev.fn()
+		for i := 0; i < len(q.soon); i++ {
+			q.events++
+			q.soon[i]()
+		}
+		clear(q.soon)
+		q.soon = q.soon[:0]
 	}
 	q.now = max(q.now, e)
 }

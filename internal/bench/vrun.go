@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"time"
@@ -44,6 +45,9 @@ type vrun struct {
 // and the stream's bitrate.
 func runVirtual(cfg Config, mode string, specs []viewerSpec) (*RunReport, float64, error) {
 	wallStart := time.Now()
+	// Millions of short-lived events: collect garbage less often (memory is
+	// what a large run has to spare, not CPU).
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	q := &vqueue{base: vBase}
 	start := vBase
 	st, err := newVStream(cfg, start)

@@ -61,7 +61,7 @@ func (v *vviewer) markReady() {
 		return
 	}
 	v.readyPending = true
-	v.r.q.after(0, v.ready)
+	v.r.q.next(v.ready)
 }
 
 // ready runs the core's decisions and does what it asks.

@@ -50,7 +50,7 @@ type Engine struct {
 	stripe    scheduler.Stripe
 	up        uploader
 
-	pending map[pendKey]time.Time
+	pending inflight
 	newHave map[uint64][]int
 	edgeT   edgeTimer
 	urgent  time.Duration
@@ -64,18 +64,13 @@ type Engine struct {
 	dirty    bool
 	lastSegs []scheduler.Segment
 	nextBusy time.Time
+	recScan  bool                // fetchRecords has something to look at
 	segBuf   []scheduler.Segment // reused by every plan: the scheduler only reads them
 	nbBuf    []scheduler.Neighbour
 	pendBuf  []scheduler.Pending
 
 	out   []Action
 	stats Stats
-}
-
-type pendKey struct {
-	seq   uint64
-	piece int
-	from  string // scheduler.Edge or a neighbour id
 }
 
 // New returns an engine that joined at now.
@@ -88,7 +83,6 @@ func New(cfg Config, now time.Time) *Engine {
 		nbs:       make(map[string]*neighbour),
 		byLink:    make(map[LinkID]*neighbour),
 		distrust:  make(map[string]bool),
-		pending:   make(map[pendKey]time.Time),
 		newHave:   make(map[uint64][]int),
 		urgent:    maxUrgent,
 		nextHouse: now.Add(housekeeping),
@@ -343,6 +337,7 @@ func (e *Engine) onPlaylist(ev PlaylistFetched, now time.Time) {
 			continue // older than what we know: it slid back into view, ignore
 		}
 		e.segs[en.Seq] = newSegment(en, now)
+		e.recScan = true
 		e.order = append(e.order, en.Seq)
 		if err := e.pl.Publish(player.Segment{Seq: en.Seq, Duration: en.Dur, Published: en.Published(now)}); err != nil {
 			e.log.Warn("engine: player model", "err", err)
@@ -379,11 +374,7 @@ func (e *Engine) evict(seq uint64) {
 	if i, ok := slices.BinarySearch(e.order, seq); ok {
 		e.order = slices.Delete(e.order, i, i+1)
 	}
-	for k := range e.pending {
-		if k.seq == seq {
-			delete(e.pending, k)
-		}
-	}
+	e.pending.delFunc(func(k pendKey) bool { return k.seq == seq })
 	delete(e.newHave, seq)
 	e.emit(Forget{ID: s.id})
 }
@@ -397,14 +388,21 @@ func (e *Engine) deadline(s *segment) (time.Time, bool) {
 	return dl, ok
 }
 
-// fetchRecords asks for the records of wanted segments that lack one.
+// fetchRecords asks for the records of wanted segments that lack one. It
+// looks only while some segment may need one (recScan: a new segment, a
+// failed fetch, a segment not wanted yet or waiting for its retry).
 func (e *Engine) fetchRecords(now time.Time) {
+	if !e.recScan {
+		return
+	}
+	e.recScan = false
 	for _, seq := range e.order {
 		s := e.segs[seq]
-		if s.rec != nil || s.recLoading || s.recTries >= maxRecordTries || now.Before(s.recRetry) {
+		if s.rec != nil || s.recLoading || s.recTries >= maxRecordTries {
 			continue
 		}
-		if _, ok := e.deadline(s); !ok {
+		if _, ok := e.deadline(s); !ok || now.Before(s.recRetry) {
+			e.recScan = true
 			continue
 		}
 		s.recLoading = true
@@ -419,6 +417,7 @@ func (e *Engine) onRecord(ev RecordFetched, now time.Time) {
 		return
 	}
 	s.recLoading = false
+	e.recScan = true
 	if ev.Err != nil || ev.Rec == nil {
 		e.log.Info("engine: record", "seq", ev.Seq, "err", ev.Err)
 		s.recRetry = now.Add(time.Duration(s.recTries) * recordBackoff)
@@ -441,7 +440,7 @@ func (e *Engine) onRecord(ev RecordFetched, now time.Time) {
 // onEdge stores pieces fetched from the edge.
 func (e *Engine) onEdge(ev EdgeFetched, now time.Time) {
 	for i := ev.First; i < ev.First+ev.Count; i++ {
-		delete(e.pending, pendKey{ev.Seq, i, scheduler.Edge})
+		e.pending.del(pendKey{ev.Seq, i, scheduler.Edge})
 	}
 	s := e.segs[ev.Seq]
 	if s == nil || s.rec == nil {
@@ -576,7 +575,7 @@ func (e *Engine) schedule(now time.Time) {
 			e.nextBusy = nb.busyUntil
 		}
 	}
-	if len(st.Segments) == 0 && len(e.pending) == 0 {
+	if len(st.Segments) == 0 && e.pending.len() == 0 {
 		return
 	}
 	st.Neighbours, st.InFlight = e.nbBuf[:0], e.pendBuf[:0]
@@ -587,27 +586,12 @@ func (e *Engine) schedule(now time.Time) {
 			}
 		}
 	}
-	for k, since := range e.pending {
-		st.InFlight = append(st.InFlight, scheduler.Pending{Seq: k.seq, Piece: k.piece, From: k.from, Since: since})
-	}
+	st.InFlight = e.pending.appendTo(st.InFlight) // in order: map order must not reach the tie-breaks
 	e.nbBuf, e.pendBuf = st.Neighbours, st.InFlight
-	// Map order must not reach the scheduler's tie-breaks: sort.
-	slices.SortFunc(st.InFlight, func(a, b scheduler.Pending) int {
-		if c := a.Since.Compare(b.Since); c != 0 {
-			return c
-		}
-		if a.Seq != b.Seq {
-			return cmpU64(a.Seq, b.Seq)
-		}
-		if a.Piece != b.Piece {
-			return a.Piece - b.Piece
-		}
-		return cmpStr(a.From, b.From)
-	})
 	plan := scheduler.Schedule(st)
 	e.planWake = plan.Wake
 	for _, c := range plan.Cancels {
-		delete(e.pending, pendKey{c.Seq, c.Piece, c.From})
+		e.pending.del(pendKey{c.Seq, c.Piece, c.From})
 		if c.From == scheduler.Edge {
 			continue
 		}
@@ -631,26 +615,9 @@ func (e *Engine) schedule(now time.Time) {
 			e.send(nb, wire.Request{Segment: s.id, First: uint32(r.First + c), Count: uint32(n)})
 		}
 		for i := r.First; i < r.First+r.Count; i++ {
-			e.pending[pendKey{r.Seq, i, nb.id}] = now
+			e.pending.add(pendKey{r.Seq, i, nb.id}, now)
 		}
 	}
-}
-
-func cmpU64(a, b uint64) int {
-	if a < b {
-		return -1
-	}
-	return 1
-}
-
-func cmpStr(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // countEdge counts an edge run by its reason for the stats.
@@ -686,7 +653,7 @@ func (e *Engine) fetchEdge(r scheduler.Run, now time.Time) {
 		return
 	}
 	for i := r.First; i < r.First+r.Count; i++ {
-		e.pending[pendKey{r.Seq, i, scheduler.Edge}] = now
+		e.pending.add(pendKey{r.Seq, i, scheduler.Edge}, now)
 	}
 	off, _ := s.pieceRange(r.First)
 	_, end := s.pieceRange(r.First + r.Count - 1)

@@ -233,10 +233,10 @@ func TestRejectIn(t *testing.T) {
 			}
 			piece := got[0]
 			w.frame(lb, wire.Reject{Segment: segID(farSeq), First: uint32(piece), Count: 1, Reason: tt.reason})
-			if _, ok := w.e.pending[pendKey{farSeq, piece, "b"}]; ok {
+			if _, ok := w.e.pending.get(pendKey{farSeq, piece, "b"}); ok {
 				t.Errorf("piece %d still in flight after REJECT", piece)
 			}
-			if n := len(w.e.pending); n != len(got)-1 {
+			if n := w.e.pending.len(); n != len(got)-1 {
 				t.Errorf("%d pieces in flight, want %d", n, len(got)-1)
 			}
 			tt.check(t, w.e.nbs["b"], piece, w.now)
@@ -514,7 +514,7 @@ func TestHolderGoesAway(t *testing.T) {
 			}
 			w.now = w.now.Add(10 * time.Millisecond)
 			tt.away(w)
-			for k := range w.e.pending {
+			for k := range w.e.pending.m {
 				if k.from == "b" {
 					t.Fatalf("request %v to b still in flight", k)
 				}

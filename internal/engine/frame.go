@@ -50,11 +50,7 @@ func (e *Engine) drop(nb *neighbour, why string) {
 		e.nbList = slices.Delete(e.nbList, i, i+1)
 	}
 	e.up.cancel(nb, nil, 0, 0)
-	for k := range e.pending {
-		if k.from == nb.id {
-			delete(e.pending, k)
-		}
-	}
+	e.pending.delFunc(func(k pendKey) bool { return k.from == nb.id })
 	e.emit(CloseLink{Link: nb.link, Why: why})
 }
 
@@ -120,17 +116,13 @@ func (e *Engine) onFrame(nb *neighbour, m wire.Msg, now time.Time) {
 	case wire.Reject:
 		if s := e.segs[m.Segment.Seq]; s != nil && s.id.Epoch == m.Segment.Epoch {
 			for i := int(m.First); i < int(m.First+m.Count); i++ {
-				delete(e.pending, pendKey{m.Segment.Seq, i, nb.id})
+				e.pending.del(pendKey{m.Segment.Seq, i, nb.id})
 			}
 			nb.onReject(m.Segment.Seq, int(m.First), int(m.Count), m.Reason, now)
 		}
 	case wire.Choke:
 		if nb.onChoke(m.Serial, true) {
-			for k := range e.pending {
-				if k.from == nb.id {
-					delete(e.pending, k) // void: re-requested elsewhere
-				}
-			}
+			e.pending.delFunc(func(k pendKey) bool { return k.from == nb.id }) // void: re-requested elsewhere
 		}
 	case wire.Unchoke:
 		nb.onChoke(m.Serial, false)
@@ -264,8 +256,8 @@ func (e *Engine) onRequest(nb *neighbour, m wire.Request) {
 func (e *Engine) onPiece(nb *neighbour, m wire.Piece, now time.Time) {
 	idx := int(m.Index)
 	key := pendKey{m.Segment.Seq, idx, nb.id}
-	since, requested := e.pending[key]
-	delete(e.pending, key)
+	since, requested := e.pending.get(key)
+	e.pending.del(key)
 	s := e.segs[m.Segment.Seq]
 	if s == nil || s.id.Epoch != m.Segment.Epoch || s.rec == nil {
 		e.stats.BytesWasted += int64(len(m.Data)) // out of our window, cannot verify it: dropped

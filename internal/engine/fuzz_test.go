@@ -322,7 +322,7 @@ func checkBounds(t *testing.T, e *Engine, step int) {
 	if queued != e.up.queued {
 		fail("upload backlog %d bytes, queues hold %d", e.up.queued, queued)
 	}
-	for k := range e.pending {
+	for k := range e.pending.m {
 		s := e.segs[k.seq]
 		if s == nil || s.rec == nil || k.piece < 0 || k.piece >= s.pieces() {
 			fail("pending %+v for a piece not in the window", k)
@@ -331,8 +331,8 @@ func checkBounds(t *testing.T, e *Engine, step int) {
 			fail("pending %+v from a neighbour gone", k)
 		}
 	}
-	if len(e.pending) > len(e.segs)*6*(len(e.nbs)+1) {
-		fail("%d requests in flight", len(e.pending))
+	if e.pending.len() > len(e.segs)*6*(len(e.nbs)+1) || len(e.pending.order) != e.pending.len()+e.pending.stale {
+		fail("%d requests in flight (%d kept in order)", e.pending.len(), len(e.pending.order))
 	}
 	for seq, s := range e.segs {
 		if s.rec != nil && (len(s.data) != s.pieces() || s.verified != s.have.Count() || s.complete != (s.verified == s.pieces())) {
