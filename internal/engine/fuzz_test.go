@@ -331,8 +331,8 @@ func checkBounds(t *testing.T, e *Engine, step int) {
 			fail("pending %+v from a neighbour gone", k)
 		}
 	}
-	if e.pending.len() > len(e.segs)*6*(len(e.nbs)+1) || len(e.pending.order) != e.pending.len()+e.pending.stale {
-		fail("%d requests in flight (%d kept in order)", e.pending.len(), len(e.pending.order))
+	if e.pending.len() > len(e.segs)*6*(len(e.nbs)+1) || len(e.pending.order) != e.pending.len() {
+		fail("%d requests in flight (%d in order)", e.pending.len(), len(e.pending.order))
 	}
 	for seq, s := range e.segs {
 		if s.rec != nil && (len(s.data) != s.pieces() || s.verified != s.have.Count() || s.complete != (s.verified == s.pieces())) {

@@ -36,14 +36,8 @@ func TestInflightOrder(t *testing.T) {
 			t.Errorf("entry %d = %+v, want %+v", i, got[i], want[i])
 		}
 	}
-	if len(f.order) != f.len()+f.stale {
-		t.Errorf("order %d, set %d, stale %d", len(f.order), f.len(), f.stale)
-	}
-	for range 100 {
-		f.add(k(9, 0, "x"), t0.Add(time.Second))
-		f.del(k(9, 0, "x"))
-	}
-	if len(f.order) > 2*f.len()+33 {
-		t.Errorf("order holds %d entries for %d live ones", len(f.order), f.len())
+	f.delFunc(func(k pendKey) bool { return k.from == "a" })
+	if got := f.appendTo(nil); len(got) != 2 || len(f.order) != f.len() || got[0].From != "" || got[1].From != "b" {
+		t.Errorf("after removing a's: %v (set %d)", got, f.len())
 	}
 }
