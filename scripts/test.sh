@@ -8,8 +8,9 @@ export PATH="$PATH:/usr/local/go/bin"
 go vet ./...
 go test -race -count=1 -timeout 20m ./...
 # Tests too heavy for the race detector (//go:build !race): the 10-peer WebRTC swarm,
-# the malicious peer, tracker outage, upload cap, and the large scheduler simulations.
-go test -p 1 -count=1 -timeout 15m ./internal/peer ./internal/scheduler
+# the malicious peer, tracker outage, upload cap, the replay of a real run into the core,
+# the large scheduler simulations, and the virtual bench at 1,000 viewers (bytes = identities).
+go test -p 1 -count=1 -timeout 15m ./internal/peer ./internal/scheduler ./internal/bench
 ./scripts/fuzz.sh "${FUZZTIME:-5s}"
 ./scripts/sdk-test.sh
 sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo -E"
