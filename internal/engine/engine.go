@@ -152,6 +152,7 @@ func (e *Engine) Step(now time.Time, ev Event) {
 	case Demand:
 		if s := e.segs[ev.Seq]; s != nil && s.id.Epoch == ev.Epoch && s.demand.IsZero() {
 			s.demand = now
+			e.recScan = true
 		}
 	}
 }
@@ -396,13 +397,16 @@ func (e *Engine) fetchRecords(now time.Time) {
 		return
 	}
 	e.recScan = false
+	head, started := e.pl.Playhead()
 	for _, seq := range e.order {
 		s := e.segs[seq]
 		if s.rec != nil || s.recLoading || s.recTries >= maxRecordTries {
 			continue
 		}
 		if _, ok := e.deadline(s); !ok || now.Before(s.recRetry) {
-			e.recScan = true
+			// Behind the playhead and not asked for, a segment is never
+			// wanted again (a Demand looks again).
+			e.recScan = e.recScan || ok || !started || seq >= head
 			continue
 		}
 		s.recLoading = true

@@ -114,12 +114,21 @@ func Schedule(st State) Plan {
 	}
 	urgentAt := func(s *Segment) time.Time { return s.Deadline.Add(-pol.Urgent) }
 
-	nbs := make(map[string]*nbState, len(st.Neighbours))
 	states := make([]nbState, 0, len(st.Neighbours)) // never grown: nbList points into it
 	nbList := make([]*nbState, 0, len(st.Neighbours))
+	// nbOf finds a neighbour by id: a neighbourhood is a few dozen at most,
+	// so a scan beats building a map for every plan.
+	nbOf := func(id string) *nbState {
+		for _, ns := range nbList {
+			if ns.ID == id {
+				return ns
+			}
+		}
+		return nil
+	}
 	for i := range st.Neighbours {
 		n := &st.Neighbours[i]
-		if _, dup := nbs[n.ID]; dup || n.ID == Edge || n.NoUpload {
+		if n.ID == Edge || n.NoUpload || nbOf(n.ID) != nil {
 			continue
 		}
 		states = append(states, nbState{Neighbour: n, tput: n.Throughput})
@@ -127,7 +136,6 @@ func Schedule(st State) Plan {
 		if ns.tput <= 0 {
 			ns.tput = pol.DefaultThroughput
 		}
-		nbs[n.ID] = ns
 		nbList = append(nbList, ns)
 	}
 	// haves[si][j]: what neighbour nbList[j] announced of segment order[si],
@@ -140,7 +148,10 @@ func Schedule(st State) Plan {
 		}
 	}
 	for _, pd := range st.InFlight {
-		if ns := nbs[pd.From]; ns != nil {
+		if pd.From == Edge {
+			continue
+		}
+		if ns := nbOf(pd.From); ns != nil {
 			ns.outstanding++
 		}
 	}
@@ -178,7 +189,10 @@ func Schedule(st State) Plan {
 		if si >= 0 {
 			s = order[si]
 		}
-		ns := nbs[pd.From]
+		var ns *nbState
+		if pd.From != Edge {
+			ns = nbOf(pd.From)
+		}
 		cancel := func() {
 			plan.Cancels = append(plan.Cancels, pd)
 			if ns != nil {
