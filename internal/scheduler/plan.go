@@ -283,9 +283,6 @@ func Schedule(st State) Plan {
 				edge[edgeKey{s.Seq, ReasonSeed}] = append(edge[edgeKey{s.Seq, ReasonSeed}], i)
 				continue
 			}
-			if seeding && !announced && StripeOf(s.Seq, i, n, pol.Stripe.Count) == pol.Stripe.Index {
-				wake(ua.Add(-pol.SeedMargin))
-			}
 			if avail > 0 {
 				cands = append(cands, cand{s, si, i, avail, pieceHash(self, s.Seq, i)})
 				continue
