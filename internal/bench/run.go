@@ -281,10 +281,24 @@ func runOnce(ctx context.Context, cfg Config, clk transport.Clock, mode string, 
 	if segSize > 0 {
 		rr.CDNCopiesPerSegment = float64(segBytes) / float64(segSize)
 	}
-	// The same after the warm-up: segments published after it and due for
-	// every player before the end (players sit about 3 target durations,
-	// plus a poll, behind live: the newest steadyTail segments are not).
-	if last, ok := newestSeq(refs); ok && warmP2P >= 0 {
+	last, ok := newestSeq(refs)
+	rr.offloads(warmP2P, warmMedia, warmSeq, last, ok)
+	if net != nil {
+		rr.FramingBytes = max(0, rr.LinkSentBytes-rr.UploadBytes)
+	}
+	return rr, measuredBitrate(refs), nil
+}
+
+// steadyTail is the number of newest segments left out of CDNCopiesSteady.
+const steadyTail = 4
+
+// offloads fills the ratios from the byte counts: the whole run's, and those
+// after the warm-up (warmP2P < 0: the run ended before it), counting the
+// segments published after it and due for every player before the end
+// (players sit about 3 target durations, plus a poll, behind live: the
+// newest steadyTail segments are not). last is the newest segment published.
+func (rr *RunReport) offloads(warmP2P, warmMedia int64, warmSeq, last uint64, haveLast bool) {
+	if haveLast && warmP2P >= 0 {
 		var b, n int64
 		for _, sr := range rr.Segments {
 			if sr.Seq > warmSeq && sr.Seq+steadyTail <= last {
@@ -302,14 +316,7 @@ func runOnce(ctx context.Context, cfg Config, clk transport.Clock, mode string, 
 	if d := (rr.P2PBytes - warmP2P) + (rr.CDNMediaBytes - warmMedia); warmP2P >= 0 && d > 0 {
 		rr.OffloadSteady = float64(rr.P2PBytes-warmP2P) / float64(d)
 	}
-	if net != nil {
-		rr.FramingBytes = max(0, rr.LinkSentBytes-rr.UploadBytes)
-	}
-	return rr, measuredBitrate(refs), nil
 }
-
-// steadyTail is the number of newest segments left out of CDNCopiesSteady.
-const steadyTail = 4
 
 // newestSeq is the highest media sequence number in refs.
 func newestSeq(refs map[string]refSeg) (seq uint64, ok bool) {

@@ -155,25 +155,7 @@ func runVirtual(cfg Config, mode string, specs []viewerSpec) (*RunReport, float6
 	if segSize > 0 {
 		rr.CDNCopiesPerSegment = float64(segBytes) / float64(segSize)
 	}
-	last := uint64(len(st.segs) - 1)
-	if warmP2P >= 0 {
-		var b, n int64
-		for _, sr := range rr.Segments {
-			if sr.Seq > warmSeq && sr.Seq+steadyTail <= last {
-				b += sr.EdgeBytes
-				n += sr.Size
-			}
-		}
-		if n > 0 {
-			rr.CDNCopiesSteady = float64(b) / float64(n)
-		}
-	}
-	if rr.P2PBytes+rr.CDNMediaBytes > 0 {
-		rr.Offload = float64(rr.P2PBytes) / float64(rr.P2PBytes+rr.CDNMediaBytes)
-	}
-	if d := (rr.P2PBytes - warmP2P) + (rr.CDNMediaBytes - warmMedia); warmP2P >= 0 && d > 0 {
-		rr.OffloadSteady = float64(rr.P2PBytes-warmP2P) / float64(d)
-	}
+	rr.offloads(warmP2P, warmMedia, warmSeq, uint64(len(st.segs)-1), true)
 	rr.FramingBytes = max(0, rr.LinkSentBytes-rr.UploadBytes)
 	var bytes int64
 	var dur time.Duration

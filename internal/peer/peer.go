@@ -293,8 +293,11 @@ func (p *Peer) postLink(ev engine.Event) bool {
 func (p *Peer) proxySeg(seq uint64, dur time.Duration) *proxySeg {
 	ps := p.proxied[seq]
 	if ps == nil {
-		ps = &proxySeg{dur: dur, done: make(chan struct{})}
+		ps = &proxySeg{done: make(chan struct{})}
 		p.proxied[seq] = ps
+	}
+	if dur > 0 {
+		ps.dur = dur
 	}
 	return ps
 }
