@@ -97,7 +97,7 @@ func (e *Engine) Step(now time.Time, ev Event) {
 	switch ev := ev.(type) {
 	case Tick, PieceSent:
 	case FrameReceived:
-		e.dirty = e.dirty || changesPlan(e, ev.Msg)
+		e.dirty = e.dirty || changesPlan(e, e.byLink[ev.Link], ev.Msg)
 	default:
 		e.dirty = true
 	}

@@ -135,13 +135,15 @@ func (e *Engine) onFrame(nb *neighbour, m wire.Msg, now time.Time) {
 	}
 }
 
-// changesPlan reports whether frame m can change the scheduler's plan: a
-// REQUEST, CANCEL or PING only touches the upload line, and a HAVE only of
-// pieces we hold (or of a segment we do not schedule: no record yet, or
-// complete) leaves every input of the plan as it was (the scheduler looks at
-// neighbours' announcements of missing pieces only). Skipping the plan then
-// is what lets the virtual-time bench run 10,000 viewers.
-func changesPlan(e *Engine, m wire.Msg) bool {
+// changesPlan reports whether frame m from nb can change the scheduler's
+// plan: a REQUEST, CANCEL or PING only touches the upload line, and a HAVE
+// from a neighbour that uploads nothing, or only of pieces we hold or have
+// asked for (or of a segment we do not schedule: no record yet, or complete),
+// leaves every input the plan reads as it was (the scheduler weighs
+// neighbours' announcements of missing pieces not in flight only, and
+// ignores non-uploaders). Skipping the plan then is what lets the
+// virtual-time bench run 10,000 viewers.
+func changesPlan(e *Engine, nb *neighbour, m wire.Msg) bool {
 	switch m := m.(type) {
 	case wire.Request, wire.Cancel, wire.Ping:
 		return false
@@ -150,8 +152,11 @@ func changesPlan(e *Engine, m wire.Msg) bool {
 		if s == nil || s.rec == nil || s.complete || s.id.Epoch != m.Segment.Epoch {
 			return s == nil // a segment we do not list yet may poke the playlist poll
 		}
+		if nb != nil && nb.hello && nb.upKbps == 0 {
+			return false
+		}
 		for i := int(m.First); i < int(m.First+m.Count); i++ {
-			if i >= s.pieces() || !s.have.Has(i) {
+			if i >= s.pieces() || (!s.have.Has(i) && !e.pending.asked(s.id.Seq, i)) {
 				return true
 			}
 		}

@@ -22,8 +22,15 @@ type pendKey struct {
 // order and land at the tail, and a removal finds its entry by binary
 // search. The zero value is empty and ready to use.
 type inflight struct {
-	m     map[pendKey]time.Time
-	order []pendEntry // sorted by compare
+	m      map[pendKey]time.Time
+	order  []pendEntry      // sorted by compare
+	pieces map[pieceID]int // requests per piece, any source
+}
+
+// pieceID names a piece of the window.
+type pieceID struct {
+	seq   uint64
+	piece int
 }
 
 type pendEntry struct {
@@ -46,6 +53,18 @@ func (a pendEntry) compare(b pendEntry) int {
 
 func (f *inflight) len() int { return len(f.m) }
 
+// asked reports whether piece i of seq is asked of anyone.
+func (f *inflight) asked(seq uint64, i int) bool { return f.pieces[pieceID{seq, i}] > 0 }
+
+func (f *inflight) count(k pendKey, d int) {
+	id := pieceID{k.seq, k.piece}
+	if n := f.pieces[id] + d; n > 0 {
+		f.pieces[id] = n
+	} else {
+		delete(f.pieces, id)
+	}
+}
+
 func (f *inflight) get(k pendKey) (time.Time, bool) {
 	t, ok := f.m[k]
 	return t, ok
@@ -61,6 +80,10 @@ func (f *inflight) add(k pendKey, since time.Time) {
 	}
 	if f.m == nil {
 		f.m = make(map[pendKey]time.Time)
+		f.pieces = make(map[pieceID]int)
+	}
+	if _, ok := f.m[k]; !ok {
+		f.count(k, 1)
 	}
 	f.m[k] = since
 	e := pendEntry{k, since}
@@ -74,6 +97,7 @@ func (f *inflight) add(k pendKey, since time.Time) {
 func (f *inflight) del(k pendKey) {
 	if since, ok := f.m[k]; ok {
 		delete(f.m, k)
+		f.count(k, -1)
 		f.remove(pendEntry{k, since})
 	}
 }
@@ -89,6 +113,7 @@ func (f *inflight) delFunc(drop func(pendKey) bool) {
 	f.order = slices.DeleteFunc(f.order, func(e pendEntry) bool {
 		if drop(e.k) {
 			delete(f.m, e.k)
+			f.count(e.k, -1)
 			return true
 		}
 		return false
