@@ -23,7 +23,7 @@ type pendKey struct {
 // search. The zero value is empty and ready to use.
 type inflight struct {
 	m      map[pendKey]time.Time
-	order  []pendEntry      // sorted by compare
+	order  []pendEntry     // sorted by compare
 	pieces map[pieceID]int // requests per piece, any source
 }
 
