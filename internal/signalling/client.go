@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -156,8 +157,10 @@ func (c *Client) Close() error {
 	defer cancel()
 	_ = c.Send(ctx, &Leave{})
 	err := c.ws.Close(websocket.StatusNormalClosure, "leave")
+	// The tracker closes the connection once it has our leave: a close
+	// handshake cut short by that is the normal end, not an error.
 	var ce websocket.CloseError
-	if err != nil && !errors.As(err, &ce) {
+	if err != nil && !errors.As(err, &ce) && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("signalling: close: %w", err)
 	}
 	return nil
