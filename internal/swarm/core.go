@@ -65,6 +65,9 @@ func New(cfg Config) (*Core, error) {
 // Store returns the core's store (for stats and tests).
 func (c *Core) Store() Store { return c.store }
 
+// Config is the core's configuration, defaults filled in.
+func (c *Core) Config() Config { return c.cfg }
+
 // Policy returns the policy in force for stream.
 func (c *Core) Policy(stream string) signalling.Policy {
 	c.mu.Lock()

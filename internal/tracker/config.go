@@ -11,7 +11,7 @@ import (
 // Config configures a Tracker. The zero value is valid: every zero field takes the
 // default written beside it.
 type Config struct {
-	MaxNeighbours   int           // neighbour bound per peer; default 10
+	MaxNeighbours   int           // neighbour bound per peer; default (swarm.Config) 10
 	MaxMessageBytes int64         // largest client message; default 64 KiB
 	RateLimit       float64       // messages per second per connection; default 50
 	RateBurst       int           // burst above RateLimit; default 100
@@ -46,6 +46,9 @@ type Config struct {
 	Now        func() time.Time      // nil → time.Now
 }
 
+// withDefaults fills the frontend's own defaults; the swarm fields
+// (MaxNeighbours … MaxSwarms) are the core's to default and check
+// (swarm.Config), so each is defined once.
 func (c Config) withDefaults() (Config, error) {
 	def := func(v *int, d int) {
 		if *v == 0 {
@@ -57,17 +60,11 @@ func (c Config) withDefaults() (Config, error) {
 			*v = d
 		}
 	}
-	def(&c.MaxNeighbours, 10)
 	def(&c.RateBurst, 100)
 	def(&c.SendQueue, 64)
 	def(&c.SendQueueBytes, 1<<20)
-	def(&c.MaxStrikes, 3)
-	def(&c.MaxSwarms, 10000)
 	dur(&c.PeerTimeout, 30*time.Second)
 	dur(&c.WriteTimeout, 10*time.Second)
-	dur(&c.BanDuration, time.Hour)
-	dur(&c.StrikeTTL, time.Hour)
-	dur(&c.EmptySwarmTTL, 10*time.Minute)
 	if c.MaxMessageBytes == 0 {
 		c.MaxMessageBytes = 64 << 10
 	}
@@ -75,10 +72,9 @@ func (c Config) withDefaults() (Config, error) {
 		c.RateLimit = 50
 	}
 	switch {
-	case c.MaxNeighbours < 0 || c.MaxMessageBytes < 256 || c.RateLimit < 0 || c.RateBurst < 1 ||
-		c.SendQueue < 1 || c.SendQueueBytes < 1 || c.MaxStrikes < 1 || c.MaxSwarms < 1:
+	case c.MaxMessageBytes < 256 || c.RateLimit < 0 || c.RateBurst < 1 || c.SendQueue < 1 || c.SendQueueBytes < 1:
 		return c, fmt.Errorf("%w: negative or too small limit (MaxMessageBytes ≥ 256)", ErrBadConfig)
-	case c.PeerTimeout < 30*time.Millisecond || c.WriteTimeout < 0 || c.BanDuration < 0 || c.StrikeTTL < 0 || c.EmptySwarmTTL < 0:
+	case c.PeerTimeout < 30*time.Millisecond || c.WriteTimeout < 0:
 		return c, fmt.Errorf("%w: negative duration or PeerTimeout under 30ms", ErrBadConfig)
 	}
 	if c.Store == nil {

@@ -96,7 +96,7 @@ func (t *Tracker) Handler() http.Handler {
 // Run collects expired state until ctx ends, then closes every connection with
 // "going away" and returns nil.
 func (t *Tracker) Run(ctx context.Context) error {
-	every := min(t.cfg.EmptySwarmTTL, 30*time.Second)
+	every := min(t.core.Config().EmptySwarmTTL, 30*time.Second)
 	if every <= 0 {
 		every = time.Second
 	}
