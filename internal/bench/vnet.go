@@ -27,17 +27,19 @@ type vhost struct {
 	up, down   float64 // bit/s
 	latency    time.Duration
 	loss       float64
-	upFreeAt   int64 // when the uplink has sent everything queued
+	upQ        []*vframe // waiting for the uplink, FIFO over all links
+	upBusy     bool
 	downFreeAt int64
 }
 
 // vframe is one frame on a link: its encoded bytes, or (identity mode) the
 // message itself and its encoded size.
 type vframe struct {
-	from *vend
-	size int
-	enc  []byte
-	msg  wire.Msg
+	from    *vend
+	size    int
+	enc     []byte
+	msg     wire.Msg
+	upStart int64 // when its (last) transmission began
 }
 
 // vend is one end of a link, owned by viewer v.
@@ -111,6 +113,7 @@ func frameSize(m wire.Msg) int {
 // link's window allows: control frames first, as the real writer.
 func (n *vnet) pump(e *vend) {
 	h := e.v.host
+	defer n.kickUp(h)
 	for !e.closed {
 		var f *vframe
 		switch {
@@ -134,7 +137,7 @@ func (n *vnet) pump(e *vend) {
 		}
 		e.outstanding += f.size
 		n.sent += int64(f.size)
-		n.transmit(h, f)
+		h.upQ = append(h.upQ, f)
 		if piece {
 			v, id := e.v, e.id
 			n.q.next(func() { v.step(engine.PieceSent{Link: id}) })
@@ -142,33 +145,55 @@ func (n *vnet) pump(e *vend) {
 	}
 }
 
-// transmit puts f on h's uplink: the uplink is a FIFO for all of h's links,
-// so f's transmission starts when the uplink is free (upFreeAt) and takes
-// its serialisation time; no event is needed until it arrives. A lost
-// transmission is sent again 2 × latency + vMinRTO after it ended (behind
-// what the uplink holds then: emulated puts it at the head; with loss of a
-// percent the difference is a frame's serialisation now and then).
-func (n *vnet) transmit(h *vhost, f *vframe) {
+// kickUp starts transmitting the head of h's uplink if idle.
+func (n *vnet) kickUp(h *vhost) {
+	for !h.upBusy && len(h.upQ) > 0 {
+		f := h.upQ[0]
+		h.upQ[0] = nil
+		h.upQ = h.upQ[1:]
+		if f.from.closed {
+			n.dropped += int64(f.size)
+			continue
+		}
+		f.upStart = n.q.now
+		d := serialNS(f.size, h.up)
+		if d <= 0 {
+			n.upDone(h, f)
+			continue
+		}
+		h.upBusy = true
+		n.q.atNS(n.q.now+d, func() {
+			h.upBusy = false
+			n.upDone(h, f)
+			n.kickUp(h)
+		})
+	}
+}
+
+// upDone: f left h's uplink: lost (sent again after an RTO, at the head of
+// the uplink) or on its way to the receiver's downlink. The downlink is
+// reserved here, when the last bit left, in the order transmissions end:
+// reserving it when a frame is queued would let a frame stuck behind a slow
+// uplink's backlog hold the receiver's downlink for everyone.
+func (n *vnet) upDone(h *vhost, f *vframe) {
 	e := f.from
+	if e.closed || e.peer.closed {
+		n.dropped += int64(f.size)
+		return
+	}
 	r := e.peer.v.host
 	lat := int64(h.latency + r.latency)
-	start := max(n.q.now, h.upFreeAt)
-	end := start + serialNS(f.size, h.up)
-	h.upFreeAt = end
 	if loss := 1 - (1-h.loss)*(1-r.loss); loss > 0 && n.rng.Float64() < loss {
-		n.q.atNS(end+2*lat+int64(vMinRTO), func() {
-			if e.closed || e.peer.closed {
-				n.dropped += int64(f.size)
-				return
-			}
-			n.transmit(h, f)
+		n.q.atNS(n.q.now+2*lat+int64(vMinRTO), func() {
+			h.upQ = append([]*vframe{f}, h.upQ...)
+			n.kickUp(h)
 		})
 		return
 	}
 	// Cut-through: the downlink starts as the first bit arrives, and
 	// finishes no earlier than the last bit arrives.
-	first := max(start+lat, r.downFreeAt)
-	deliver := max(first+serialNS(f.size, r.down), end+lat)
+	first := max(f.upStart+lat, r.downFreeAt)
+	deliver := max(first+serialNS(f.size, r.down), n.q.now+lat)
 	r.downFreeAt = deliver
 	n.q.atNS(deliver, func() { n.arrive(f) })
 }
