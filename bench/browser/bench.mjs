@@ -1,17 +1,20 @@
-// bench/browser: the shoal web SDK and p2p-media-loader 2.3.1 side by side, one after the
-// other, on the same live stream served by the same `shoal up` edge: PAGES Chromium pages
-// per system, each playing for DURATION s after the last one joined, hls.js 1.7.4 at its
-// default live latency in both. Prints per system: offload (P2P bytes / all media bytes
-// the pages downloaded), stalls (`waiting` events after playback started, and rebuffer
-// time), median hls.latency, and the edge's own counter of bytes served for the stream.
+// bench/browser: stock hls.js alone (the baseline, no P2P), the shoal web SDK and
+// p2p-media-loader 2.3.1 side by side, one after the other, on the same live stream served
+// by the same `shoal up` edge: PAGES Chromium pages per system, each playing for DURATION
+// s after the last one joined, hls.js 1.7.4 at its default live latency in all three.
+// Prints per system: offload (P2P bytes / all media bytes the pages downloaded), stalls
+// (`waiting` events after playback started, and rebuffer time), median hls.latency,
+// median startup (navigation to the first `playing`) and the edge's own counter of bytes
+// served for the stream; per page also when its first media segment arrived.
 // Run inside the network namespace made by bench/browser/run.sh (Chromium gathers no
 // loopback candidates, so WebRTC runs over the veth addresses).
 //
-// Env: SHOAL_BIN (required), P2PML_JS (the bundled p2p-media-loader page script,
-// required), PAGES (4), DURATION (60), SYSTEMS ("shoal,p2pml": order of the runs),
+// Env: SHOAL_BIN (required), P2PML_JS and HLSJS_JS (the bundled page scripts, required),
+// PAGES (4), DURATION (60), SYSTEMS ("hlsjs,shoal,p2pml": which systems, in this order),
 // WARMUP (30 s: the demo stream fills its 12-segment live window before the first run, so
-// both systems see the same kind of playlist), CHROMIUM (/usr/bin/chromium), VETH_ADDR
-// (10.213.0.1: where the bittorrent-tracker listens).
+// every system sees the same kind of playlist), CHROMIUM (/usr/bin/chromium), VETH_ADDR
+// (10.213.0.1: where the bittorrent-tracker listens), TIMELINE (1: print per page its first
+// requests, its first hls.js events and its latency samples).
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
@@ -24,8 +27,11 @@ import { chromium } from "playwright-core";
 const here = dirname(fileURLToPath(import.meta.url));
 const pages = Number(process.env.PAGES ?? 4);
 const duration = Number(process.env.DURATION ?? 60);
-const systems = (process.env.SYSTEMS ?? "shoal,p2pml").split(",").filter(Boolean);
+const systems = (process.env.SYSTEMS ?? "hlsjs,shoal,p2pml").split(",").filter(Boolean);
+const name = { hlsjs: "hls.js 1.7.4 alone", shoal: "shoal SDK", p2pml: "p2p-media-loader 2.3.1" };
+for (const s of systems) if (!name[s]) throw new Error(`SYSTEMS: unknown system ${s} (hlsjs, shoal, p2pml)`);
 const warmup = Number(process.env.WARMUP ?? 30);
+const timeline = process.env.TIMELINE === "1";
 const vethAddr = process.env.VETH_ADDR ?? "10.213.0.1";
 const log = (...a) => console.log(...a);
 
@@ -46,7 +52,8 @@ const shoalUrl = await new Promise((resolve, reject) => {
 const src = `${shoalUrl}/live/demo/index.m3u8`;
 
 // 2. p2p-media-loader's side: bittorrent-tracker 11.2.3 (WebSocket only) on the veth
-// address, and a page server on loopback (a secure context, like shoal's page).
+// address, and a page server on loopback (a secure context, like shoal's page) for it and
+// for the hls.js-alone page.
 const tracker = new Server({ udp: false, http: false, ws: true, stats: false });
 tracker.on("error", (e) => log("bittorrent-tracker error:", e.message));
 tracker.on("warning", () => {});
@@ -55,6 +62,8 @@ const trackerUrl = `ws://${vethAddr}:${tracker.ws.address().port}`;
 const files = {
   "/": [join(here, "p2pml.html"), "text/html"],
   "/p2pml.js": [process.env.P2PML_JS, "text/javascript"],
+  "/hlsjs.html": [join(here, "hlsjs.html"), "text/html"],
+  "/hlsjs.js": [process.env.HLSJS_JS, "text/javascript"],
 };
 const web = createServer((req, res) => {
   const f = files[new URL(req.url, "http://x").pathname];
@@ -66,6 +75,7 @@ await new Promise((r) => web.listen(0, "127.0.0.1", r));
 const pageUrl = {
   // shoal up serves its demo page (hls.js + SDK, window.hls / window.shoal) at /.
   shoal: `${shoalUrl}/`,
+  hlsjs: `http://127.0.0.1:${web.address().port}/hlsjs.html?src=${encodeURIComponent(src)}`,
   p2pml: `http://127.0.0.1:${web.address().port}/?src=${encodeURIComponent(src)}&tracker=${encodeURIComponent(trackerUrl)}&swarm=bench-demo`,
 };
 
@@ -74,6 +84,18 @@ const pageUrl = {
 function probe() {
   const b = { started: 0, waiting: 0, rebufferMs: 0, since: 0, lat: [] };
   window.__bench = b;
+  // With TIMELINE=1: the first hls.js events, to see where a slow start spent its time.
+  b.ev = [];
+  let h;
+  const events = ["hlsManifestLoading", "hlsMediaAttached", "hlsLevelLoaded", "hlsFragLoading", "hlsFragLoaded", "hlsFragBuffered"];
+  Object.defineProperty(window, "hls", {
+    configurable: true,
+    get: () => h,
+    set: (v) => {
+      h = v;
+      for (const e of events) v.on(e, (_e, d) => b.ev.length < 24 && b.ev.push(`${e.slice(3)}${d.frag ? " " + d.frag.sn : ""} ${(performance.now() / 1000).toFixed(2)}`));
+    },
+  });
   const media = (e) => e.target instanceof HTMLMediaElement;
   addEventListener("playing", (e) => {
     if (!media(e)) return;
@@ -123,11 +145,17 @@ async function run(browser, system) {
       t.page.evaluate(() => {
         const b = window.__bench;
         const s = window.shoal ? window.shoal.stats() : null;
-        const p = window.p2pml;
+        const p = window.p2pml ?? (window.hlsjs && { http: window.hlsjs.http, p2p: 0, uploaded: 0, peers: 0 });
+        // When the first media segment's response ended (any request for a .ts/.m4s).
+        const seg = performance.getEntriesByType("resource").find((r) => /\.(ts|m4s)(\?|$)/.test(r.name));
         return {
           t: document.querySelector("video").currentTime,
           started: b.started > 0,
           startup: b.started / 1000, // s from navigation to the first frame played
+          firstSeg: seg ? seg.responseEnd / 1000 : NaN,
+          ev: b.ev.join(", "),
+          // The first requests: file, start-end s.
+          tl: performance.getEntriesByType("resource").slice(0, 12).map((r) => `${r.name.split("?")[0].split("/").pop()} ${(r.startTime / 1000).toFixed(2)}-${(r.responseEnd / 1000).toFixed(2)}`).join(", "),
           firstLat: b.lat[0] ?? NaN,
           waiting: b.waiting,
           rebufferMs: b.rebufferMs + (b.since ? performance.now() - b.since : 0),
@@ -148,7 +176,8 @@ async function run(browser, system) {
   per.forEach((p, i) =>
     log(
       `  ${system} page ${i}: currentTime ${p.t.toFixed(1)} s, waiting ${p.waiting}, rebuffer ${(p.rebufferMs / 1000).toFixed(1)} s, ` +
-        `startup ${p.startup.toFixed(1)} s, latency first ${p.firstLat.toFixed(2)} / median ${median(p.lat).toFixed(2)} s, cdn ${p.cdn}, p2p ${p.p2p}, up ${p.up}, peers ${p.peers}` +
+        `startup ${p.startup.toFixed(2)} s (first segment ${p.firstSeg.toFixed(2)} s), latency first ${p.firstLat.toFixed(2)} / median ${median(p.lat).toFixed(2)} s, cdn ${p.cdn}, p2p ${p.p2p}, up ${p.up}, peers ${p.peers}` +
+        (timeline ? `\n    requests: ${p.tl}\n    hls.js: ${p.ev}\n    latency: ${p.lat.map((x) => x.toFixed(1)).join(" ")}` : "") +
         (tabs[i].errors.length ? `, console errors: ${tabs[i].errors.slice(0, 2).join(" | ")}` : ""),
     ),
   );
@@ -190,13 +219,12 @@ try {
 }
 
 const MB = (n) => (n / 1e6).toFixed(1);
-const name = { shoal: "shoal SDK", p2pml: "p2p-media-loader 2.3.1" };
 log("");
 log(`| system (${pages} pages) | offload | P2P MB | page CDN MB | edge counter MB | stalls (waiting) | rebuffer s | hls.latency median s | startup median s | run s |`);
 log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 for (const r of results)
   log(
-    `| ${name[r.system]} | ${(r.offload * 100).toFixed(1)}% | ${MB(r.p2p)} | ${MB(r.cdn)} | ${MB(r.cdnEdge)} | ${r.waiting} | ${r.rebuffer.toFixed(1)} | ${r.latency.toFixed(2)} | ${r.startup.toFixed(1)} | ${r.secs.toFixed(0)} |` +
+    `| ${name[r.system]} | ${(r.offload * 100).toFixed(1)}% | ${MB(r.p2p)} | ${MB(r.cdn)} | ${MB(r.cdnEdge)} | ${r.waiting} | ${r.rebuffer.toFixed(1)} | ${r.latency.toFixed(2)} | ${r.startup.toFixed(2)} | ${r.secs.toFixed(0)} |` +
       (r.notStarted ? ` ${r.notStarted} page(s) never started` : ""),
   );
 process.exit(0);

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Browser benchmark (issue 7): PAGES Chromium pages with hls.js 1.7.4 + the shoal web SDK,
-# then the same number with hls.js + p2p-media-loader 2.3.1 (bittorrent-tracker 11.2.3),
-# on the same live demo stream of one `shoal up`, inside a network namespace this script
-# creates (WebRTC over a veth pair; nothing leaves it). Prints offload, stalls,
-# hls.latency and the edge's CDN bytes side by side. Needs root, Debian's chromium, Go, npm.
+# Browser benchmark (issues 7, 11): PAGES Chromium pages with stock hls.js 1.7.4 alone (the
+# baseline, no P2P), then as many with hls.js + the shoal web SDK, then with hls.js +
+# p2p-media-loader 2.3.1 (bittorrent-tracker 11.2.3), on the same live demo stream of one
+# `shoal up`, inside a network namespace this script creates (WebRTC over a veth pair;
+# nothing leaves it). Prints offload, stalls, hls.latency, startup and the edge's CDN
+# bytes side by side. Needs root, Debian's chromium, Go, npm.
 #
 #   bench/browser/run.sh            # PAGES=4 DURATION=60
 #   bench/browser/run.sh 8 60       # or PAGES=8 DURATION=60 bench/browser/run.sh
-#   SYSTEMS=p2pml,shoal bench/browser/run.sh   # order of the runs; SHOAL_BIN skips the build
+#   SYSTEMS=shoal,hlsjs bench/browser/run.sh   # which systems, in this order (default
+#                                              # hlsjs,shoal,p2pml); SHOAL_BIN skips the build
 set -euo pipefail
 cd "$(dirname "$0")"
 root=$(cd ../.. && pwd)
@@ -28,6 +30,10 @@ fi
 node_modules/.bin/esbuild p2pml-page.js --bundle --format=iife --minify --log-level=warning \
   --conditions=p2pml:core-as-bundle --outfile="$tmp/p2pml.js"
 export P2PML_JS="$tmp/p2pml.js"
+node_modules/.bin/esbuild hlsjs-page.js --bundle --format=iife --minify --log-level=warning --outfile="$tmp/hlsjs.js"
+export HLSJS_JS="$tmp/hlsjs.js"
 # The whole run is bounded: joins + DURATION per system, plus startup.
-limit=$((2 * (DURATION + 2 * PAGES + 30) + ${WARMUP:-30} + 60))
+export SYSTEMS="${SYSTEMS:-hlsjs,shoal,p2pml}"
+n=$(tr ',' '\n' <<<"$SYSTEMS" | grep -c .)
+limit=$((n * (DURATION + 2 * PAGES + 30) + ${WARMUP:-30} + 60))
 timeout --signal=TERM --kill-after=10 "$limit" unshare -n "$root/scripts/in-netns.sh" node bench.mjs

@@ -15,7 +15,7 @@
 // stats().mode). hls.destroy() tears everything down.
 
 import type Hls from "hls.js";
-import type { FragmentLoaderContext, HlsConfig, LevelLoadedData, ErrorData, Loader, LoaderContext } from "hls.js";
+import type { FragmentLoaderContext, HlsConfig, LevelLoadedData, ErrorData, Loader, LoaderContext, ManifestLoadingData } from "hls.js";
 import { Emitter } from "./emitter.js";
 import { fragmentLoader } from "./loader.js";
 import { defaultSubtle, importPublicKey, type Subtle } from "./record.js";
@@ -76,6 +76,7 @@ export interface ShoalEvents {
   fallback: { reason: string };
 }
 
+const PLAYLIST_PATH = /\/live\/([A-Za-z0-9_-]{1,64})\/(?:[^?#]*\/)?[^/?#]+\.m3u8$/;
 const SEGMENT_PATH = /^(.*\/live\/([A-Za-z0-9_-]{1,64})\/([A-Za-z0-9_-]{1,64})\/)([0-9a-z]{1,16})-(\d{1,20})\.(ts|m4s)$/;
 
 /** parseSegmentUrl extracts (stream, rendition, epoch, seq) from a shoal segment URL. */
@@ -104,6 +105,7 @@ export class ShoalP2P extends Emitter<ShoalEvents> {
   private stalls = 0;
   private destroyed = false;
   private sweep: ReturnType<typeof setInterval>;
+  private readonly onManifest: (ev: string, d: ManifestLoadingData) => void;
   private readonly onLevel: (ev: string, d: LevelLoadedData) => void;
   private readonly onError: (ev: string, d: ErrorData) => void;
   private readonly onDestroy: () => void;
@@ -122,11 +124,13 @@ export class ShoalP2P extends Emitter<ShoalEvents> {
     const Base = config.loader as unknown as new (c: HlsConfig) => Loader<LoaderContext>;
     config.fLoader = fragmentLoader(this, Base) as unknown as HlsConfig["fLoader"];
 
+    this.onManifest = (_ev, d) => this.prefetchKey(d.url);
     this.onLevel = (_ev, d) => this.notePlaylist(d);
     this.onError = (_ev, d) => {
       if (d.details === "bufferStalledError") this.stalls++;
     };
     this.onDestroy = () => this.destroy();
+    hls.on("hlsManifestLoading" as never, this.onManifest as never);
     hls.on("hlsLevelLoaded" as never, this.onLevel as never);
     hls.on("hlsError" as never, this.onError as never);
     hls.on("hlsDestroying" as never, this.onDestroy as never);
@@ -152,6 +156,24 @@ export class ShoalP2P extends Emitter<ShoalEvents> {
       k.catch(() => this.keys.delete(stream));
     }
     return k;
+  }
+
+  /**
+   * prefetchKey fetches the stream's key while hls.js loads the playlist: the swarm, and
+   * with it the first fragment's record, waits for the key, so it must not cost a round
+   * trip of its own after the playlist. Failures are handled when the swarm is made.
+   */
+  private prefetchKey(url: string): void {
+    if (this.fallbackReason || this.destroyed) return;
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      return;
+    }
+    const m = PLAYLIST_PATH.exec(u.pathname);
+    if (!m || (this.opts.stream && this.opts.stream !== m[1])) return;
+    this.key(m[1], u.origin).catch(() => undefined);
   }
 
   private swarmFor(stream: string, rendition: string, origin: string): Promise<Swarm | undefined> {
@@ -302,6 +324,7 @@ export class ShoalP2P extends Emitter<ShoalEvents> {
     for (const name of [...this.swarms.keys()]) this.retire(name);
     this.destroyed = true;
     clearInterval(this.sweep);
+    this.hls.off("hlsManifestLoading" as never, this.onManifest as never);
     this.hls.off("hlsLevelLoaded" as never, this.onLevel as never);
     this.hls.off("hlsError" as never, this.onError as never);
     this.hls.off("hlsDestroying" as never, this.onDestroy as never);

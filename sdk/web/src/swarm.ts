@@ -13,7 +13,7 @@
 import { Emitter } from "./emitter.js";
 import { Peer, type PeerHost, type PeerOptions } from "./peer.js";
 import { parseRecord, pieceLen, RecordError, verifyPiece, type SegmentRecord, type Subtle } from "./record.js";
-import { EDGE, schedule, type Neighbour as SchedNeighbour, type Pending, type PieceSet, type Segment as SchedSegment } from "./scheduler.js";
+import { DEFAULT_URGENT_MS, EDGE, schedule, type Neighbour as SchedNeighbour, type Pending, type PieceSet, type Segment as SchedSegment } from "./scheduler.js";
 import { TrackerClient } from "./tracker.js";
 import type { Policy, SignalData, Stripe } from "./tracker-message.js";
 import { PIECE_SIZE, bitSet, bitfieldLen, segmentName, type Message, type SegmentId } from "./wire.js";
@@ -71,6 +71,8 @@ class Segment {
   /** Infinity until the player asks for it: never urgent, but seeded and prefetched. */
   deadline = Infinity;
   edgeFailures = 0;
+  /** The whole segment's edge GET, started with its record when due now (see load). */
+  prefetch?: { res: Promise<Response>; ac: AbortController };
   waiters: { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }[] = [];
   /** The scheduler's view of our pieces. */
   readonly haveSet: PieceSet = { has: (i) => this.holds(i) };
@@ -341,6 +343,9 @@ export class Swarm extends Emitter<SwarmEvents> implements PeerHost {
             s.rec = rec;
             s.data = new Uint8Array(rec.size);
             s.have = new Uint8Array(bitfieldLen(rec.count));
+            // Marks every piece in flight from the edge before the scheduler sees the record.
+            if (s.prefetch) void this.fetchEdge(s, 0, rec.count, s.prefetch.res);
+            s.prefetch = undefined;
             this.drainEarly(s);
             this.schedule();
             return rec;
@@ -349,6 +354,8 @@ export class Swarm extends Emitter<SwarmEvents> implements PeerHost {
           }
         }
         s.recPromise = undefined; // fetched again when wanted
+        s.prefetch?.ac.abort();
+        s.prefetch = undefined;
         return undefined;
       })();
     }
@@ -367,6 +374,14 @@ export class Swarm extends Emitter<SwarmEvents> implements PeerHost {
       this.segs.set(s.name, s);
     }
     s.deadline = Math.min(s.deadline, deadline);
+    // Due within the urgent horizon and no record yet (the first fragment, a seek): the
+    // scheduler would fetch it all from the edge once the record is verified, so the GET
+    // starts now, alongside the record's, instead of a round trip later.
+    if (!s.rec && !s.prefetch && deadline - performance.now() <= DEFAULT_URGENT_MS) {
+      const ac = new AbortController();
+      s.prefetch = { res: this.fetchFn(url, { signal: ac.signal }), ac };
+      s.prefetch.res.catch(() => undefined); // seen by fetchEdge, or aborted
+    }
     const rec = await this.loadRecord(s);
     if (!rec) throw new Error(`no verified record for ${s.name}`);
     if (s.complete) return s.data!.slice();
@@ -455,15 +470,18 @@ export class Swarm extends Emitter<SwarmEvents> implements PeerHost {
     this.flushHaves();
   }
 
-  /** fetchEdge fetches pieces [first, first+count) with one Range request. */
-  private async fetchEdge(s: Segment, first: number, count: number): Promise<void> {
+  /**
+   * fetchEdge fetches pieces [first, first+count) with one Range request, or takes them
+   * from the response of a GET already under way.
+   */
+  private async fetchEdge(s: Segment, first: number, count: number, res?: Promise<Response>): Promise<void> {
     const rec = s.rec!;
     for (let i = first; i < first + count; i++) s.inflight.set(i, { from: "edge", at: performance.now() });
     const start = first * PIECE_SIZE;
     const end = Math.min(rec.size, (first + count) * PIECE_SIZE);
     let body: Uint8Array | undefined;
     try {
-      const r = await this.fetchFn(s.url, { headers: { Range: `bytes=${start}-${end - 1}` } });
+      const r = await (res ?? this.fetchFn(s.url, { headers: { Range: `bytes=${start}-${end - 1}` } }));
       if (r.status === 206) body = new Uint8Array(await r.arrayBuffer());
       else if (r.status === 200) body = new Uint8Array(await r.arrayBuffer()).subarray(start, end);
       else throw new Error(`HTTP ${r.status}`);
