@@ -105,10 +105,16 @@ func (s *segment) store(i int, data []byte) (bool, error) {
 }
 
 // bytes is the whole segment, once complete.
+// Its pieces are then kept as slices of it, so the buffers they arrived in
+// (frames, edge bodies) are freed: one copy of a segment, not two.
 func (s *segment) bytes() []byte {
 	b := make([]byte, 0, s.rec.Size)
 	for _, p := range s.data {
 		b = append(b, p...)
+	}
+	for i := range s.data {
+		off, end := s.pieceRange(i)
+		s.data[i] = b[off:end:end]
 	}
 	return b
 }
