@@ -220,7 +220,7 @@ func (r *vrun) welcome(v *vviewer, w signalling.Welcome) {
 	}
 	v.sess++
 	v.step(engine.SessionUp{Session: v.sess, PeerID: w.PeerID,
-		Policy: engine.Policy{P2P: w.Policy.P2PEnabled, MaxUpload: w.Policy.MaxUpload}, Stripe: stripeOf(w.Stripe)})
+		Policy: peer.EnginePolicy(w.Policy), Stripe: peer.EngineStripe(w.Stripe)})
 	for _, n := range w.Neighbours {
 		if n.Initiator {
 			r.dial(v, n.PeerID)
@@ -264,9 +264,9 @@ func (r *vrun) deliver(outs []swarm.Out) {
 					}
 				}
 			case *signalling.Stripe:
-				v.step(engine.StripeChanged{Session: v.sess, Stripe: stripeOf(*m)})
+				v.step(engine.StripeChanged{Session: v.sess, Stripe: peer.EngineStripe(*m)})
 			case *signalling.Policy:
-				v.step(engine.PolicyChanged{Session: v.sess, Policy: engine.Policy{P2P: m.P2PEnabled, MaxUpload: m.MaxUpload}})
+				v.step(engine.PolicyChanged{Session: v.sess, Policy: peer.EnginePolicy(*m)})
 			}
 		})
 	}

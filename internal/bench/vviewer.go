@@ -6,7 +6,6 @@ import (
 
 	"github.com/shoal-cdn/shoal/internal/engine"
 	"github.com/shoal-cdn/shoal/internal/peer"
-	"github.com/shoal-cdn/shoal/internal/scheduler"
 	"github.com/shoal-cdn/shoal/internal/signalling"
 )
 
@@ -230,15 +229,7 @@ func (v *vviewer) stats() peer.Stats {
 	if !v.watching() {
 		return v.final
 	}
-	cs := v.core.Stats()
-	st := peer.Stats{PeerID: v.id, BytesCDNMedia: v.cdnMedia, BytesCDN: v.cdnMedia + v.cdnOverhead,
-		BytesP2P: cs.BytesP2P, BytesUp: cs.BytesUp, BytesDup: cs.BytesDup, BytesWasted: cs.BytesWasted,
-		BadPieces: cs.BadPieces, Neighbours: cs.Neighbours, Complete: cs.Complete, Player: cs.Player,
-		EdgePieces: cs.EdgePieces}
-	if t := st.BytesP2P + st.BytesCDNMedia; t > 0 {
-		st.Offload = float64(st.BytesP2P) / float64(t)
-	}
-	return st
+	return peer.StatsOf(v.core.Stats(), v.id).WithCDN(v.cdnMedia, v.cdnOverhead)
 }
 
 // stop takes the viewer out at now, keeping its final figures.
@@ -253,8 +244,4 @@ func (v *vviewer) stop(now time.Time) {
 		delete(v.links, id)
 		v.r.net.close(e)
 	}
-}
-
-func stripeOf(s signalling.Stripe) scheduler.Stripe {
-	return scheduler.Stripe{Index: s.Index, Count: s.Count}
 }

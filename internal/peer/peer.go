@@ -235,7 +235,7 @@ func (p *Peer) handle(ev any) {
 	case evWelcome:
 		p.sess = ev.s
 		p.step(now, engine.SessionUp{Session: ev.s.sid, PeerID: ev.s.id,
-			Policy: corePolicy(ev.policy), Stripe: scheduler.Stripe{Index: ev.stripe.Index, Count: ev.stripe.Count}})
+			Policy: EnginePolicy(ev.policy), Stripe: EngineStripe(ev.stripe)})
 	case evSession:
 		if _, ok := ev.ev.(engine.SessionDown); ok && p.sess == ev.s {
 			p.sess = nil
@@ -276,8 +276,14 @@ func (p *Peer) ready(now time.Time) []engine.Action {
 	return acts
 }
 
-func corePolicy(pol signalling.Policy) engine.Policy {
+// EnginePolicy and EngineStripe are the tracker's messages as the core takes
+// them (every shell of the core translates the same way).
+func EnginePolicy(pol signalling.Policy) engine.Policy {
 	return engine.Policy{P2P: pol.P2PEnabled, MaxUpload: pol.MaxUpload}
+}
+
+func EngineStripe(s signalling.Stripe) scheduler.Stripe {
+	return scheduler.Stripe{Index: s.Index, Count: s.Count}
 }
 
 // postLink hands a link's event to the loop (false once the loop is done).

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/shoal-cdn/shoal/internal/engine"
-	"github.com/shoal-cdn/shoal/internal/scheduler"
 	"github.com/shoal-cdn/shoal/internal/signalling"
 	"github.com/shoal-cdn/shoal/internal/transport"
 	"github.com/shoal-cdn/shoal/internal/transport/webrtc"
@@ -172,9 +171,9 @@ func (p *Peer) runSession(ctx context.Context, s *session) {
 			}
 			p.addNeighbours(sctx, s, m.Add)
 		case *signalling.Policy:
-			p.post(sctx, evSession{s: s, ev: engine.PolicyChanged{Session: s.sid, Policy: corePolicy(*m)}})
+			p.post(sctx, evSession{s: s, ev: engine.PolicyChanged{Session: s.sid, Policy: EnginePolicy(*m)}})
 		case *signalling.Stripe:
-			p.post(sctx, evSession{s: s, ev: engine.StripeChanged{Session: s.sid, Stripe: scheduler.Stripe{Index: m.Index, Count: m.Count}}})
+			p.post(sctx, evSession{s: s, ev: engine.StripeChanged{Session: s.sid, Stripe: EngineStripe(*m)}})
 		case *signalling.Banned:
 			p.log.Warn("peer: banned by the tracker", "reason", m.Reason)
 		case *signalling.Error:

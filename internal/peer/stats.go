@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/shoal-cdn/shoal/internal/engine"
 	"github.com/shoal-cdn/shoal/internal/player"
 	"github.com/shoal-cdn/shoal/internal/signalling"
 )
@@ -51,30 +52,43 @@ func (p *Peer) Stats() Stats {
 	p.mu.Lock()
 	st := p.snap
 	p.mu.Unlock()
-	st.BytesCDNMedia = p.cdn.media.Load()
-	st.BytesCDN = st.BytesCDNMedia + p.cdn.overhead.Load()
+	st.setCDN(p.cdn.media.Load(), p.cdn.overhead.Load())
+	return st
+}
+
+// StatsOf is the core's figures in Stats form, without the CDN bytes (the
+// shell's: see setCDN) and latency samples.
+func StatsOf(cs engine.Stats, peerID string) Stats {
+	return Stats{PeerID: peerID, BytesP2P: cs.BytesP2P, BytesUp: cs.BytesUp, BytesDup: cs.BytesDup,
+		BytesWasted: cs.BytesWasted, BadPieces: cs.BadPieces, Neighbours: cs.Neighbours,
+		Complete: cs.Complete, Player: cs.Player, EdgePieces: cs.EdgePieces}
+}
+
+// WithCDN returns st with the bytes read from the edge (media, and
+// playlists, records, key, init sections) and the offload they give.
+func (st Stats) WithCDN(media, overhead int64) Stats {
+	st.setCDN(media, overhead)
+	return st
+}
+
+func (st *Stats) setCDN(media, overhead int64) {
+	st.BytesCDNMedia, st.BytesCDN = media, media+overhead
 	if t := st.BytesP2P + st.BytesCDNMedia; t > 0 {
 		st.Offload = float64(st.BytesP2P) / float64(t)
 	}
-	return st
 }
 
 // publishSnapshot copies the core's figures for Stats.
 func (p *Peer) publishSnapshot() {
-	cs := p.core.Stats()
+	st := StatsOf(p.core.Stats(), p.core.SelfID())
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.snap.PeerID = p.core.SelfID()
-	p.snap.BytesP2P, p.snap.BytesUp, p.snap.BytesDup = cs.BytesP2P, cs.BytesUp, cs.BytesDup
-	p.snap.BytesWasted, p.snap.BadPieces = cs.BytesWasted, cs.BadPieces
-	p.snap.Neighbours = cs.Neighbours
-	p.snap.Complete = cs.Complete
-	p.snap.EdgePieces = cs.EdgePieces
-	ps := cs.Player
+	ps := st.Player
+	st.Latencies = p.snap.Latencies
 	if ps.Played != p.snap.Player.Played || ps.Stalls != p.snap.Player.Stalls || ps.Started != p.snap.Player.Started {
-		p.snap.Latencies = p.core.LatencySamples()
+		st.Latencies = p.core.LatencySamples()
 	}
-	p.snap.Player = ps
+	p.snap = st
 }
 
 // trackerStats is the stats message for the tracker: everything read from the
