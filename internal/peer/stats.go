@@ -99,10 +99,15 @@ func (p *Peer) trackerStats() signalling.Stats {
 	if st.Player.Started {
 		playhead = st.Player.Watched.Seconds() - st.Player.Stalled.Seconds()
 	}
-	return signalling.Stats{
+	out := signalling.Stats{
 		BytesCDN: uint64(st.BytesCDN), BytesP2P: uint64(st.BytesP2P), BytesUp: uint64(st.BytesUp),
 		Stalls: uint64(st.Player.Stalls), Playhead: max(0, playhead), Peers: st.Neighbours,
 	}
+	if st.Player.Started {
+		out.StartupMs = uint64(max(1, st.Player.Startup.Milliseconds()))
+		out.StalledMs = uint64(max(0, st.Player.Stalled.Milliseconds()))
+	}
+	return out
 }
 
 // registerMetrics exports Stats to Prometheus (reg nil: nothing).

@@ -81,6 +81,10 @@ type Stats struct {
 	Stalls   uint64  `json:"stalls"`
 	Playhead float64 `json:"playhead,omitempty"` // seconds of media time played
 	Peers    int     `json:"peers,omitempty"`    // connected neighbours
+	// QoE, for the operator's console: join → playback began (once started), and the
+	// total time stalled since; with Playhead they give the rebuffer ratio.
+	StartupMs uint64 `json:"startup_ms,omitempty"`
+	StalledMs uint64 `json:"stalled_ms,omitempty"`
 }
 
 // Report (client → server) accuses neighbour Peer of sending a piece that failed
@@ -257,13 +261,20 @@ func decodeInto(b []byte, m Message, fromClient bool) (Message, error) {
 	return m, nil
 }
 
+// MaxBitrate bounds every bit/s figure (upload_capacity, a policy's max_upload):
+// 10 Tbit/s, anything above is a lie or a unit mistake.
+const MaxBitrate = 1e13
+
+// ValidRegion reports whether s can be a region label: [A-Za-z0-9_.:/-]{0,64}.
+func ValidRegion(s string) bool { return validRegion(s) }
+
 // Limits on free-form fields; a whole message is further bounded by MaxMessageBytes.
 const (
 	maxTokenLen   = 1024
 	maxRegionLen  = 64
 	maxSegmentLen = 128
 	maxReasonLen  = 128
-	maxCapacity   = 1e13 // 10 Tbit/s: anything above is a lie or a unit mistake
+	maxCapacity   = MaxBitrate
 	maxStripes    = 1024 // the tracker assigns at most 32 (swarm.SeedCount); room to grow
 )
 

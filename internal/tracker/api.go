@@ -1,8 +1,12 @@
 package tracker
 
 import (
+	"cmp"
 	"context"
+	"slices"
+
 	"encoding/json"
+	"github.com/shoal-cdn/shoal/internal/swarm"
 	"net/http"
 )
 
@@ -24,6 +28,7 @@ func (t *Tracker) Streams(ctx context.Context, stream string) ([]StreamStats, er
 	if err != nil {
 		return nil, err
 	}
+	all = withExtras(all, t.extras())
 	out := make([]StreamStats, 0, len(all))
 	for _, s := range all {
 		if stream != "" && s.Swarm.Stream != stream {
@@ -39,6 +44,32 @@ func (t *Tracker) Streams(ctx context.Context, stream string) ([]StreamStats, er
 		out = append(out, st)
 	}
 	return out, nil
+}
+
+// withExtras adds the detached viewers (detached.go) to the core's swarm figures,
+// keeping the order by stream then rendition.
+func withExtras(all []swarm.SwarmStats, ex map[SwarmKey]extra) []swarm.SwarmStats {
+	if len(ex) == 0 {
+		return all
+	}
+	add := func(v uint64, d int64) uint64 { return uint64(max(0, int64(v)+d)) }
+	for i := range all {
+		if e, ok := ex[all[i].Swarm]; ok {
+			s := &all[i]
+			s.Peers += e.peers
+			s.BytesCDN, s.BytesP2P = add(s.BytesCDN, e.cdn), add(s.BytesP2P, e.p2p)
+			s.BytesUp, s.Stalls = add(s.BytesUp, e.up), add(s.Stalls, e.stall)
+			delete(ex, all[i].Swarm)
+		}
+	}
+	for k, e := range ex {
+		all = append(all, swarm.SwarmStats{Swarm: k, Peers: e.peers, Counters: swarm.Counters{
+			BytesCDN: add(0, e.cdn), BytesP2P: add(0, e.p2p), BytesUp: add(0, e.up), Stalls: add(0, e.stall)}})
+	}
+	slices.SortFunc(all, func(a, b swarm.SwarmStats) int {
+		return cmp.Or(cmp.Compare(a.Swarm.Stream, b.Swarm.Stream), cmp.Compare(a.Swarm.Rendition, b.Swarm.Rendition))
+	})
+	return all
 }
 
 func (t *Tracker) serveStreams(w http.ResponseWriter, r *http.Request) {

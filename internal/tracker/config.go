@@ -1,8 +1,10 @@
 package tracker
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,6 +41,23 @@ type Config struct {
 	// OriginPatterns restricts browser origins (coder/websocket syntax); nil → any origin,
 	// since viewers' pages live on other sites and tokens do the access control.
 	OriginPatterns []string
+
+	// AdminToken guards the admin API's writes (docs/admin.md: Authorization: Bearer).
+	// Empty: writes are refused, unless AdminOpen (a loopback-only `shoal up`).
+	AdminToken string
+	AdminOpen  bool
+	// Controls keeps the operator's policies across restarts; nil → memory only.
+	Controls ControlStore
+	// OnTakedown, if set, is called after the tracker took a stream down (down) or
+	// restored it, to tell the origin and the edges; an error is the operator's 502.
+	OnTakedown func(ctx context.Context, stream string, down bool) error
+	// RegionHeader names a request header the operator's proxy or edge sets to the
+	// viewer's region (e.g. "X-Shoal-Region"); only safe where clients cannot reach
+	// the tracker without that proxy. RegionCIDRs map addresses to regions (longest
+	// prefix first, see ParseRegionCIDRs). With either set, a client's declared
+	// region is ignored, so a per-region policy cannot be dodged by lying.
+	RegionHeader string
+	RegionCIDRs  []RegionCIDR
 
 	Store      Store                 // nil → NewMemStore(64)
 	Logger     *slog.Logger          // nil → discard
@@ -86,5 +105,10 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.Controls == nil {
+		c.Controls = &MemControlStore{}
+	}
+	c.RegionCIDRs = slices.Clone(c.RegionCIDRs)
+	sortCIDRs(c.RegionCIDRs)
 	return c, nil
 }

@@ -20,11 +20,18 @@ type conn struct {
 	addr     string // remote IP
 	reqToken string // token on the upgrade request, if any
 	limiter  *rate.Limiter
+	// region is the trusted region of the upgrade request, when regionTrusted.
+	region        string
+	regionTrusted bool
 	lastSeen atomic.Int64 // unix nanos of the last message or pong
 
 	// Set once by join, before the conn is published in Tracker.conns.
 	swarm SwarmKey
 	peer  Peer
+
+	qmu      sync.Mutex // guards last and detached
+	last     Stats      // the peer's latest stats (counters only move forward)
+	detached bool       // its region has P2P off: connected, not in the core (detached.go)
 
 	mu       sync.Mutex
 	queue    [][]byte

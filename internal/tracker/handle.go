@@ -23,6 +23,9 @@ func (t *Tracker) handle(ctx context.Context, c *conn, m Message) bool {
 		c.fail(CodeNotJoined, "send join first")
 		return true
 	}
+	if t.handleDetached(c, m) {
+		return true
+	}
 	switch m := m.(type) {
 	case *Signal, *Stats:
 		// No swarm lock: relays and stats change no membership, so their order
@@ -60,10 +63,24 @@ func (t *Tracker) join(_ context.Context, c *conn, j *Join) bool {
 		}
 	}
 
+	if t.takenDown(j.Stream) {
+		t.m.errors.WithLabelValues(CodeUnauthorized).Inc()
+		c.closeAfter(&Error{Code: CodeUnauthorized, Message: "stream " + j.Stream + " was taken down by the operator"},
+			websocket.StatusPolicyViolation, "taken down")
+		return false
+	}
 	unlock := t.lock(s)
 	defer unlock()
-	p := Peer{ID: newPeerID(), Addr: c.addr, Region: j.Region, UploadCapacity: j.UploadCapacity}
-	welcome, outs, err := t.core.Join(now, s, p)
+	p := Peer{ID: newPeerID(), Addr: c.addr, Region: c.joinRegion(j.Region), UploadCapacity: j.UploadCapacity}
+	var welcome Welcome
+	var outs []swarm.Out
+	var err error
+	if t.regionOff(s.Stream, p.Region) {
+		welcome, err = t.joinDetached(c, s, p)
+	} else {
+		welcome, outs, err = t.core.Join(now, s, p)
+		welcome.Policy, _ = t.regionPolicy(s.Stream, p.Region, welcome.Policy)
+	}
 	switch {
 	case errors.Is(err, swarm.ErrBanned):
 		c.closeAfter(&Banned{Reason: "this address is banned from " + s.String()}, websocket.StatusPolicyViolation, "banned")

@@ -38,6 +38,10 @@ type Tracker struct {
 	seed  maphash.Seed
 	locks [256]sync.Mutex
 
+	ctl     controls
+	extraMu sync.Mutex
+	extra   map[SwarmKey]extra // what detached viewers add (detached.go)
+
 	mu          sync.RWMutex
 	conns       map[SwarmKey]map[string]*conn // joined peers on this tracker
 	all         map[*conn]struct{}            // every open connection, joined or not
@@ -71,7 +75,7 @@ func New(cfg Config) (*Tracker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
-	return &Tracker{
+	t := &Tracker{
 		cfg:         cfg,
 		core:        core,
 		store:       cfg.Store,
@@ -82,7 +86,13 @@ func New(cfg Config) (*Tracker, error) {
 		conns:       make(map[SwarmKey]map[string]*conn),
 		all:         make(map[*conn]struct{}),
 		streamPeers: make(map[string]int),
-	}, nil
+		ctl:         controls{store: cfg.Controls},
+		extra:       make(map[SwarmKey]extra),
+	}
+	if err := t.loadControls(context.Background()); err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
 // Handler serves GET /tracker (WebSocket) and GET /api/streams (JSON).
@@ -90,6 +100,7 @@ func (t *Tracker) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /tracker", t.serveWS)
 	mux.HandleFunc("GET /api/streams", t.serveStreams)
+	t.adminRoutes(mux)
 	return mux
 }
 
@@ -179,6 +190,11 @@ func (t *Tracker) deliver(outs []swarm.Out) {
 			t.m.stripes.Inc()
 		case *Error:
 			t.m.errors.WithLabelValues(m.Code).Inc()
+		case *Policy:
+			if p, own := t.regionPolicy(o.Swarm.Stream, c.peer.Region, *m); own {
+				c.send(&p) // the region's own restriction of the stream's policy
+				continue
+			}
 		}
 		c.send(o.Msg)
 	}
@@ -221,6 +237,7 @@ func (t *Tracker) serveWS(w http.ResponseWriter, r *http.Request) {
 	if len(t.cfg.PlaySecret) > 0 {
 		c.reqToken = token.FromRequest(r)
 	}
+	c.region, c.regionTrusted = t.trustedRegion(r, c.addr)
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		OriginPatterns:     t.cfg.OriginPatterns,
 		InsecureSkipVerify: len(t.cfg.OriginPatterns) == 0,
@@ -297,6 +314,10 @@ func (t *Tracker) detach(c *conn) bool {
 // must be held.
 func (t *Tracker) removeLocked(c *conn) {
 	if !t.detach(c) {
+		return
+	}
+	if c.isDetached() {
+		t.addExtra(c.swarm, extra{peers: -1})
 		return
 	}
 	outs, err := t.core.Leave(t.now(), c.swarm, c.peer.ID)
