@@ -23,7 +23,7 @@ type conn struct {
 	// region is the trusted region of the upgrade request, when regionTrusted.
 	region        string
 	regionTrusted bool
-	lastSeen atomic.Int64 // unix nanos of the last message or pong
+	lastSeen      atomic.Int64 // unix nanos of the last message or pong
 
 	// Set once by join, before the conn is published in Tracker.conns.
 	swarm SwarmKey
