@@ -313,3 +313,32 @@ func TestTrustedRegionHeader(t *testing.T) {
 		}
 	}
 }
+
+func TestSwarmMetricsMatchAPI(t *testing.T) {
+	h := newHarness(t, Config{})
+	c := h.dial(Join{Stream: "demo", Rendition: "index"}, "10.0.0.1")
+	if err := c.Send(ctxT(t), &Stats{BytesCDN: 100, BytesP2P: 300}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "stats", func() bool { st := h.streams(""); return len(st) == 1 && st[0].BytesP2P == 300 })
+	mfs, err := h.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			v := m.GetGauge().GetValue() + m.GetCounter().GetValue()
+			key := mf.GetName()
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "source" {
+					key += "/" + l.GetValue()
+				}
+			}
+			got[key] = v
+		}
+	}
+	if got["shoal_swarm_offload_ratio"] != 0.75 || got["shoal_swarm_bytes_total/p2p"] != 300 || got["shoal_swarm_peers"] != 1 || got["shoal_stream_p2p_enabled"] != 1 {
+		t.Fatalf("metrics %v", got)
+	}
+}

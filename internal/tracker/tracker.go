@@ -92,6 +92,11 @@ func New(cfg Config) (*Tracker, error) {
 	if err := t.loadControls(context.Background()); err != nil {
 		return nil, err
 	}
+	if cfg.Registerer != nil {
+		if err := cfg.Registerer.Register(newSwarmCollector(t)); err != nil {
+			return nil, fmt.Errorf("tracker: register metrics: %w", err)
+		}
+	}
 	return t, nil
 }
 
