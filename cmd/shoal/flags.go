@@ -7,11 +7,14 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/shoal-cdn/shoal/internal/config"
 )
 
 // newFlags returns a flag set whose usage lists each flag with its environment variable.
 func newFlags(name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	config.AddFlags(fs)
 	fs.Usage = func() {
 		out := fs.Output()
 		fmt.Fprintf(out, "Usage: shoal %s [flags]\n\n%s\n\nFlags (environment variable in brackets):\n", name, synopsis)
@@ -26,30 +29,12 @@ func newFlags(name, synopsis string) *flag.FlagSet {
 	return fs
 }
 
-func envName(flagName string) string {
-	return "SHOAL_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
-}
+func envName(flagName string) string { return config.EnvName(flagName) }
 
-// parse applies SHOAL_* environment variables, then the command line on top.
+// parse applies the layers of internal/config: flag defaults, the --config file (or
+// SHOAL_CONFIG), SHOAL_* environment variables, then the command line.
 func parse(fs *flag.FlagSet, args []string) error {
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		if v, ok := os.LookupEnv(envName(f.Name)); ok && err == nil {
-			if e := fs.Set(f.Name, v); e != nil {
-				err = fmt.Errorf("%s=%q: %w", envName(f.Name), v, e)
-			}
-		}
-	})
-	if err != nil {
-		return err
-	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q (flags start with --)", fs.Arg(0))
-	}
-	return nil
+	return config.Load(fs, config.Source{Command: fs.Name(), Args: args, Env: os.LookupEnv})
 }
 
 // logFlags adds --log-level and --log-format and returns a constructor for the logger.

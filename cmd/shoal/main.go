@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/shoal-cdn/shoal/internal/config"
 )
 
 type command struct {
@@ -33,7 +35,7 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
-	fmt.Fprint(w, "\nRun 'shoal COMMAND --help' for a command's flags. Every flag can also be set by an\nenvironment variable: --play-secret is SHOAL_PLAY_SECRET. Flags win over the environment.\n")
+	fmt.Fprint(w, "\nRun 'shoal COMMAND --help' for a command's flags. Every flag can also be set by an\nenvironment variable: --play-secret is SHOAL_PLAY_SECRET. Flags win over the environment,\nwhich wins over the --config file (YAML, docs/config.md).\n")
 }
 
 func main() {
@@ -49,7 +51,7 @@ func main() {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		err := c.run(ctx, args, os.Stdout)
 		stop()
-		if errors.Is(err, flag.ErrHelp) {
+		if errors.Is(err, flag.ErrHelp) || errors.Is(err, config.ErrPrinted) {
 			return
 		}
 		if err != nil {
