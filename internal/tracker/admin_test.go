@@ -342,3 +342,45 @@ func TestSwarmMetricsMatchAPI(t *testing.T) {
 		t.Fatalf("metrics %v", got)
 	}
 }
+
+// FuzzControlFile: any policy file either opens with every entry valid or is refused.
+func FuzzControlFile(f *testing.F) {
+	f.Add([]byte(`[{"stream":"demo","policy":{"p2p_enabled":false,"max_upload":0,"neighbours":4},"regions":{"eu":{"p2p_enabled":false,"max_upload":0,"neighbours":0}}}]`))
+	f.Add([]byte(`[{"stream":"x","taken_down":true}]`))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		path := filepath.Join(dir, "p.json")
+		if err := writeFileAtomic(path, b); err != nil {
+			t.Fatal(err)
+		}
+		s, err := OpenFileControlStore(path)
+		if err != nil {
+			return
+		}
+		all, _ := s.Controls(context.Background())
+		for _, c := range all {
+			if err := c.validate(); err != nil {
+				t.Fatalf("opened an invalid entry: %v", err)
+			}
+		}
+	})
+}
+
+// FuzzPolicyBody: a PUT body is a policy or a 4xx, never a 5xx or a panic.
+func FuzzPolicyBody(f *testing.F) {
+	f.Add(`{"p2p_enabled":true,"max_upload":1000,"neighbours":4}`)
+	f.Add(`{"p2p_enabled":false}`)
+	f.Add(`{"max_upload":-5}`)
+	tr, err := New(Config{AdminOpen: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	h := tr.Handler()
+	f.Fuzz(func(t *testing.T, body string) {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("PUT", "/api/streams/demo/policy?create=1", strings.NewReader(body)))
+		if w.Code != 200 && (w.Code < 400 || w.Code >= 500) {
+			t.Fatalf("%q: %d %s", body, w.Code, w.Body)
+		}
+	})
+}
