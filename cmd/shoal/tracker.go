@@ -5,24 +5,56 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 
+	"github.com/shoal-cdn/shoal/internal/console"
 	"github.com/shoal-cdn/shoal/internal/server"
 	"github.com/shoal-cdn/shoal/internal/tracker"
 )
 
 // trackerFlags are the flags of the tracker, shared by `shoal tracker` and `shoal up`.
 type trackerFlags struct {
-	neighbours *int
+	neighbours   *int
+	adminToken   *string
+	policyFile   *string
+	regionHeader *string
+	regionCIDRs  keyValues
 }
 
 func addTrackerFlags(fs *flag.FlagSet) *trackerFlags {
-	return &trackerFlags{
-		neighbours: fs.Int("max-neighbours", 10, "neighbours the tracker gives each peer"),
-	}
+	t := &trackerFlags{regionCIDRs: keyValues{}}
+	t.neighbours = fs.Int("max-neighbours", 10, "neighbours the tracker gives each peer")
+	t.adminToken = fs.String("admin-token", "", "bearer token for the admin API's writes (docs/admin.md); none: writes refused (shoal up on loopback: allowed)")
+	t.policyFile = fs.String("policy-file", defaultPolicyFile(), "file keeping the operator's stream policies across restarts")
+	t.regionHeader = fs.String("region-header", "", "request header your proxy or edge sets to the viewer's region (trusted: only behind that proxy)")
+	fs.Var(t.regionCIDRs, "region-cidr", "viewer region by address: CIDR=REGION (repeatable); with this or --region-header, clients' own region labels are ignored")
+	return t
 }
 
-func (t *trackerFlags) config(playSecret string) tracker.Config {
-	return tracker.Config{MaxNeighbours: *t.neighbours, PlaySecret: []byte(playSecret)}
+func defaultPolicyFile() string {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		dir = "."
+	}
+	return filepath.Join(dir, "shoal", "policies.json")
+}
+
+func (t *trackerFlags) config(playSecret string) (tracker.Config, error) {
+	cidrs, err := tracker.ParseRegionCIDRs(t.regionCIDRs)
+	if err != nil {
+		return tracker.Config{}, fmt.Errorf("--region-cidr: %w", err)
+	}
+	cfg := tracker.Config{MaxNeighbours: *t.neighbours, PlaySecret: []byte(playSecret), AdminToken: *t.adminToken,
+		RegionHeader: *t.regionHeader, RegionCIDRs: cidrs}
+	if *t.policyFile != "" {
+		if cfg.Controls, err = tracker.OpenFileControlStore(*t.policyFile); err != nil {
+			return tracker.Config{}, fmt.Errorf("--policy-file: %w", err)
+		}
+	}
+	return cfg, nil
 }
 
 func runTracker(ctx context.Context, args []string, stdout io.Writer) error {
@@ -30,6 +62,7 @@ func runTracker(ctx context.Context, args []string, stdout io.Writer) error {
 	listen := fs.String("listen", "127.0.0.1:8083", "address to serve on (port 0 picks a free port)")
 	playSecret := fs.String("play-secret", "", "peers need a viewer token signed with this secret to join")
 	tf := addTrackerFlags(fs)
+	edgeMetrics := fs.String("edge-metrics", "", "comma-separated edge URLs whose /metrics give the console its CDN egress")
 	cert, key := tlsFlags(fs)
 	logger := logFlags(fs)
 	if err := parse(fs, args); err != nil {
@@ -37,14 +70,27 @@ func runTracker(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	log := logger().With("component", "tracker")
 	reg := newRegistry()
-	cfg := tf.config(*playSecret)
+	cfg, err := tf.config(*playSecret)
+	if err != nil {
+		return err
+	}
 	cfg.Logger, cfg.Registerer = log, reg
 	t, err := tracker.New(cfg)
 	if err != nil {
 		return err
 	}
+	var egress func(context.Context, []string) (map[string]float64, error)
+	if *edgeMetrics != "" {
+		egress = console.EdgeScraper{URLs: strings.Split(*edgeMetrics, ",")}.Egress
+	}
+	cons := newConsole(t, egress, log)
+	mux := http.NewServeMux()
+	mux.Handle("/", t.Handler())
+	mountConsole(mux, cons)
 	return serve(ctx, server.Config{Addr: *listen, TLSCert: *cert, TLSKey: *key, Logger: log},
-		withMetrics(reg, t.Handler()), stdout, log,
-		func(url string) string { return fmt.Sprintf("shoal tracker on %s (WebSocket %s/tracker)", url, url) },
-		t.Run)
+		withMetrics(reg, mux), stdout, log,
+		func(url string) string {
+			return fmt.Sprintf("shoal tracker on %s (WebSocket %s/tracker, console %s/console)", url, url, url)
+		},
+		t.Run, cons.Run)
 }

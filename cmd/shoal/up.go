@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 
 	"github.com/shoal-cdn/shoal/internal/edge"
@@ -55,8 +56,14 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer e.Close() // stops origin fetches still in flight
-	tcfg := tf.config(*ef.playSecret)
+	tcfg, err := tf.config(*ef.playSecret)
+	if err != nil {
+		return err
+	}
 	tcfg.Logger, tcfg.Registerer = log.With("component", "tracker"), reg
+	// Without a token, only a loopback-only `shoal up` takes admin writes: nobody else
+	// can reach it.
+	tcfg.AdminOpen = tcfg.AdminToken == "" && loopbackOnly(*listen)
 	t, err := tracker.New(tcfg)
 	if err != nil {
 		return err
@@ -69,8 +76,16 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	mux.Handle("/api/", t.Handler())
 	mux.Handle("/{$}", web.Handler()) // the demo page: hls.js + the SDK
 	mux.Handle("/sdk/", web.Handler())
+	cons := newConsole(t, func(_ context.Context, streams []string) (map[string]float64, error) {
+		out := make(map[string]float64, len(streams))
+		for _, s := range streams {
+			out[s] = float64(e.BytesServed(s))
+		}
+		return out, nil
+	}, log.With("component", "console"))
+	mountConsole(mux, cons)
 	var base string // set by the banner, before the loops start
-	loops := []func(context.Context) error{osrv.Serve, o.Run, t.Run}
+	loops := []func(context.Context) error{osrv.Serve, o.Run, t.Run, cons.Run}
 	if *nPeers > 0 {
 		loops = append(loops, func(ctx context.Context) error {
 			return runViewers(ctx, viewersConfig{
@@ -83,7 +98,20 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 		withMetrics(reg, mux), stdout, log,
 		func(url string) string {
 			base = url
-			return fmt.Sprintf("shoal up on %s\n  watch:  %s/   (browser: hls.js + the P2P SDK)\n  play:   %s/live/demo/index.m3u8   (e.g. ffplay, mpv, vlc)\n  ingest: ffmpeg -re -i IN -c copy -f hls -hls_time 2 -method PUT %s/ingest/NAME/index.m3u8\n  swarms: %s/api/streams   metrics: %s/metrics", url, url, url, url, url, url)
+			return fmt.Sprintf("shoal up on %s\n  watch:  %s/   (browser: hls.js + the P2P SDK)\n  play:   %s/live/demo/index.m3u8   (e.g. ffplay, mpv, vlc)\n  ingest: ffmpeg -re -i IN -c copy -f hls -hls_time 2 -method PUT %s/ingest/NAME/index.m3u8\n  swarms: %s/api/streams   metrics: %s/metrics\n  console: %s/console", url, url, url, url, url, url, url)
 		},
 		loops...)
+}
+
+// loopbackOnly reports whether addr (host:port) listens on a loopback address only.
+func loopbackOnly(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -26,7 +26,7 @@ func TestSamplerRates(t *testing.T) {
 			return map[string]float64{"demo": egress}, nil
 		},
 		Now:     func() time.Time { return now },
-		History: 3,
+		History: 3, Window: 2 * time.Second,
 	})
 	for i := range 5 {
 		s.SampleOnce(context.Background())

@@ -28,20 +28,23 @@ type Config struct {
 	Egress   func(ctx context.Context, streams []string) (map[string]float64, error)
 	Interval time.Duration // between samples; default 1s
 	History  int           // samples kept per stream; default 300 (5 minutes at 1s)
+	// Window is the span each rate is measured over; default 5s. Viewers report every
+	// few seconds, so a one-second difference would swing between 0 and twice the rate.
+	Window time.Duration
 	// MaxStreams bounds the streams followed; default 1000 (the rest are not charted).
 	MaxStreams int
 	Logger     *slog.Logger     // nil → discard
 	Now        func() time.Time // nil → time.Now
 }
 
-// Sample is one point of a stream's chart. Rates are per second over the last interval.
+// Sample is one point of a stream's chart. Rates are per second over the last Window.
 type Sample struct {
 	T          int64   `json:"t"` // unix seconds
 	Peers      int     `json:"peers"`
 	EgressRate float64 `json:"egress_bps"` // CDN bytes/s measured by the edges (-1: unknown)
 	CDNRate    float64 `json:"cdn_bps"`    // CDN bytes/s the viewers report
 	P2PRate    float64 `json:"p2p_bps"`    // P2P bytes/s the viewers report
-	// Offload is p2p / (p2p + cdn) over the interval (viewer-reported); Cumulative is
+	// Offload is p2p / (p2p + cdn) over the window (viewer-reported); Cumulative is
 	// the swarm's since it began, as /api/streams has it.
 	Offload    float64 `json:"offload"`
 	Cumulative float64 `json:"offload_total"`
@@ -56,20 +59,19 @@ type Sampler struct {
 }
 
 type series struct {
-	last    totals
+	recent  []totals // the totals of the last Window, oldest first
 	samples []Sample // ring once full, oldest at next
 	next    int
 	seen    time.Time
 }
 
 type totals struct {
-	at            time.Time
-	cdn, p2p      uint64
-	egress        float64
-	haveEgress    bool
-	peers         int
-	offloadTotal  float64
-	haveAnyTotals bool
+	at           time.Time
+	cdn, p2p     uint64
+	egress       float64
+	haveEgress   bool
+	peers        int
+	offloadTotal float64
 }
 
 // New returns a Sampler; it panics without Config.Swarms (a programming error).
@@ -82,6 +84,9 @@ func New(cfg Config) *Sampler {
 	}
 	if cfg.History <= 0 {
 		cfg.History = 300
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = 5 * time.Second
 	}
 	if cfg.MaxStreams <= 0 {
 		cfg.MaxStreams = 1000
@@ -124,7 +129,7 @@ func (s *Sampler) SampleOnce(ctx context.Context) {
 	for _, sw := range swarms {
 		t := by[sw.Stream]
 		if t == nil {
-			t = &totals{at: now, haveAnyTotals: true}
+			t = &totals{at: now}
 			by[sw.Stream] = t
 			names = append(names, sw.Stream)
 		}
@@ -160,10 +165,13 @@ func (s *Sampler) SampleOnce(ctx context.Context) {
 			s.streams[name] = sr
 		}
 		sr.seen = now
-		if sr.last.haveAnyTotals {
-			sr.add(sample(sr.last, *t), s.cfg.History)
+		if len(sr.recent) > 0 {
+			sr.add(sample(sr.recent[0], *t), s.cfg.History)
 		}
-		sr.last = *t
+		sr.recent = append(sr.recent, *t)
+		for len(sr.recent) > 1 && now.Sub(sr.recent[0].at) >= s.cfg.Window {
+			sr.recent = sr.recent[1:]
+		}
 	}
 	// Streams gone from the tracker for a full history are forgotten.
 	for name, sr := range s.streams {
