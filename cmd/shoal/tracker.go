@@ -24,11 +24,13 @@ type trackerFlags struct {
 	regionCIDRs  keyValues
 }
 
-func addTrackerFlags(fs *flag.FlagSet) *trackerFlags {
+// addTrackerFlags adds the tracker's flags; policyFile is --policy-file's default
+// ("" keeps policies in memory).
+func addTrackerFlags(fs *flag.FlagSet, policyFile string) *trackerFlags {
 	t := &trackerFlags{regionCIDRs: keyValues{}}
 	t.neighbours = fs.Int("max-neighbours", 10, "neighbours the tracker gives each peer")
 	t.adminToken = fs.String("admin-token", "", "bearer token for the admin API's writes (docs/admin.md); none: writes refused (shoal up on loopback: allowed)")
-	t.policyFile = fs.String("policy-file", defaultPolicyFile(), "file keeping the operator's stream policies across restarts")
+	t.policyFile = fs.String("policy-file", policyFile, "file keeping the operator's stream policies across restarts (empty: memory only)")
 	t.regionHeader = fs.String("region-header", "", "request header your proxy or edge sets to the viewer's region (trusted: only behind that proxy)")
 	fs.Var(t.regionCIDRs, "region-cidr", "viewer region by address: CIDR=REGION (repeatable); with this or --region-header, clients' own region labels are ignored")
 	return t
@@ -61,7 +63,7 @@ func runTracker(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("tracker", "WebSocket signalling for peer swarms (one per stream rendition) at /tracker,\nswarm stats at /api/streams.")
 	listen := fs.String("listen", "127.0.0.1:8083", "address to serve on (port 0 picks a free port)")
 	playSecret := fs.String("play-secret", "", "peers need a viewer token signed with this secret to join")
-	tf := addTrackerFlags(fs)
+	tf := addTrackerFlags(fs, defaultPolicyFile())
 	edgeMetrics := fs.String("edge-metrics", "", "comma-separated edge URLs whose /metrics give the console its CDN egress")
 	cert, key := tlsFlags(fs)
 	logger := logFlags(fs)

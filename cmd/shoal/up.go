@@ -19,7 +19,7 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve on (port 0 picks a free port)")
 	of := addOriginFlags(fs)
 	ef := addEdgeFlags(fs)
-	tf := addTrackerFlags(fs)
+	tf := addTrackerFlags(fs, "") // a demo forgets its policies unless asked to keep them
 	cert, key := tlsFlags(fs)
 	nPeers := fs.Int("peers", 0, "start this many viewer peers of the demo stream in this process (WebRTC swarm, live status on the terminal)")
 	iceIface := fs.String("ice-interface", "lo", "network interface the --peers use for WebRTC (\"lo\": loopback only)")

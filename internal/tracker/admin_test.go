@@ -317,7 +317,7 @@ func TestTrustedRegionHeader(t *testing.T) {
 func TestSwarmMetricsMatchAPI(t *testing.T) {
 	h := newHarness(t, Config{})
 	c := h.dial(Join{Stream: "demo", Rendition: "index"}, "10.0.0.1")
-	if err := c.Send(ctxT(t), &Stats{BytesCDN: 100, BytesP2P: 300}); err != nil {
+	if err := c.Send(ctxT(t), &Stats{BytesCDN: 100, BytesP2P: 300, Playhead: 9, StalledMs: 1000, StartupMs: 1500}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "stats", func() bool { st := h.streams(""); return len(st) == 1 && st[0].BytesP2P == 300 })
@@ -338,7 +338,8 @@ func TestSwarmMetricsMatchAPI(t *testing.T) {
 			got[key] = v
 		}
 	}
-	if got["shoal_swarm_offload_ratio"] != 0.75 || got["shoal_swarm_bytes_total/p2p"] != 300 || got["shoal_swarm_peers"] != 1 || got["shoal_stream_p2p_enabled"] != 1 {
+	if got["shoal_swarm_offload_ratio"] != 0.75 || got["shoal_swarm_bytes_total/p2p"] != 300 || got["shoal_swarm_peers"] != 1 || got["shoal_stream_p2p_enabled"] != 1 ||
+		got["shoal_region_viewers"] != 1 || got["shoal_region_rebuffer_ratio"] != 0.1 || got["shoal_region_startup_p50_seconds"] != 1.5 {
 		t.Fatalf("metrics %v", got)
 	}
 }

@@ -12,7 +12,12 @@ import (
 type swarmCollector struct {
 	t                                       *Tracker
 	peers, bytes, stalls, offload, p2pOnOff *prometheus.Desc
+	rViewers, rRebuffer, rStartup           *prometheus.Desc
 }
+
+// maxRegionSeries bounds the regions exported per stream: regions may be declared by
+// clients when the operator configured no trusted source.
+const maxRegionSeries = 64
 
 func newSwarmCollector(t *Tracker) *swarmCollector {
 	sr := []string{"stream", "rendition"}
@@ -29,11 +34,17 @@ func newSwarmCollector(t *Tracker) *swarmCollector {
 			"bytes p2p / (p2p + cdn) since the swarm began, as in /api/streams.", sr, nil),
 		p2pOnOff: prometheus.NewDesc("shoal_stream_p2p_enabled",
 			"1 when the stream's policy has P2P on, 0 when the operator turned it off.", []string{"stream"}, nil),
+		rViewers: prometheus.NewDesc("shoal_region_viewers",
+			"Viewers of the stream connected now, by region (\"\" = unknown).", []string{"stream", "region"}, nil),
+		rRebuffer: prometheus.NewDesc("shoal_region_rebuffer_ratio",
+			"Time stalled / (played + stalled) of the region's current viewers, as they report it.", []string{"stream", "region"}, nil),
+		rStartup: prometheus.NewDesc("shoal_region_startup_p50_seconds",
+			"Median join → playback time of the region's current viewers, as they report it.", []string{"stream", "region"}, nil),
 	}
 }
 
 func (c *swarmCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.peers, c.bytes, c.stalls, c.offload, c.p2pOnOff} {
+	for _, d := range []*prometheus.Desc{c.peers, c.bytes, c.stalls, c.offload, c.p2pOnOff, c.rViewers, c.rRebuffer, c.rStartup} {
 		ch <- d
 	}
 }
@@ -61,6 +72,16 @@ func (c *swarmCollector) Collect(ch chan<- prometheus.Metric) {
 				on = 1
 			}
 			ch <- prometheus.MustNewConstMetric(c.p2pOnOff, prometheus.GaugeValue, on, s.Stream)
+			for i, r := range c.t.Regions(s.Stream) {
+				if i == maxRegionSeries {
+					break
+				}
+				ch <- prometheus.MustNewConstMetric(c.rViewers, prometheus.GaugeValue, float64(r.Viewers), s.Stream, r.Region)
+				if r.Started > 0 {
+					ch <- prometheus.MustNewConstMetric(c.rRebuffer, prometheus.GaugeValue, r.RebufferRatio, s.Stream, r.Region)
+					ch <- prometheus.MustNewConstMetric(c.rStartup, prometheus.GaugeValue, float64(r.StartupP50Ms)/1000, s.Stream, r.Region)
+				}
+			}
 		}
 	}
 }
