@@ -15,3 +15,16 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# Prometheus 2.42 (promtool checks of deploy/prometheus, a real scrape in
+# prometheus-e2e.sh): only its binaries, unpacked from Debian's package into
+# $SHOAL_PROM_DIR, because installing the package would start a Prometheus service.
+prom_dir="${SHOAL_PROM_DIR:-/usr/local/lib/shoal-prometheus}"
+if ! { command -v promtool && command -v prometheus; } >/dev/null 2>&1 && [ ! -x "$prom_dir/usr/bin/prometheus" ]; then
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  tmp=$(mktemp -d)
+  echo "deps: unpacking Debian's prometheus into $prom_dir"
+  (cd "$tmp" && { apt-get download prometheus >/dev/null 2>&1 || { $sudo apt-get update -qq && apt-get download prometheus >/dev/null; }; })
+  $sudo mkdir -p "$prom_dir"
+  $sudo dpkg-deb -x "$tmp"/prometheus_*.deb "$prom_dir"
+  rm -rf "$tmp"
+fi
