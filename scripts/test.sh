@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs, then vet, race tests, short fuzzing, the
-# web SDK's tests and the browser end-to-end test (in a network namespace: needs root).
+# web SDK's tests, the operator console's browser test and the SDK's browser end-to-end
+# test (in a network namespace: needs root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
@@ -16,5 +17,6 @@ go test -race -count=1 -timeout 20m ./...
 go test -p 1 -count=1 -timeout 15m ./internal/peer ./internal/scheduler ./internal/bench
 ./scripts/fuzz.sh "${FUZZTIME:-5s}"
 ./scripts/sdk-test.sh
+./scripts/console-e2e.sh
 sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo -E"
 $sudo ./scripts/sdk-e2e.sh
