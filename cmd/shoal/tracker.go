@@ -65,6 +65,8 @@ func runTracker(ctx context.Context, args []string, stdout io.Writer) error {
 	playSecret := fs.String("play-secret", "", "peers need a viewer token signed with this secret to join")
 	tf := addTrackerFlags(fs, defaultPolicyFile())
 	edgeMetrics := fs.String("edge-metrics", "", "comma-separated edge URLs whose /metrics give the console its CDN egress")
+	originURL := fs.String("origin", "", "origin base URL: a takedown through the admin API also ends the stream there (POST /takedown/STREAM)")
+	publishToken := fs.String("publish-token", "", "the origin's publish token, for --origin's takedown calls")
 	cert, key := tlsFlags(fs)
 	logger := logFlags(fs)
 	if err := parse(fs, args); err != nil {
@@ -77,6 +79,9 @@ func runTracker(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	cfg.Logger, cfg.Registerer = log, reg
+	if *originURL != "" {
+		cfg.OnTakedown = originTakedown(*originURL, *publishToken)
+	}
 	t, err := tracker.New(cfg)
 	if err != nil {
 		return err

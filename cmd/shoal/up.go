@@ -64,6 +64,7 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	// Without a token, only a loopback-only `shoal up` takes admin writes: nobody else
 	// can reach it.
 	tcfg.AdminOpen = tcfg.AdminToken == "" && loopbackOnly(*listen)
+	tcfg.OnTakedown = localTakedown(o, e)
 	t, err := tracker.New(tcfg)
 	if err != nil {
 		return err

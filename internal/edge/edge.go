@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/maypok86/otter/v2"
+	"github.com/shoal-cdn/shoal/internal/takedown"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -30,6 +31,7 @@ type Edge struct {
 	allowOrigin []string // Access-Control-Allow-Origin value, shared by all responses
 	metrics     *metrics
 	now         func() time.Time // Config.Now; replaced by tests
+	down        takedown.Set     // streams the operator took down (takedown.go)
 
 	ctx    context.Context // parent of every origin fetch; ended by Close
 	cancel context.CancelFunc

@@ -67,6 +67,9 @@ func (e *Edge) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if e.gone(rw, t.stream) {
+		return
+	}
 	var queryToken string
 	if r.URL.RawQuery != "" {
 		queryToken = r.URL.Query().Get("token")

@@ -55,6 +55,9 @@ func (o *Origin) ingest(w http.ResponseWriter, r *http.Request) error {
 	if !media.ValidName(name) {
 		return reject(http.StatusBadRequest, reasonName, "origin: stream name %q must match [A-Za-z0-9_-]{1,64}", name)
 	}
+	if o.down.Down(name) {
+		return reject(http.StatusGone, reasonTakenDown, "origin: stream %q was taken down by the operator", name)
+	}
 	kind, err := media.CheckFilePath(file)
 	if err != nil {
 		return reject(http.StatusBadRequest, reasonName, "origin: ingest %q: %s", file, err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/shoal-cdn/shoal/internal/manifest"
 	"github.com/shoal-cdn/shoal/internal/media"
+	"github.com/shoal-cdn/shoal/internal/takedown"
 	"github.com/shoal-cdn/shoal/internal/transport"
 )
 
@@ -31,6 +32,7 @@ type Origin struct {
 
 	running atomic.Bool
 	demo    *demoSource
+	down    takedown.Set // streams the operator took down (takedown.go)
 }
 
 // New validates cfg, applies defaults and returns an origin. With Demo set, the demo
@@ -80,6 +82,8 @@ func (o *Origin) Handler() http.Handler {
 			o.serveIngest(w, r)
 		case strings.HasPrefix(r.URL.Path, "/live/"):
 			o.serveLive(w, r)
+		case strings.HasPrefix(r.URL.Path, "/takedown/"):
+			o.serveTakedown(w, r)
 		default:
 			httpError(w, http.StatusNotFound, "origin: not found")
 		}

@@ -34,6 +34,9 @@ func (o *Origin) serveLive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name, sub, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/live/"), "/")
+	if o.gone(w, name) {
+		return
+	}
 	s := o.lookup(name)
 	if s == nil {
 		httpError(w, http.StatusNotFound, "origin: unknown stream "+quote(name))

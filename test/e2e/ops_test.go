@@ -190,3 +190,29 @@ func TestTrackerConfigAndPolicyRestart(t *testing.T) {
 		t.Fatalf("typo in config: %v\n%s", err, out)
 	}
 }
+
+// TestTakedownThroughUp: the admin API's takedown in `shoal up` ends the stream at the
+// edge and the origin (410), and restoring it brings it back.
+func TestTakedownThroughUp(t *testing.T) {
+	base := startShoal(t, "up")
+	waitPlaylist(t, base+"/live/demo/index.m3u8", 1)
+	call := func(method string) int {
+		req, _ := http.NewRequest(method, base+"/api/streams/demo/takedown?create=1", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s takedown: %s %s", method, resp.Status, b)
+		}
+		return resp.StatusCode
+	}
+	call("POST")
+	if body, code := get(t, base+"/live/demo/index.m3u8"); code != http.StatusGone || !strings.Contains(body, "taken down") {
+		t.Fatalf("after takedown: %d %s", code, body)
+	}
+	call("DELETE")
+	waitPlaylist(t, base+"/live/demo/index.m3u8", 1)
+}
