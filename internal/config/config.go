@@ -191,7 +191,7 @@ func ApplyFile(fs *flag.FlagSet, command, path string, b []byte) error {
 		}
 		for _, v := range vals {
 			if err := fs.Set(key, v); err != nil {
-				return fmt.Errorf("config: %s: %s.%s: %w", path, command, key, err)
+				return fmt.Errorf("config: %s: %s.%s: invalid value %q: %w", path, command, key, v, err)
 			}
 		}
 	}
