@@ -18,6 +18,7 @@ import type Hls from "hls.js";
 import type { FragmentLoaderContext, HlsConfig, LevelLoadedData, ErrorData, Loader, LoaderContext, ManifestLoadingData } from "hls.js";
 import { Emitter } from "./emitter.js";
 import { fragmentLoader } from "./loader.js";
+import { QoE } from "./qoe.js";
 import { defaultSubtle, importPublicKey, type Subtle } from "./record.js";
 import { Swarm, type SwarmEvents } from "./swarm.js";
 import type { Policy } from "./tracker-message.js";
@@ -103,12 +104,14 @@ export class ShoalP2P extends Emitter<ShoalEvents> {
   private cdnDirect = 0;
   private retired = { bytesCdn: 0, bytesP2P: 0, bytesUploaded: 0, bytesDuplicate: 0, badPieces: 0 };
   private stalls = 0;
+  private readonly qoe = new QoE();
   private destroyed = false;
   private sweep: ReturnType<typeof setInterval>;
   private readonly onManifest: (ev: string, d: ManifestLoadingData) => void;
   private readonly onLevel: (ev: string, d: LevelLoadedData) => void;
   private readonly onError: (ev: string, d: ErrorData) => void;
   private readonly onDestroy: () => void;
+  private readonly onMedia: (ev: string, d: { media: HTMLMediaElement }) => void;
 
   constructor(
     readonly hls: Hls,
@@ -130,6 +133,9 @@ export class ShoalP2P extends Emitter<ShoalEvents> {
       if (d.details === "bufferStalledError") this.stalls++;
     };
     this.onDestroy = () => this.destroy();
+    this.onMedia = (_ev, d) => this.qoe.attach(d.media);
+    if (hls.media) this.qoe.attach(hls.media);
+    hls.on("hlsMediaAttached" as never, this.onMedia as never);
     hls.on("hlsManifestLoading" as never, this.onManifest as never);
     hls.on("hlsLevelLoaded" as never, this.onLevel as never);
     hls.on("hlsError" as never, this.onError as never);
@@ -198,7 +204,7 @@ export class ShoalP2P extends Emitter<ShoalEvents> {
           subtle: this.subtle!,
           key,
           iceServers: this.opts.iceServers,
-          playback: () => ({ playhead: this.hls.media?.currentTime ?? 0, stalls: this.stalls }),
+          playback: () => ({ playhead: this.hls.media?.currentTime ?? 0, stalls: this.stalls, startupMs: this.qoe.startupMs(), stalledMs: this.qoe.stalledMs() }),
         });
         for (const ev of ["peer", "bad-piece", "policy", "tracker", "banned"] as const) {
           swarm.on(ev, (e) => this.emit(ev, e as never));
@@ -328,6 +334,8 @@ export class ShoalP2P extends Emitter<ShoalEvents> {
     this.hls.off("hlsLevelLoaded" as never, this.onLevel as never);
     this.hls.off("hlsError" as never, this.onError as never);
     this.hls.off("hlsDestroying" as never, this.onDestroy as never);
+    this.hls.off("hlsMediaAttached" as never, this.onMedia as never);
+    this.qoe.detach();
     this.removeAllListeners();
   }
 }

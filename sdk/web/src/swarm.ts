@@ -36,7 +36,7 @@ export interface SwarmOptions extends PeerOptions {
   fetch?: typeof fetch;
   WebSocket?: typeof WebSocket;
   /** Observer of playback for stats: playhead seconds and stalls so far. */
-  playback?: () => { playhead: number; stalls: number };
+  playback?: () => { playhead: number; stalls: number; startupMs?: number; stalledMs?: number };
 }
 
 export interface SwarmEvents {
@@ -595,7 +595,7 @@ export class Swarm extends Emitter<SwarmEvents> implements PeerHost {
 
   private sendStats(): void {
     const pb = this.opts.playback?.() ?? { playhead: 0, stalls: 0 };
-    this.tracker.stats({ bytesCdn: this.stats.bytesCdn, bytesP2P: this.stats.bytesP2P, bytesUp: this.stats.bytesUploaded, stalls: pb.stalls, playhead: pb.playhead, peers: this.stats.peers });
+    this.tracker.stats({ bytesCdn: this.stats.bytesCdn, bytesP2P: this.stats.bytesP2P, bytesUp: this.stats.bytesUploaded, stalls: pb.stalls, playhead: pb.playhead, peers: this.stats.peers, startupMs: pb.startupMs, stalledMs: pb.stalledMs });
   }
 
   /** addCdnBytes counts bytes the player fetched from the CDN outside the swarm. */

@@ -51,6 +51,9 @@ export interface Stats {
   stalls: number;
   playhead?: number;
   peers?: number;
+  /** QoE for the operator's console, once playback began: join → playback, time stalled since. */
+  startup_ms?: number;
+  stalled_ms?: number;
 }
 export interface Report {
   type: "report";
@@ -146,6 +149,8 @@ const layouts: Record<string, Field[]> = {
     ["stalls", "uint", false],
     ["playhead", "num", true],
     ["peers", "int", true],
+    ["startup_ms", "uint", true],
+    ["stalled_ms", "uint", true],
   ],
   report: [
     ["peer", "str", false],

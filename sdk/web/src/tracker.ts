@@ -183,7 +183,7 @@ export class TrackerClient extends Emitter<TrackerEvents> {
   }
 
   /** stats sends the cumulative counters since join. */
-  stats(s: { bytesCdn: number; bytesP2P: number; bytesUp: number; stalls: number; playhead?: number; peers?: number }): boolean {
+  stats(s: { bytesCdn: number; bytesP2P: number; bytesUp: number; stalls: number; playhead?: number; peers?: number; startupMs?: number; stalledMs?: number }): boolean {
     return this.send({
       type: "stats",
       bytes_cdn: Math.floor(s.bytesCdn),
@@ -192,6 +192,8 @@ export class TrackerClient extends Emitter<TrackerEvents> {
       stalls: Math.floor(s.stalls),
       playhead: s.playhead !== undefined && Number.isFinite(s.playhead) && s.playhead > 0 ? s.playhead : undefined,
       peers: s.peers,
+      startup_ms: s.startupMs !== undefined && s.startupMs > 0 ? Math.max(1, Math.floor(s.startupMs)) : undefined,
+      stalled_ms: s.stalledMs !== undefined && s.stalledMs > 0 ? Math.floor(s.stalledMs) : undefined,
     });
   }
 

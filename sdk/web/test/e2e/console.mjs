@@ -122,6 +122,10 @@ try {
   await sleep(8000);
   const t = await demoPage.evaluate(() => document.querySelector("video")?.currentTime ?? 0);
   check(t > 2, `demo page plays (currentTime ${t.toFixed(1)})`);
+  // The browser's SDK reports its startup to the tracker too (startup_ms in stats).
+  const regions = await (await fetch(base + "/api/streams/demo/regions")).json();
+  const started = regions.reduce((n, r) => n + r.started, 0), viewers = regions.reduce((n, r) => n + r.viewers, 0);
+  check(viewers === 5 && started === 5, `QoE by region: ${started} of ${viewers} viewers (4 Go peers + the page) report their startup`);
   check(demoErrors.length === 0, `demo page: no console errors${demoErrors.length ? ": " + demoErrors.slice(0, 5).join(" | ") : ""}`);
 } finally {
   sampling = false;
