@@ -385,3 +385,18 @@ func FuzzPolicyBody(f *testing.F) {
 		}
 	})
 }
+
+// TestDetachedFiguresCollected: the figures of a swarm whose only viewers were
+// detached go when the swarm would go (EmptySwarmTTL).
+func TestDetachedFiguresCollected(t *testing.T) {
+	cidrs, _ := ParseRegionCIDRs(map[string]string{"10.1.0.0/16": "eu-west"})
+	h := newHarness(t, Config{AdminOpen: true, RegionCIDRs: cidrs, EmptySwarmTTL: 50 * time.Millisecond})
+	if code, body := h.do("PUT", "/api/streams/demo/policy?region=eu-west&create=1", "", `{"p2p_enabled":false}`); code != 200 {
+		t.Fatalf("%d %s", code, body)
+	}
+	c := h.dial(Join{Stream: "demo", Rendition: "index"}, "10.1.0.1")
+	c.Send(ctxT(t), &Stats{BytesCDN: 10})
+	eventually(t, "listed", func() bool { st := h.streams(""); return len(st) == 1 && st[0].BytesCDN == 10 })
+	c.Close()
+	eventually(t, "collected", func() bool { return len(h.streams("")) == 0 })
+}

@@ -181,3 +181,23 @@ func (t *Tracker) joinDetached(c *conn, s SwarmKey, p Peer) (Welcome, error) {
 	pol, _ := t.regionPolicy(s.Stream, p.Region, t.core.Policy(s.Stream))
 	return Welcome{PeerID: p.ID, Policy: pol, Neighbours: []Neighbour{}}, nil
 }
+
+// collectExtras forgets the detached figures of swarms with no detached viewer left
+// that the core has collected too, so /api/streams drops them as it drops the others.
+func (t *Tracker) collectExtras(ctx context.Context) {
+	all, err := t.store.Swarms(ctx)
+	if err != nil {
+		return
+	}
+	known := make(map[SwarmKey]bool, len(all))
+	for _, s := range all {
+		known[s.Swarm] = true
+	}
+	t.extraMu.Lock()
+	defer t.extraMu.Unlock()
+	for k, e := range t.extra {
+		if e.peers == 0 && !known[k] {
+			delete(t.extra, k)
+		}
+	}
+}

@@ -131,6 +131,7 @@ func (t *Tracker) Run(ctx context.Context) error {
 			if err := t.core.Collect(t.now()); err != nil {
 				t.log.Warn("tracker: collect", "err", err)
 			}
+			t.collectExtras(ctx)
 		}
 	}
 }

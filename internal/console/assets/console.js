@@ -17,13 +17,16 @@
     return r.json();
   }
 
-  async function putPolicy(stream, body) {
+  async function putPolicy(stream, body, region) {
     const headers = { "Content-Type": "application/json" };
     if (tokenInput.value) headers.Authorization = "Bearer " + tokenInput.value;
-    const r = await fetch("/api/streams/" + encodeURIComponent(stream) + "/policy", { method: "PUT", headers, body: JSON.stringify(body) });
+    // A region switched back on drops its own policy: it follows the stream's again.
+    const q = region ? "?region=" + encodeURIComponent(region) : "";
+    const method = region && body.p2p_enabled ? "DELETE" : "PUT";
+    const r = await fetch("/api/streams/" + encodeURIComponent(stream) + "/policy" + q, { method, headers, body: method === "PUT" ? JSON.stringify(body) : undefined });
     const j = await r.json().catch(() => ({}));
     if (!r.ok) throw new Error("policy of " + stream + ": " + r.status + " " + (j.error || ""));
-    policies[stream] = j.policy;
+    if (!region) policies[stream] = j.policy;
     return j;
   }
 
@@ -123,10 +126,17 @@
     tb.textContent = "";
     for (const r of regions) {
       const tr = document.createElement("tr");
-      tr.innerHTML = `<td></td><td>${r.viewers}</td><td class="${r.p2p_enabled ? "on" : "off"}">${r.p2p_enabled ? "on" : "off"}</td>` +
+      tr.innerHTML = `<td></td><td>${r.viewers}</td><td><label><input type="checkbox" class="rp2p"> <span class="${r.p2p_enabled ? "on" : "off"}">${r.p2p_enabled ? "on" : "off"}</span></label></td>` +
         `<td>${pct(r.offload)}</td><td>${r.stalls}</td><td>${r.started ? pct(r.rebuffer_ratio) : "–"}</td>` +
         `<td>${r.started ? (r.startup_p50_ms / 1000).toFixed(2) + " s" : "–"}</td>`;
       tr.firstChild.textContent = r.region || "(unknown)";
+      const box = $(".rp2p", tr);
+      box.checked = r.p2p_enabled;
+      box.disabled = !r.region; // the API sets policies of named regions only
+      box.title = r.region ? "P2P for this region's viewers" : "viewers of no known region follow the stream's switch";
+      box.addEventListener("change", () => {
+        putPolicy(stream, { p2p_enabled: box.checked }, r.region).then(() => { showErr(); refreshDetail(); }, (e) => { showErr(e.message); box.checked = !box.checked; });
+      });
       tb.appendChild(tr);
     }
   }

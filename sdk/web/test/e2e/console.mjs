@@ -22,7 +22,8 @@ const check = (ok, what) => {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const dir = mkdtempSync(join(tmpdir(), "shoal-console-"));
-const shoal = spawn(process.env.SHOAL_BIN, ["up", "--peers", "4", "--ice-interface", "lo", "--listen", "127.0.0.1:0", "--key-file", join(dir, "origin.key"), "--log-level", "warn"], { stdio: ["ignore", "pipe", "inherit"] });
+// Every viewer is on loopback: the CIDR map files them all under region "lab" (trusted).
+const shoal = spawn(process.env.SHOAL_BIN, ["up", "--peers", "4", "--ice-interface", "lo", "--region-cidr", "127.0.0.0/8=lab", "--listen", "127.0.0.1:0", "--key-file", join(dir, "origin.key"), "--log-level", "warn"], { stdio: ["ignore", "pipe", "inherit"] });
 const base = await new Promise((resolve, reject) => {
   let out = "";
   shoal.stdout.on("data", (d) => {
@@ -51,6 +52,25 @@ const p2pRate = (at = Date.now()) => {
   if (!end || !start) return NaN;
   return ((end.p2p - start.p2p) * 1000) / (end.t - start.t);
 };
+
+// "Falls to 0 within 5 s" of a click: the swarm's P2P byte count stops moving by 5 s
+// after it and stays still for the next 4 s (two stats intervals: any P2P byte after
+// 5 s would show up in a report by then).
+async function p2pStops(what) {
+  const off = Date.now();
+  await sleep(5000);
+  const at5 = history.at(-1);
+  await sleep(4000);
+  const at9 = history.at(-1);
+  const lastMove = history.filter((h, i) => i > 0 && h.p2p !== history[i - 1].p2p).pop();
+  check(at5.t - off >= 4500 && at9.p2p === at5.p2p, `${what}: P2P bytes/s 0 from ${((at5.t - off) / 1000).toFixed(1)} s to ${((at9.t - off) / 1000).toFixed(1)} s after the click (last P2P bytes counted ${lastMove ? ((lastMove.t - off) / 1000).toFixed(1) : "?"} s after it)`);
+}
+
+async function p2pResumes(what) {
+  const on = Date.now();
+  while (Date.now() - on < 30000 && !(p2pRate() > 0 && history.at(-1).t - on > windowMs)) await sleep(250);
+  check(p2pRate() > 0, `${what}: P2P bytes/s back to ${Math.round(p2pRate())} ${((Date.now() - on) / 1000).toFixed(1)} s after switching on`);
+}
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
@@ -89,16 +109,7 @@ try {
   // P2P off from the console's switch.
   check(await page.isChecked(`${row} input.p2p`), "console shows P2P on");
   await page.uncheck(`${row} input.p2p`);
-  const off = Date.now();
-  // "Falls to 0 within 5 s": the swarm's P2P byte count stops moving by 5 s after the
-  // click and stays still for the next 4 s (two stats intervals: any P2P byte after
-  // 5 s would show up in a report by then).
-  await sleep(5000);
-  const at5 = history.at(-1);
-  await sleep(4000);
-  const at9 = history.at(-1);
-  const lastMove = history.filter((h, i) => i > 0 && h.p2p !== history[i - 1].p2p).pop();
-  check(at5.t - off >= 4500 && at9.p2p === at5.p2p, `P2P bytes/s 0 from ${((at5.t - off) / 1000).toFixed(1)} s to ${((at9.t - off) / 1000).toFixed(1)} s after the click (last P2P bytes counted ${lastMove ? ((lastMove.t - off) / 1000).toFixed(1) : "?"} s after it)`);
+  await p2pStops("stream switch");
   const pol = await (await fetch(base + "/api/streams/demo/policy")).json();
   check(pol.policy.p2p_enabled === false, "the tracker's policy is P2P off");
   await page.waitForSelector(`${row} .off`, { timeout: 5000 }).catch(() => {});
@@ -106,9 +117,19 @@ try {
 
   // And on again.
   await page.check(`${row} input.p2p`);
-  const on = Date.now();
-  while (Date.now() - on < 30000 && !(p2pRate() > 0 && history.at(-1).t - on > windowMs)) await sleep(250);
-  check(p2pRate() > 0, `P2P bytes/s back to ${Math.round(p2pRate())} ${((Date.now() - on) / 1000).toFixed(1)} s after switching on`);
+  await p2pResumes("stream switch");
+
+  // The same for one region, from the console's regions table.
+  const lab = "#regions tbody tr:first-child";
+  check((await page.textContent(`${lab} td:first-child`)) === "lab", "viewers filed under the trusted region lab");
+  await page.uncheck(`${lab} input.rp2p`);
+  await p2pStops("region switch");
+  const rp = await (await fetch(base + "/api/streams/demo/policy?region=lab")).json();
+  check(rp.policy.p2p_enabled === false && rp.regions?.lab?.p2p_enabled === false, "the tracker's policy for region lab is P2P off");
+  const st = await demo();
+  check(st.peers === 4, `detached viewers still counted (${st.peers} peers in /api/streams)`);
+  await page.check(`${lab} input.rp2p`);
+  await p2pResumes("region switch");
 
   check(errors.length === 0, `console: no console errors${errors.length ? ": " + errors.slice(0, 5).join(" | ") : ""}`);
 
