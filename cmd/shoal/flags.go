@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -39,15 +40,17 @@ func parse(fs *flag.FlagSet, args []string) error {
 
 // logFlags adds --log-level and --log-format and returns a constructor for the logger.
 func logFlags(fs *flag.FlagSet) func() *slog.Logger {
-	level := fs.String("log-level", "info", "debug, info, warn or error")
-	format := fs.String("log-format", "text", "text or json")
+	level := &choice{val: "info", allowed: []string{"debug", "info", "warn", "error"}}
+	format := &choice{val: "text", allowed: []string{"text", "json"}}
+	fs.Var(level, "log-level", "debug, info, warn or error")
+	fs.Var(format, "log-format", "text or json")
 	return func() *slog.Logger {
 		var l slog.Level
-		if err := l.UnmarshalText([]byte(*level)); err != nil {
+		if err := l.UnmarshalText([]byte(level.val)); err != nil {
 			l = slog.LevelInfo
 		}
 		opts := &slog.HandlerOptions{Level: l}
-		if *format == "json" {
+		if format.val == "json" {
 			return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 		}
 		return slog.New(slog.NewTextHandler(os.Stderr, opts))
@@ -105,4 +108,21 @@ func (kv keyValues) Set(s string) error {
 func tlsFlags(fs *flag.FlagSet) (cert, key *string) {
 	return fs.String("tls-cert", "", "PEM certificate file: serve HTTPS (browsers need it for WebCrypto off localhost)"),
 		fs.String("tls-key", "", "PEM private key file for --tls-cert")
+}
+
+// choice is a flag value restricted to a few words, so a typo in a flag, a variable
+// or a config file is an error rather than a silent default.
+type choice struct {
+	val     string
+	allowed []string
+}
+
+func (c *choice) String() string { return c.val }
+
+func (c *choice) Set(s string) error {
+	if !slices.Contains(c.allowed, s) {
+		return fmt.Errorf("want one of %s", strings.Join(c.allowed, ", "))
+	}
+	c.val = s
+	return nil
 }

@@ -53,3 +53,17 @@ func TestParseErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestLogFlagsRefuseTypos(t *testing.T) {
+	fs := newFlags("x", "test")
+	logFlags(fs)
+	fs.SetOutput(&strings.Builder{})
+	if err := parse(fs, []string{"--log-level", "verbose"}); err == nil || !strings.Contains(err.Error(), "debug, info, warn, error") {
+		t.Fatalf("err %v", err)
+	}
+	fs = newFlags("x", "test")
+	log := logFlags(fs)
+	if err := parse(fs, []string{"--log-level", "debug", "--log-format", "json"}); err != nil || log() == nil {
+		t.Fatal(err)
+	}
+}
