@@ -131,6 +131,16 @@ try {
   await page.check(`${lab} input.rp2p`);
   await p2pResumes("region switch");
 
+  // The upload cap field sets the stream's max_upload.
+  await page.fill(`${row} input.cap`, "2.5");
+  await page.click(`${row} button.apply`);
+  let cap = 0;
+  for (let i = 0; i < 20 && cap !== 2500000; i++) {
+    await sleep(250);
+    cap = (await (await fetch(base + "/api/streams/demo/policy")).json()).policy.max_upload;
+  }
+  check(cap === 2500000, `upload cap from the console: max_upload ${cap} (want 2500000)`);
+
   check(errors.length === 0, `console: no console errors${errors.length ? ": " + errors.slice(0, 5).join(" | ") : ""}`);
 
   // The demo page: no console errors (it used to 404 on /favicon.ico).
