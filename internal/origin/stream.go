@@ -50,6 +50,7 @@ type sourcePlaylist struct {
 	target  int
 	entries []entry
 	ended   bool
+	vod     bool // #EXT-X-PLAYLIST-TYPE:VOD
 	sum     [sha256.Size]byte
 }
 
@@ -78,7 +79,11 @@ type stream struct {
 	epoch        string
 	master       []byte
 	masterETag   string
+	masterRends  []string // renditions the master names
 	lastActivity time.Time
+
+	vod bool      // a VOD push: not served until it becomes a title (vod.go)
+	rec *recorder // records what is published: a VOD push, or live with KeepEnded
 }
 
 func (s *stream) cfg() *Config { return &s.o.cfg }
@@ -276,13 +281,16 @@ func (s *stream) addSegment(r *rendition, kind media.FileKind, data []byte, inge
 	uri := r.name + "/" + base + kind.Ext()
 	rec := manifest.New(s.name, r.name, r.epoch, seq, uri, dur, data).Sign(s.key)
 	seg := &segment{
-		seq: seq, epoch: r.epoch, base: base, kind: kind, data: data, etag: etagOf(sum),
+		seq: seq, epoch: r.epoch, base: base, kind: kind, data: data, etag: etagOf(sum), sum: sum,
 		dur: dur, disc: disc || r.pendingDisc, init: in, pdt: pdt, rec: rec, at: now,
 		ingestKey: ingestKey, ingestSum: ingestSum,
 	}
 	r.pendingDisc = false
 	r.target = max(r.target, media.TargetDuration(dur))
 	r.add(seg, s.cfg().Window)
+	if s.rec != nil {
+		s.rec.addSegment(r, seg)
+	}
 	s.o.m.published.WithLabelValues(s.name).Inc()
 	return seg
 }
@@ -341,6 +349,9 @@ func (s *stream) setMaster(b []byte, now time.Time) {
 	s.lastActivity = now
 	s.master = b
 	s.masterETag = etagOf(sha256.Sum256(b))
+	if s.rec != nil {
+		s.rec.master = b
+	}
 }
 
 // expire ends renditions of a silent stream, drops stale pending files, and reports
@@ -356,6 +367,13 @@ func (s *stream) expire(now time.Time) bool {
 		return false
 	}
 	quiet := now.Sub(s.lastActivity) > cfg.QuietTimeout
+	if s.vod {
+		if quiet {
+			s.o.cfg.Logger.Warn("origin: VOD push never ended its playlist (#EXT-X-ENDLIST): discarded after the quiet timeout",
+				"title", s.name, "quiet", cfg.QuietTimeout)
+		}
+		return quiet
+	}
 	endedAt := s.lastActivity
 	target := 1
 	for _, r := range s.renditions {
@@ -372,6 +390,9 @@ func (s *stream) expire(now time.Time) bool {
 	}
 	if len(s.renditions) == 0 && !quiet {
 		return false
+	}
+	if s.rec != nil && len(s.renditions) > 0 && s.commitReplay(now) {
+		return true // the replay serves the same URLs from now on
 	}
 	linger := cfg.Linger
 	if linger == 0 {
