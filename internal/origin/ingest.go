@@ -108,7 +108,7 @@ func (o *Origin) ingest(w http.ResponseWriter, r *http.Request) error {
 		f := &pendingFile{data: body, sum: sha256.Sum256(body), kind: kind, at: now}
 		err = o.withStream(name, sourceIngest, func(s *stream) error {
 			s.putFile(file, f, now)
-			return s.settle()
+			return s.settle(now)
 		})
 	}
 	if err != nil {
@@ -152,7 +152,7 @@ func (o *Origin) ingestPlaylist(name, file string, body []byte) error {
 			if err := s.applyPlaylist(rname, sp, now); err != nil {
 				return err
 			}
-			return s.settle()
+			return s.settle(now)
 		})
 	case *playlist.Multivariant:
 		master, err := rewriteIngestMaster(file, p)
@@ -162,7 +162,7 @@ func (o *Origin) ingestPlaylist(name, file string, body []byte) error {
 		return o.withStream(name, sourceIngest, func(s *stream) error {
 			s.setMaster(master, now)
 			s.masterRends = masterRenditions(master)
-			return s.settle()
+			return s.settle(now)
 		})
 	}
 	return reject(http.StatusBadRequest, reasonPlaylist, "origin: %s: unknown playlist type", file)

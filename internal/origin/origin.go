@@ -146,6 +146,7 @@ func (o *Origin) reapOnce(now time.Time) {
 		gone := s.expire(now)
 		if gone {
 			s.removed = true
+			s.clearPending()
 			if s.rec != nil {
 				s.rec.discard()
 				s.rec = nil

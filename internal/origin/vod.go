@@ -37,9 +37,16 @@ func (s *stream) setMode(vod bool, now time.Time) error {
 	return nil
 }
 
+// vodSettle is how long a VOD push whose playlists have all ended waits for a master
+// playlist (ffmpeg PUTs it last) before it becomes a title without one.
+const vodSettle = time.Second
+
+func (s *stream) vodSettle() time.Duration { return min(vodSettle, s.cfg().QuietTimeout/2) }
+
 // settle runs after each accepted ingest request of a VOD push: a push whose recording
-// failed is dropped (507), a complete one becomes a title.
-func (s *stream) settle() error {
+// failed is dropped (507), a complete one with its master becomes a title. The reaper
+// publishes the others after vodSettle (stream.expire).
+func (s *stream) settle(now time.Time) error {
 	if !s.vod || s.removed {
 		return nil
 	}
@@ -47,25 +54,33 @@ func (s *stream) settle() error {
 		s.o.dropStream(s)
 		return reject(http.StatusInsufficientStorage, reasonStore, "origin: VOD push %q dropped: %s", s.name, err)
 	}
-	if !s.vodComplete() {
+	if !s.vodComplete(now) {
 		return nil
 	}
+	err := s.commitVOD()
+	s.o.dropStream(s)
+	if err != nil {
+		return reject(http.StatusConflict, reasonTitle, "origin: VOD push %q not published: %s", s.name, err)
+	}
+	return nil
+}
+
+func (s *stream) commitVOD() error {
+	s.rec.master = s.master
 	t, err := s.rec.commit(time.Time{})
 	if err != nil {
 		s.o.cfg.Logger.Error("origin: VOD push not published", "title", s.name, "err", err)
-		s.o.dropStream(s)
-		return reject(http.StatusConflict, reasonTitle, "origin: VOD push %q not published: %s", s.name, err)
+		return err
 	}
 	s.rec = nil
 	s.o.cfg.Logger.Info("origin: title published", "title", t.name, "kind", t.kind, "renditions", len(t.rends),
 		"duration", t.dur, "bytes", t.bytes)
-	s.o.dropStream(s)
 	return nil
 }
 
-// vodComplete: every rendition has ended and published everything it listed, and the
-// master playlist, if any, names only such renditions.
-func (s *stream) vodComplete() bool {
+// vodComplete: every rendition has ended and published everything it listed, and
+// either a master playlist names them or none came for vodSettle.
+func (s *stream) vodComplete(now time.Time) bool {
 	if len(s.renditions) == 0 {
 		return false
 	}
@@ -73,6 +88,9 @@ func (s *stream) vodComplete() bool {
 		if !r.ended {
 			return false
 		}
+	}
+	if s.master == nil {
+		return now.Sub(s.lastActivity) >= s.vodSettle()
 	}
 	for _, rn := range s.masterRends {
 		if s.renditions[rn] == nil {
@@ -88,6 +106,7 @@ func (s *stream) commitReplay(now time.Time) bool {
 	if s.rec.err != nil {
 		return false
 	}
+	s.rec.master = s.master
 	t, err := s.rec.commit(now.Add(s.cfg().KeepEnded).UTC())
 	if err != nil {
 		s.o.cfg.Logger.Error("origin: replay not kept", "stream", s.name, "err", err)
@@ -104,6 +123,7 @@ func (s *stream) commitReplay(now time.Time) bool {
 // dropStream removes s, under s.mu (lock order: s.mu, then o.mu).
 func (o *Origin) dropStream(s *stream) {
 	s.removed = true
+	s.clearPending()
 	if s.rec != nil {
 		s.rec.discard()
 		s.rec = nil
