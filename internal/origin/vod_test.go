@@ -14,8 +14,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/shoal-cdn/shoal/internal/media"
 )
 
 // logBuffer collects an origin's logs for assertions.
@@ -291,7 +289,7 @@ func TestStoreBound(t *testing.T) {
 	o, base, _ := startStore(t, Config{StoreDir: t.TempDir()})
 	pushVOD(t, base, "a", 3)
 	o.store.limit = o.store.usedBytes() * 5 / 2 // room for two such titles
-	time.Sleep(5 * time.Millisecond) // distinct creation times
+	time.Sleep(5 * time.Millisecond)            // distinct creation times
 	pushVOD(t, base, "b", 3)
 	held := o.acquireTitle("a") // a request reading "a"
 	pushVOD(t, base, "c", 3)
@@ -442,5 +440,4 @@ func TestTitleIndexRoundTrip(t *testing.T) {
 	if _, err := decodeTitleIndex(ix.encode()[:40], DefaultMaxSegmentBytes, DefaultMaxRenditions); err == nil {
 		t.Error("truncated index accepted")
 	}
-	_ = media.KindTS
 }
