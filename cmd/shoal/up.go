@@ -41,6 +41,7 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	defer o.Close()
 	// The edge reaches the origin over a private loopback listener, as it would over
 	// the network: the edge under test is the real HTTP proxy.
 	osrv, err := server.Listen(server.Config{Logger: ocfg.Logger}, o.Handler())
@@ -64,6 +65,8 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 
 	mux := http.NewServeMux()
 	mux.Handle("/ingest/", o.Handler())
+	mux.Handle("/titles", o.Handler()) // the catalogue and takedown, behind the publish token
+	mux.Handle("/titles/", o.Handler())
 	mux.Handle("/live/", e.Handler())
 	mux.Handle("/tracker", t.Handler())
 	mux.Handle("/api/", t.Handler())
