@@ -45,6 +45,8 @@ func runTracker(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	return serve(ctx, server.Config{Addr: *listen, TLSCert: *cert, TLSKey: *key, Logger: log},
 		withMetrics(reg, t.Handler()), stdout, log,
-		func(url string) string { return fmt.Sprintf("shoal tracker on %s (WebSocket %s/tracker, WebTorrent %s/announce)", url, url, url) },
+		func(url string) string {
+			return fmt.Sprintf("shoal tracker on %s (WebSocket %s/tracker, WebTorrent %s/announce)", url, url, url)
+		},
 		t.Run)
 }
