@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/shoal-cdn/shoal/internal/announce"
 	"github.com/shoal-cdn/shoal/internal/swarm"
 	"github.com/shoal-cdn/shoal/internal/token"
 	"golang.org/x/time/rate"
@@ -32,6 +33,7 @@ type Tracker struct {
 	log   *slog.Logger
 	m     *metrics
 	now   func() time.Time
+	wt    *announce.Server // GET /announce: WebTorrent swarms in the same Store, under the same policies
 
 	// locks serialise each swarm's core calls with the delivery of their messages, so
 	// a peer sees its swarm's changes in decision order.
@@ -71,7 +73,7 @@ func New(cfg Config) (*Tracker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
-	return &Tracker{
+	t := &Tracker{
 		cfg:         cfg,
 		core:        core,
 		store:       cfg.Store,
@@ -82,13 +84,26 @@ func New(cfg Config) (*Tracker, error) {
 		conns:       make(map[SwarmKey]map[string]*conn),
 		all:         make(map[*conn]struct{}),
 		streamPeers: make(map[string]int),
-	}, nil
+	}
+	t.wt, err = announce.New(announce.Config{
+		Core:            announce.CoreConfig{Store: cfg.Store, Policy: core.Policy, MaxSwarms: cfg.MaxSwarms},
+		MaxMessageBytes: cfg.MaxMessageBytes, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
+		PeerTimeout: cfg.PeerTimeout, SendQueue: cfg.SendQueue, SendQueueBytes: cfg.SendQueueBytes,
+		WriteTimeout: cfg.WriteTimeout, OriginPatterns: cfg.OriginPatterns,
+		Addr: t.remoteIP, Logger: cfg.Logger, Registerer: cfg.Registerer, Now: cfg.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
-// Handler serves GET /tracker (WebSocket) and GET /api/streams (JSON).
+// Handler serves GET /tracker (WebSocket), GET /announce (WebTorrent WebSocket
+// tracker, docs/webtorrent.md) and GET /api/streams (JSON).
 func (t *Tracker) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /tracker", t.serveWS)
+	mux.Handle("GET /announce", t.wt)
 	mux.HandleFunc("GET /api/streams", t.serveStreams)
 	return mux
 }
@@ -110,6 +125,7 @@ func (t *Tracker) Run(ctx context.Context) error {
 				c.closeAfter(nil, websocket.StatusGoingAway, "tracker shutting down")
 			}
 			t.mu.RUnlock()
+			t.wt.Shutdown()
 			return nil
 		case <-tick.C:
 			if err := t.core.Collect(t.now()); err != nil {
