@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs, then vet, race tests, short fuzzing, the
-# web SDK's tests, the operator console's browser test and the SDK's browser end-to-end
-# test (in a network namespace: needs root).
+# web SDK's tests, the operator console's browser test and the browser end-to-end tests
+# (in a network namespace: needs root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
@@ -20,3 +20,5 @@ go test -p 1 -count=1 -timeout 15m ./internal/peer ./internal/scheduler ./intern
 ./scripts/console-e2e.sh
 sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo -E"
 $sudo ./scripts/sdk-e2e.sh
+# p2p-media-loader pages on bittorrent-tracker, then on shoal's /announce (~3 min).
+$sudo ./scripts/webtorrent-e2e.sh

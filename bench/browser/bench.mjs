@@ -28,8 +28,20 @@ const here = dirname(fileURLToPath(import.meta.url));
 const pages = Number(process.env.PAGES ?? 4);
 const duration = Number(process.env.DURATION ?? 60);
 const systems = (process.env.SYSTEMS ?? "hlsjs,shoal,p2pml").split(",").filter(Boolean);
-const name = { hlsjs: "hls.js 1.7.4 alone", shoal: "shoal SDK", p2pml: "p2p-media-loader 2.3.1" };
-for (const s of systems) if (!name[s]) throw new Error(`SYSTEMS: unknown system ${s} (hlsjs, shoal, p2pml)`);
+const name = {
+  hlsjs: "hls.js 1.7.4 alone",
+  shoal: "shoal SDK",
+  p2pml: "p2p-media-loader 2.3.1",
+  // The same p2p-media-loader page at one stated live configuration (hls.js
+  // liveSyncDurationCount 7, highDemandTimeWindow 4 s: at the default latency it gets no
+  // P2P with any tracker), announcing to bittorrent-tracker or to shoal's /announce.
+  "p2pml-bt": "p2p-media-loader 2.3.1 + bittorrent-tracker (sync 7, hdw 4)",
+  "p2pml-shoal": "p2p-media-loader 2.3.1 + shoal /announce (sync 7, hdw 4)",
+};
+for (const s of systems) if (!name[s]) throw new Error(`SYSTEMS: unknown system ${s} (${Object.keys(name).join(", ")})`);
+// CHECK=webtorrent: exit 1 unless p2pml-shoal's pages connected to each other, got
+// ≥ 90% of p2pml-bt's P2P bytes, had 0 stalls and no console errors (issue 17).
+const check = process.env.CHECK ?? "";
 const warmup = Number(process.env.WARMUP ?? 30);
 const timeline = process.env.TIMELINE === "1";
 const vethAddr = process.env.VETH_ADDR ?? "10.213.0.1";
@@ -77,6 +89,8 @@ const pageUrl = {
   shoal: `${shoalUrl}/`,
   hlsjs: `http://127.0.0.1:${web.address().port}/hlsjs.html?src=${encodeURIComponent(src)}`,
   p2pml: `http://127.0.0.1:${web.address().port}/?src=${encodeURIComponent(src)}&tracker=${encodeURIComponent(trackerUrl)}&swarm=bench-demo`,
+  "p2pml-bt": `http://127.0.0.1:${web.address().port}/?src=${encodeURIComponent(src)}&tracker=${encodeURIComponent(trackerUrl)}&swarm=bench-bt&sync=7&hdw=4`,
+  "p2pml-shoal": `http://127.0.0.1:${web.address().port}/?src=${encodeURIComponent(src)}&tracker=${encodeURIComponent(shoalUrl.replace(/^http/, "ws") + "/announce")}&swarm=bench-shoal&sync=7&hdw=4`,
 };
 
 // Stalls and latency, measured the same way in every page: `waiting` events after the
@@ -164,6 +178,7 @@ async function run(browser, system) {
           p2p: s ? s.bytesP2P : p.p2p,
           up: s ? s.bytesUploaded : p.uploaded,
           peers: s ? s.peers : p.peers,
+          maxPeers: p?.maxPeers ?? 0,
         };
       }),
     ),
@@ -195,6 +210,8 @@ async function run(browser, system) {
     latency: median(per.flatMap((p) => p.lat)),
     startup: median(per.map((p) => p.startup)),
     cdnEdge,
+    errors: tabs.reduce((n, t) => n + t.errors.length, 0),
+    connected: per.filter((p) => p.maxPeers > 0).length,
   };
 }
 
@@ -227,4 +244,19 @@ for (const r of results)
     `| ${name[r.system]} | ${(r.offload * 100).toFixed(1)}% | ${MB(r.p2p)} | ${MB(r.cdn)} | ${MB(r.cdnEdge)} | ${r.waiting} | ${r.rebuffer.toFixed(1)} | ${r.latency.toFixed(2)} | ${r.startup.toFixed(2)} | ${r.secs.toFixed(0)} |` +
       (r.notStarted ? ` ${r.notStarted} page(s) never started` : ""),
   );
+if (check === "webtorrent") {
+  const bt = results.find((r) => r.system === "p2pml-bt");
+  const sh = results.find((r) => r.system === "p2pml-shoal");
+  if (!bt || !sh) throw new Error("CHECK=webtorrent needs SYSTEMS with p2pml-bt and p2pml-shoal");
+  const fails = [];
+  if (sh.connected < pages) fails.push(`${pages - sh.connected} shoal-tracker page(s) never connected to a peer`);
+  if (!(sh.p2p > 0 && sh.p2p >= 0.9 * bt.p2p)) fails.push(`P2P bytes ${sh.p2p} < 90% of bittorrent-tracker's ${bt.p2p}`);
+  if (sh.waiting > 0) fails.push(`${sh.waiting} stalls`);
+  if (sh.errors > 0) fails.push(`${sh.errors} console errors`);
+  if (sh.notStarted > 0) fails.push(`${sh.notStarted} page(s) never started`);
+  log("");
+  log(`check webtorrent: shoal /announce P2P ${MB(sh.p2p)} MB = ${bt.p2p ? ((100 * sh.p2p) / bt.p2p).toFixed(0) : "∞"}% of bittorrent-tracker's ${MB(bt.p2p)} MB; ` +
+    `${sh.connected}/${pages} pages connected; stalls ${sh.waiting}; console errors ${sh.errors}: ${fails.length ? "FAIL: " + fails.join("; ") : "ok"}`);
+  process.exit(fails.length ? 1 : 0);
+}
 process.exit(0);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Tracker load benchmark: hold N WebSocket peers in one swarm on shoal's tracker and on
-# node bittorrent-tracker 11.2.3, in the same run on this machine, and print joins/s and
+# Tracker load benchmark: hold N WebSocket peers in one swarm on shoal's tracker (native
+# /tracker, and WebTorrent announces on /announce) and on node bittorrent-tracker 11.2.3,
+# in the same run on this machine, and print joins/s and
 # server memory per held connection side by side. Loopback only; every step is bounded.
 #
 #   bench/tracker/run.sh            # N=5000
@@ -71,11 +72,14 @@ shoal_cmd() {
 bt_cmd() { exec node "$here/bt-server.mjs" "$1"; }
 
 bench shoal shoal /tracker shoal_cmd
+# The same WebTorrent announces (5 offers each) as bittorrent-tracker gets, on shoal's
+# GET /announce (docs/webtorrent.md).
+bench shoal-announce bt /announce shoal_cmd
 bench bittorrent-tracker bt "" bt_cmd
 
 echo "tracker load: $N WebSocket peers in one swarm, $C joins in flight, loopback, $(nproc) cores"
 printf '%-20s %10s %10s %14s %14s\n' server peers joins/s KiB/conn conns/GiB
-for name in shoal bittorrent-tracker; do
+for name in shoal shoal-announce bittorrent-tracker; do
   node -e '
     const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
     const f = (x, d) => x.toLocaleString("en-US", {maximumFractionDigits: d, minimumFractionDigits: d});

@@ -30,6 +30,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	seed := fs.Uint64("seed", 1, "seed of the scenario (join times, latencies, churn, losses)")
 	urgent := fs.Duration("urgent", 0, "scheduler tuning: pieces due within this come from the edge (0: the scheduler's default)")
 	fallback := fs.Duration("fallback-window", 0, "scheduler tuning: staggered edge-fallback window before the urgent one (0: default)")
+	push := fs.Bool("push", false, "peers push fresh pieces to their substream subscribers (experimental; default: pull only)")
 	jsonOut := fs.String("json", "", "write the report as JSON to this file")
 	plotOut := fs.String("plot", "", "write a plot (CDN egress and offload over time) to this .svg or .png file")
 	logger := logFlags(fs)
@@ -52,7 +53,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	cfg := bench.Config{
 		Scenario: *scenario, Peers: *peers, Duration: *duration, Bitrate: int64(bitrate), Clock: *clock, Frames: *frames,
 		Transport: *transport, Speed: *speed, Seed: *seed, Only: *only, Progress: os.Stderr, Logger: logger(),
-		Scheduler: scheduler.Policy{Urgent: *urgent, FallbackWindow: *fallback},
+		Scheduler: scheduler.Policy{Urgent: *urgent, FallbackWindow: *fallback}, Push: *push,
 	}
 	if *plotOut != "" {
 		if err := bench.CheckPlotPath(*plotOut); err != nil {

@@ -24,10 +24,14 @@ type originFlags struct {
 	keyFile       *string
 	maxSegment    byteSize
 	pulls         keyValues
+	storeDir      *string
+	storeBytes    byteSize
+	vodDir        *string
+	keepEnded     *time.Duration
 }
 
 func addOriginFlags(fs *flag.FlagSet) *originFlags {
-	o := &originFlags{pulls: keyValues{}, maxSegment: 32 << 20}
+	o := &originFlags{pulls: keyValues{}, maxSegment: 32 << 20, storeBytes: origin.DefaultStoreBytes}
 	o.window = fs.Int("window", 12, "segments kept per rendition in the live window")
 	o.quiet = fs.Duration("quiet-timeout", 30*time.Second, "a stream whose encoder sent nothing for this long ends (#EXT-X-ENDLIST) and is removed")
 	o.publishToken = fs.String("publish-token", "", "encoders must send this bearer token (or ?token=) to /ingest")
@@ -35,6 +39,10 @@ func addOriginFlags(fs *flag.FlagSet) *originFlags {
 	o.keyFile = fs.String("key-file", defaultKeyFile(), "Ed25519 signing key (base64 seed); created with mode 0600 if missing. SHOAL_KEY may hold the seed itself")
 	fs.Var(&o.maxSegment, "max-segment-bytes", "largest segment accepted at ingest")
 	fs.Var(o.pulls, "pull", "re-publish an existing live HLS stream: NAME=URL (repeatable)")
+	o.storeDir = fs.String("store-dir", "", "keep on-demand titles (VOD pushes, replays) here across restarts; empty: a temporary directory")
+	fs.Var(&o.storeBytes, "store-bytes", "bound on the titles in --store-dir; the oldest not being read are evicted first")
+	o.vodDir = fs.String("vod-dir", "", "serve the finished HLS titles of this directory (DIR/TITLE/*.m3u8), never writing to it")
+	o.keepEnded = fs.Duration("keep-ended", 0, "keep an ended live stream as an on-demand replay for this long (0: remove it)")
 	return o
 }
 
@@ -68,11 +76,15 @@ func (o *originFlags) config(demo bool) (origin.Config, error) {
 		Demo:            demo,
 		Pulls:           o.pulls,
 		Key:             key,
+		StoreDir:        *o.storeDir,
+		StoreBytes:      int64(o.storeBytes),
+		VodDir:          *o.vodDir,
+		KeepEnded:       *o.keepEnded,
 	}, nil
 }
 
 func runOrigin(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlags("origin", "Ingests live HLS (ffmpeg -method PUT to /ingest/STREAM/index.m3u8, --pull, --demo),\nkeeps a bounded live window and publishes every segment with a signed piece-hash record.")
+	fs := newFlags("origin", "Ingests live HLS (ffmpeg -method PUT to /ingest/STREAM/index.m3u8, --pull, --demo),\nkeeps a bounded live window and publishes every segment with a signed piece-hash record.\nOn demand: VOD pushes (-hls_playlist_type vod), --vod-dir, --keep-ended; GET /titles, DELETE /titles/NAME.")
 	listen := fs.String("listen", "127.0.0.1:8081", "address to serve on (port 0 picks a free port)")
 	demo := fs.Bool("demo", false, "publish the built-in demo stream \"demo\"")
 	of := addOriginFlags(fs)
@@ -92,6 +104,7 @@ func runOrigin(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	defer o.Close()
 	return serve(ctx, server.Config{Addr: *listen, TLSCert: *cert, TLSKey: *key, Logger: log},
 		withMetrics(reg, o.Handler()), stdout, log,
 		func(url string) string {

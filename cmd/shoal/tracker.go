@@ -60,7 +60,7 @@ func (t *trackerFlags) config(playSecret string) (tracker.Config, error) {
 }
 
 func runTracker(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlags("tracker", "WebSocket signalling for peer swarms (one per stream rendition) at /tracker,\nswarm stats at /api/streams.")
+	fs := newFlags("tracker", "WebSocket signalling for peer swarms (one per stream rendition) at /tracker,\nWebTorrent clients at /announce, swarm stats at /api/streams.")
 	listen := fs.String("listen", "127.0.0.1:8083", "address to serve on (port 0 picks a free port)")
 	playSecret := fs.String("play-secret", "", "peers need a viewer token signed with this secret to join")
 	tf := addTrackerFlags(fs, defaultPolicyFile())
@@ -97,7 +97,7 @@ func runTracker(ctx context.Context, args []string, stdout io.Writer) error {
 	return serve(ctx, server.Config{Addr: *listen, TLSCert: *cert, TLSKey: *key, Logger: log},
 		withMetrics(reg, mux), stdout, log,
 		func(url string) string {
-			return fmt.Sprintf("shoal tracker on %s (WebSocket %s/tracker, console %s/console)", url, url, url)
+			return fmt.Sprintf("shoal tracker on %s (WebSocket %s/tracker, WebTorrent %s/announce, console %s/console)", url, url, url, url)
 		},
 		t.Run, cons.Run)
 }

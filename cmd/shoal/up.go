@@ -15,7 +15,7 @@ import (
 )
 
 func runUp(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlags("up", "Everything on one port: origin (ingest at /ingest/), edge (viewers at /live/), tracker\n(/tracker, /api/streams), metrics (/metrics), with the live demo stream \"demo\".")
+	fs := newFlags("up", "Everything on one port: origin (ingest at /ingest/), edge (viewers at /live/), tracker\n(/tracker, /announce, /api/streams), metrics (/metrics), with the live demo stream \"demo\".")
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve on (port 0 picks a free port)")
 	of := addOriginFlags(fs)
 	ef := addEdgeFlags(fs)
@@ -42,6 +42,7 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	defer o.Close()
 	// The edge reaches the origin over a private loopback listener, as it would over
 	// the network: the edge under test is the real HTTP proxy.
 	osrv, err := server.Listen(server.Config{Logger: ocfg.Logger}, o.Handler())
@@ -72,8 +73,11 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 
 	mux := http.NewServeMux()
 	mux.Handle("/ingest/", o.Handler())
+	mux.Handle("/titles", o.Handler()) // the catalogue and takedown, behind the publish token
+	mux.Handle("/titles/", o.Handler())
 	mux.Handle("/live/", e.Handler())
 	mux.Handle("/tracker", t.Handler())
+	mux.Handle("/announce", t.Handler()) // WebTorrent clients (p2p-media-loader): docs/webtorrent.md
 	mux.Handle("/api/", t.Handler())
 	mux.Handle("/{$}", web.Handler()) // the demo page: hls.js + the SDK
 	mux.Handle("/sdk/", web.Handler())

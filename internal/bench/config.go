@@ -71,6 +71,8 @@ type Config struct {
 	// Scheduler tunes every engine's piece scheduler (peer.Config.Scheduler;
 	// zero fields take the defaults).
 	Scheduler scheduler.Policy
+	// Push: the engines push substreams (engine.Config.Push).
+	Push bool
 	// Only runs a single mode ("cdn_only" or "hybrid"); empty runs both.
 	Only string
 	// Progress receives a one-line status every ProgressEvery (nil: none).

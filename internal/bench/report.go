@@ -40,6 +40,9 @@ type Report struct {
 	WallS          float64               `json:"wall_s"`
 	PeakRSSBytes   int64                 `json:"peak_rss_bytes"`
 	Runs           map[string]*RunReport `json:"runs"`
+	// CDNPeakRatio is the hybrid run's CDN peak over the CDN-only run's (0
+	// unless both ran).
+	CDNPeakRatio float64 `json:"cdn_peak_ratio,omitempty"`
 }
 
 // RunReport is what one run measured.
@@ -57,7 +60,18 @@ type RunReport struct {
 	CDNMediaBytes    int64   `json:"cdn_media_bytes"`
 	CDNOverheadBytes int64   `json:"cdn_overhead_bytes"` // playlists, records, key
 	CDNPeakMbps      float64 `json:"cdn_peak_mbps"`      // highest 1 s average
-	CDNMeanMbps      float64 `json:"cdn_mean_mbps"`
+	// CDNShareAll is the CDN's share of every byte viewers got, playlists,
+	// records and the key included: (CDN media + overhead) / (that + P2P).
+	CDNShareAll float64 `json:"cdn_share_with_overhead"`
+	// EdgeRequestsPerS counts every request the edge answered, per second
+	// (virtual clock only: 0 in real time).
+	EdgeRequestsPerS float64 `json:"edge_requests_per_s,omitempty"`
+	// FreshPieceMs*: for every piece, the time from its first copy leaving
+	// the edge until the last viewer already watching then verified it
+	// (virtual clock only).
+	FreshPieceMsP50 float64 `json:"fresh_piece_all_ms_p50,omitempty"`
+	FreshPieceMsP95 float64 `json:"fresh_piece_all_ms_p95,omitempty"`
+	CDNMeanMbps     float64 `json:"cdn_mean_mbps"`
 	// CDNCopiesPerSegment is edge media bytes / segment size, over the
 	// segments the edge served.
 	CDNCopiesPerSegment float64 `json:"cdn_copies_per_segment"`
@@ -232,6 +246,13 @@ func (r *Report) WriteText(w io.Writer) error {
 	row("CDN peak / mean", func(rr *RunReport) string {
 		return fmt.Sprintf("%.1f / %.1f Mbit/s", rr.CDNPeakMbps, rr.CDNMeanMbps)
 	})
+	row("CDN share incl. playlists", func(rr *RunReport) string { return pct(rr.CDNShareAll) })
+	if r.Transport == TransportVirtual {
+		row("edge requests", func(rr *RunReport) string { return fmt.Sprintf("%.0f/s", rr.EdgeRequestsPerS) })
+		row("fresh piece to all p50 / p95", func(rr *RunReport) string {
+			return ms(rr.FreshPieceMsP50) + " / " + ms(rr.FreshPieceMsP95)
+		})
+	}
 	row("CDN copies per segment", func(rr *RunReport) string { return fmt.Sprintf("%.2f", rr.CDNCopiesPerSegment) })
 	row("copies after warm-up", func(rr *RunReport) string { return fmt.Sprintf("%.2f", rr.CDNCopiesSteady) })
 	row("edge pieces: urgent/seed/fallback", func(rr *RunReport) string {
@@ -257,6 +278,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	})
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if r.CDNPeakRatio > 0 {
+		fmt.Fprintf(w, "CDN peak, hybrid / CDN-only: %.1f%%\n", 100*r.CDNPeakRatio)
 	}
 	if hy := r.Runs[ModeHybrid]; hy != nil && len(hy.Classes) > 1 {
 		fmt.Fprintln(w, "\nhybrid, by uplink:")

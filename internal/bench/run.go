@@ -80,6 +80,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.Speed = streamS / rep.WallS
 	rep.OffloadLimit = offloadLimit(cfg.Peers, meanUp, rep.BitrateBPS)
 	rep.PeakRSSBytes = peakRSS()
+	if c, h := rep.Runs[ModeCDNOnly], rep.Runs[ModeHybrid]; c != nil && h != nil && c.CDNPeakMbps > 0 {
+		rep.CDNPeakRatio = h.CDNPeakMbps / c.CDNPeakMbps
+	}
 	return rep, nil
 }
 
@@ -309,6 +312,9 @@ func (rr *RunReport) offloads(warmP2P, warmMedia int64, warmSeq, last uint64, ha
 		if n > 0 {
 			rr.CDNCopiesSteady = float64(b) / float64(n)
 		}
+	}
+	if all := rr.P2PBytes + rr.CDNBytes; all > 0 {
+		rr.CDNShareAll = float64(rr.CDNBytes) / float64(all)
 	}
 	if rr.P2PBytes+rr.CDNMediaBytes > 0 {
 		rr.Offload = float64(rr.P2PBytes) / float64(rr.P2PBytes+rr.CDNMediaBytes)

@@ -53,6 +53,7 @@ func startViewer(ctx context.Context, e *env, spec viewerSpec, idx int, net *emu
 		Client:        &http.Client{Transport: v.http, Timeout: 20 * time.Second},
 		Clock:         e.clk,
 		Scheduler:     cfg.Scheduler,
+		Push:          cfg.Push,
 		Logger:        cfg.Logger.With("component", "peer", "viewer", spec.Name),
 	}
 	if spec.Up > 0 {

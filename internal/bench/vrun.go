@@ -37,6 +37,10 @@ type vrun struct {
 	bySpec  []*vviewer // by spec index
 	byID    map[string]*vviewer
 	rng     *rand.Rand
+	spread  *spread
+	// edgeRequests counts every request the edge answered (playlists,
+	// records, the key, media).
+	edgeRequests int64
 }
 
 // runVirtual runs the scenario in one mode in virtual time: the same engine
@@ -59,7 +63,7 @@ func runVirtual(cfg Config, mode string, specs []viewerSpec) (*RunReport, float6
 		return nil, 0, err
 	}
 	r := &vrun{cfg: cfg, q: q, stream: st, tracker: tr, key: swarm.SwarmKey{Stream: st.name, Rendition: rendition},
-		byID: make(map[string]*vviewer), bySpec: make([]*vviewer, len(specs)), rng: rand.New(rand.NewPCG(cfg.Seed, 0x76726e)),
+		byID: make(map[string]*vviewer), bySpec: make([]*vviewer, len(specs)), spread: newSpread(), rng: rand.New(rand.NewPCG(cfg.Seed, 0x76726e)),
 		net: &vnet{q: q, rng: rand.New(rand.NewPCG(cfg.Seed, 0x6c6f7373)), identity: cfg.pieceIdentity()}}
 	// CDN-only is the same engine with P2P switched off by the tracker's policy.
 	tr.SetPolicy(start, st.name, signalling.Policy{P2PEnabled: mode == ModeHybrid})
@@ -129,6 +133,9 @@ func runVirtual(cfg Config, mode string, specs []viewerSpec) (*RunReport, float6
 	rr.WallS = time.Since(wallStart).Seconds()
 	rr.StreamS = end.Sub(start).Seconds()
 	rr.Events = q.events
+	rr.EdgeRequestsPerS = float64(r.edgeRequests) / end.Sub(start).Seconds()
+	p50, p95 := r.spread.percentiles()
+	rr.FreshPieceMsP50, rr.FreshPieceMsP95 = ms(p50), ms(p95)
 	rr.CDNMediaBytes, rr.CDNOverheadBytes = st.media, st.overhead
 	rr.CDNBytes = st.media + st.overhead
 	rr.CDNMediaBytesFinal = st.media
@@ -181,8 +188,8 @@ func (r *vrun) join(i int, spec viewerSpec) {
 	v := &vviewer{r: r, idx: i, spec: spec, joined: now, links: make(map[engine.LinkID]*vend),
 		rtt:  2*spec.Latency + edgeRTTBase,
 		host: &vhost{up: spec.Up, down: spec.Down, latency: spec.Latency, loss: spec.Loss}}
-	ec := engine.Config{Stream: r.stream.name, Rendition: rendition, Swarm: true, Scheduler: r.cfg.Scheduler,
-		Tick: peer.DefaultTick, NoDeliverData: r.net.identity, Logger: r.cfg.Logger}
+	ec := engine.Config{Stream: r.stream.name, Rendition: rendition, Swarm: true, Scheduler: r.cfg.Scheduler, Push: r.cfg.Push,
+		Tick: peer.DefaultTick, NoDeliverData: r.net.identity, ReportPieces: true, Logger: r.cfg.Logger}
 	if spec.Up > 0 {
 		ec.MaxUpload = int64(0.95 * spec.Up)
 		ec.UploadCapacity = ec.MaxUpload

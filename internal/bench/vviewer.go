@@ -147,6 +147,8 @@ func (v *vviewer) act(a engine.Action, now time.Time) {
 			}
 		}
 	case engine.Forget:
+	case engine.Verified:
+		r.spread.verified(a.ID.Seq, a.Index, r.q.ns(v.joined), r.q.now)
 	}
 }
 
@@ -162,6 +164,7 @@ func (v *vviewer) fetchEdge(a engine.FetchEdge, asked time.Time) {
 		return
 	}
 	v.respond(func() (int, bool) {
+		v.r.spread.served(a.Seq, a.First, a.Count, v.r.q.now)
 		v.r.stream.countMedia(g, a.Len)
 		v.cdnMedia += a.Len
 		return int(a.Len), true
@@ -191,6 +194,7 @@ func (v *vviewer) respond(serve func() (n int, media bool), done func(hdr, end t
 		if !v.watching() {
 			return
 		}
+		v.r.edgeRequests++
 		n, media := serve()
 		if !media {
 			v.r.stream.overhead += int64(n)

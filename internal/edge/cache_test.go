@@ -129,6 +129,7 @@ func TestPlaylistTTL(t *testing.T) {
 		{"garbage", "#EXT-X-TARGETDURATION:x\n", 0.25, 500 * time.Millisecond},
 		{"negative", "#EXT-X-TARGETDURATION:-4\n", 0.25, 500 * time.Millisecond},
 		{"huge", "#EXT-X-TARGETDURATION:1e308\n", 0.25, 2 * time.Second},
+		{"vod", "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-ENDLIST\n", 0.25, vodPlaylistTTL},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

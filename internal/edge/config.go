@@ -23,6 +23,9 @@ const (
 	maxPlaylistTTL = 2 * time.Second
 	// unknownPlaylistTTL applies to playlists without EXT-X-TARGETDURATION (multivariant).
 	unknownPlaylistTTL = 500 * time.Millisecond
+	// vodPlaylistTTL is the lifetime of an on-demand title's media playlist
+	// (#EXT-X-PLAYLIST-TYPE:VOD): the origin's max-age, docs/vod.md.
+	vodPlaylistTTL = 10 * time.Second
 	// keyTTL is the lifetime of /live/{stream}/key: it only changes when an operator
 	// rotates the origin key.
 	keyTTL = 60 * time.Second

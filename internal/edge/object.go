@@ -58,11 +58,19 @@ func bodyETag(b []byte) string {
 	return `"` + hex.EncodeToString(sum[:16]) + `"`
 }
 
-var targetDurationTag = []byte("#EXT-X-TARGETDURATION:")
+var (
+	targetDurationTag = []byte("#EXT-X-TARGETDURATION:")
+	vodTypeTag        = []byte("#EXT-X-PLAYLIST-TYPE:VOD")
+)
 
 // playlistTTL is frac × EXT-X-TARGETDURATION clamped to [minPlaylistTTL, maxPlaylistTTL],
-// or unknownPlaylistTTL when the playlist has no target duration.
+// or unknownPlaylistTTL when the playlist has no target duration. A VOD playlist never
+// changes while its title exists: vodPlaylistTTL, which bounds how long a taken-down
+// title stays listed here.
 func playlistTTL(body []byte, frac float64) time.Duration {
+	if bytes.Contains(body, vodTypeTag) {
+		return vodPlaylistTTL
+	}
 	for line := range bytes.Lines(body) {
 		v, ok := bytes.CutPrefix(bytes.TrimSpace(line), targetDurationTag)
 		if !ok {

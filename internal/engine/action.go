@@ -63,6 +63,13 @@ type (
 
 	// Forget: segment ID left the window; drop what was kept of it.
 	Forget struct{ ID wire.SegmentID }
+
+	// Verified: piece Index of segment ID was stored, verified (only with
+	// Config.ReportPieces: for a bench that times how fast pieces spread).
+	Verified struct {
+		ID    wire.SegmentID
+		Index int
+	}
 )
 
 func (FetchPlaylist) action() {}
@@ -73,3 +80,4 @@ func (CloseLink) action()     {}
 func (Report) action()        {}
 func (Deliver) action()       {}
 func (Forget) action()        {}
+func (Verified) action()      {}

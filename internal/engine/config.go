@@ -33,6 +33,11 @@ type Config struct {
 	Tick time.Duration
 	// NoDeliverData: Deliver carries no bytes (a bench that only counts).
 	NoDeliverData bool
+	// ReportPieces: emit Verified for every piece stored.
+	ReportPieces bool
+	// Push: subscribe to neighbours' substreams and push to subscribers
+	// (push.go); off, the engine only pulls (experimental: off by default).
+	Push bool
 	// Rand returns the 32-bit PING tokens (default: a counter).
 	Rand func() uint32
 	// Logger receives debug and info logs (nil: discard).

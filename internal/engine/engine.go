@@ -52,6 +52,9 @@ type Engine struct {
 
 	pending inflight
 	newHave map[uint64][]int
+	born    map[uint64]time.Time // when we first heard of each segment (push.go)
+	early   map[uint64][]earlyPiece
+	earlyN  int
 	edgeT   edgeTimer
 	urgent  time.Duration
 
@@ -84,6 +87,8 @@ func New(cfg Config, now time.Time) *Engine {
 		byLink:    make(map[LinkID]*neighbour),
 		distrust:  make(map[string]bool),
 		newHave:   make(map[uint64][]int),
+		born:      make(map[uint64]time.Time),
+		early:     make(map[uint64][]earlyPiece),
 		urgent:    maxUrgent,
 		nextHouse: now.Add(housekeeping),
 	}
@@ -338,6 +343,7 @@ func (e *Engine) onPlaylist(ev PlaylistFetched, now time.Time) {
 			continue // older than what we know: it slid back into view, ignore
 		}
 		e.segs[en.Seq] = newSegment(en, now)
+		e.heard(en.Seq, now)
 		e.recScan = true
 		e.order = append(e.order, en.Seq)
 		if err := e.pl.Publish(player.Segment{Seq: en.Seq, Duration: en.Dur, Published: en.Published(now)}); err != nil {
@@ -377,6 +383,7 @@ func (e *Engine) evict(seq uint64) {
 	}
 	e.pending.delFunc(func(k pendKey) bool { return k.seq == seq })
 	delete(e.newHave, seq)
+	e.dropEarly(seq)
 	e.emit(Forget{ID: s.id})
 }
 
@@ -431,6 +438,7 @@ func (e *Engine) onRecord(ev RecordFetched, now time.Time) {
 		return
 	}
 	s.setRecord(ev.Rec)
+	defer e.releaseEarly(ev.Seq, now)
 	words := (s.pieces() + 63) / 64
 	for _, nb := range e.nbList {
 		if bf, ok := nb.have[ev.Seq]; ok && len(bf) > words {
@@ -486,6 +494,10 @@ func (e *Engine) onEdge(ev EdgeFetched, now time.Time) {
 // verified runs after piece i of s was stored: announce it, tell the player.
 func (e *Engine) verified(s *segment, i int, now time.Time) {
 	e.newHave[s.id.Seq] = append(e.newHave[s.id.Seq], i)
+	if e.cfg.ReportPieces {
+		e.emit(Verified{ID: s.id, Index: i})
+	}
+	e.pushOut(s, i)
 	if s.complete {
 		e.pl.Available(s.id.Seq, now)
 		var data []byte
@@ -698,9 +710,20 @@ func (e *Engine) housekeep(now time.Time) {
 			}
 		}
 	}
+	e.chooseParents()
 	// Forget announcements of segments far behind our window.
 	if len(e.order) > 0 {
 		lo := e.order[0]
+		for seq := range e.born {
+			if seq < lo {
+				delete(e.born, seq)
+			}
+		}
+		for seq := range e.early {
+			if s := e.segs[seq]; seq < lo || (s != nil && s.recTries >= maxRecordTries && !s.recLoading) {
+				e.dropEarly(seq)
+			}
+		}
 		for _, nb := range e.nbList {
 			for seq := range nb.have {
 				if seq < lo {

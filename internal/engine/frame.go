@@ -106,6 +106,8 @@ func (e *Engine) onFrame(nb *neighbour, m wire.Msg, now time.Time) {
 		if bf, ok := e.announced(nb, m.Segment, int(m.First+m.Count)); ok {
 			nb.have[m.Segment.Seq] = growSet(bf, int(m.First), int(m.Count))
 			e.announcedNew(m.Segment.Seq, now)
+			e.observeLag(nb, m.Segment.Seq, int(m.First), int(m.Count), now)
+			e.expectPush(nb, m.Segment.Seq, int(m.First), int(m.Count), now)
 		}
 	case wire.Request:
 		e.onRequest(nb, m)
@@ -126,6 +128,8 @@ func (e *Engine) onFrame(nb *neighbour, m wire.Msg, now time.Time) {
 		}
 	case wire.Unchoke:
 		nb.onChoke(m.Serial, false)
+	case wire.Subscribe:
+		e.onSubscribe(nb, m)
 	case wire.Ping:
 		e.send(nb, wire.Pong{Token: m.Token})
 	case wire.Pong:
@@ -145,7 +149,7 @@ func (e *Engine) onFrame(nb *neighbour, m wire.Msg, now time.Time) {
 // virtual-time bench run 10,000 viewers.
 func changesPlan(e *Engine, nb *neighbour, m wire.Msg) bool {
 	switch m := m.(type) {
-	case wire.Request, wire.Cancel, wire.Ping:
+	case wire.Request, wire.Cancel, wire.Ping, wire.Subscribe:
 		return false
 	case wire.Have:
 		s := e.segs[m.Segment.Seq]
@@ -231,10 +235,6 @@ func (e *Engine) onRequest(nb *neighbour, m wire.Request) {
 	runStart := -1
 	for i := first; i <= first+count; i++ {
 		held := i < first+count && s.have.Has(i)
-		if held {
-			seeded := e.stripe.Count > 0 && scheduler.StripeOf(s.id.Seq, i, s.pieces(), e.stripe.Count) == e.stripe.Index
-			jobs = append(jobs, job{seg: s, idx: i, seeded: seeded})
-		}
 		missing := i < first+count && !held
 		switch {
 		case missing && runStart < 0:
@@ -242,6 +242,11 @@ func (e *Engine) onRequest(nb *neighbour, m wire.Request) {
 		case !missing && runStart >= 0:
 			reject(runStart, i-runStart, wire.ReasonNotHeld)
 			runStart = -1
+		}
+		// A piece already pushed (or queued) to nb: that PIECE answers the request.
+		if held && !nb.queuedFor(s.id.Seq, i) && !nb.push.wasPushed(s.id.Seq, i) {
+			seeded := e.stripe.Count > 0 && scheduler.StripeOf(s.id.Seq, i, s.pieces(), e.stripe.Count) == e.stripe.Index
+			jobs = append(jobs, job{seg: s, idx: i, seeded: seeded})
 		}
 	}
 	if len(jobs) > 0 {
@@ -265,7 +270,13 @@ func (e *Engine) onPiece(nb *neighbour, m wire.Piece, now time.Time) {
 	e.pending.del(key)
 	s := e.segs[m.Segment.Seq]
 	if s == nil || s.id.Epoch != m.Segment.Epoch || s.rec == nil {
-		e.stats.BytesWasted += int64(len(m.Data)) // out of our window, cannot verify it: dropped
+		if requested {
+			e.pending.add(key, since) // still on its way to being verified
+		}
+		if !e.holdEarly(nb, m, now) {
+			e.pending.del(key)
+			e.stats.BytesWasted += int64(len(m.Data)) // out of our window, cannot verify it: dropped
+		}
 		return
 	}
 	stored, err := s.store(idx, m.Data)

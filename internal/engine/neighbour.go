@@ -56,6 +56,8 @@ type neighbour struct {
 	queue    []job
 	inWriter bool
 	ticket   uint64
+
+	push pushState
 }
 
 func newNeighbour(id string, l LinkID, s SessionID, now time.Time) *neighbour {

@@ -19,6 +19,8 @@ type Stats struct {
 	// BytesWasted counts piece bytes that arrived after they were no longer
 	// needed (cancelled, timed out, voided, or out of the window).
 	BytesWasted int64
+	// Pushed counts pieces queued for subscribers without a request.
+	Pushed int64
 	// BadPieces counts pieces that failed verification (from anyone).
 	BadPieces  int64
 	Neighbours int

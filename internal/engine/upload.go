@@ -102,17 +102,46 @@ func (u *uploader) enqueue(nb *neighbour, jobs []job) int {
 		}
 		bytes += size
 		n++
-		// Insert after every job that goes before or with it: stable per key.
-		key, at := j.key(), len(nb.queue)
-		for at > 0 && key.before(nb.queue[at-1].key()) {
-			at--
-		}
-		nb.queue = append(nb.queue, job{})
-		copy(nb.queue[at+1:], nb.queue[at:])
-		nb.queue[at] = j
+		u.insert(nb, j)
 	}
 	u.queued += bytes
 	return n
+}
+
+// push queues a piece nobody asked for (docs/wire.md "Pushing") on nb if the
+// per-link queue has room and the backlog is within pushBacklog.
+func (u *uploader) push(nb *neighbour, j job) bool {
+	if len(nb.queue) >= maxQueuedPieces {
+		return false
+	}
+	if u.rate > 0 && u.queued > 0 && float64(u.queued+j.size()) > u.rate*pushBacklog.Seconds() {
+		return false
+	}
+	u.insert(nb, j)
+	u.queued += j.size()
+	return true
+}
+
+// insert puts j in nb's queue after every job that goes before or with it:
+// stable per key.
+func (u *uploader) insert(nb *neighbour, j job) {
+	key, at := j.key(), len(nb.queue)
+	for at > 0 && key.before(nb.queue[at-1].key()) {
+		at--
+	}
+	nb.queue = append(nb.queue, job{})
+	copy(nb.queue[at+1:], nb.queue[at:])
+	nb.queue[at] = j
+}
+
+// queuedFor reports whether piece idx of seq waits in nb's queue.
+func (nb *neighbour) queuedFor(seq uint64, idx int) bool {
+	for _, j := range nb.queue {
+		if j.idx == idx && j.seg.id.Seq == seq {
+			return true
+		}
+	}
+	return false
 }
 
 // cancel drops nb's queued pieces [first, first+count) of id; all of them

@@ -283,6 +283,14 @@ func TestRender(t *testing.T) {
 	if !strings.Contains(out, "#EXT-X-VERSION:3\n") || strings.Contains(out, "DISCONTINUITY-SEQUENCE") || strings.Contains(out, "ENDLIST") {
 		t.Errorf("ts playlist:\n%s", out)
 	}
+	if strings.Contains(out, "PLAYLIST-TYPE") {
+		t.Errorf("live playlist with a type:\n%s", out)
+	}
+	vod := MediaPlaylist{VOD: true, Ended: true, Segments: ts.Segments}
+	m, err = ParseMedia(vod.Render())
+	if err != nil || m.PlaylistType == nil || *m.PlaylistType != "VOD" || !m.Endlist {
+		t.Errorf("VOD playlist: %v %+v", err, m)
+	}
 }
 
 func TestRewriteMultivariant(t *testing.T) {

@@ -31,6 +31,9 @@ type MediaPlaylist struct {
 	DiscontinuitySequence uint64
 	Segments              []Segment
 	Ended                 bool // #EXT-X-ENDLIST
+	// VOD writes #EXT-X-PLAYLIST-TYPE:VOD: the playlist is a whole title that never
+	// changes (set with Ended).
+	VOD bool
 }
 
 // TargetDuration is the smallest valid EXT-X-TARGETDURATION for durations: every
@@ -71,6 +74,9 @@ func (p *MediaPlaylist) Render() []byte {
 	b.WriteString("\n#EXT-X-MEDIA-SEQUENCE:")
 	b.WriteString(strconv.FormatUint(p.MediaSequence, 10))
 	b.WriteString("\n")
+	if p.VOD {
+		b.WriteString("#EXT-X-PLAYLIST-TYPE:VOD\n")
+	}
 	if p.DiscontinuitySequence > 0 {
 		b.WriteString("#EXT-X-DISCONTINUITY-SEQUENCE:")
 		b.WriteString(strconv.FormatUint(p.DiscontinuitySequence, 10))

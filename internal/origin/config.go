@@ -24,6 +24,7 @@ const (
 	DefaultMaxStreams       = 64
 	DefaultMaxRenditions    = 16
 	DefaultDemoStream       = "demo"
+	DefaultStoreBytes       = 4 << 30
 )
 
 // Config configures an Origin. The zero value is a working origin with the defaults
@@ -47,6 +48,20 @@ type Config struct {
 	MaxStreams int
 	// MaxRenditions bounds the renditions of one stream (default 16).
 	MaxRenditions int
+
+	// StoreDir holds on-demand titles (VOD pushes, replays, records of VodDir titles)
+	// across restarts (docs/vod.md). Empty: a temporary directory, created on first
+	// use and removed by Close.
+	StoreDir string
+	// StoreBytes bounds the titles in the store (default 4 GiB): the oldest titles not
+	// being read are evicted first; a push that cannot fit is refused with 507.
+	StoreBytes int64
+	// VodDir is a directory of finished HLS titles (VodDir/TITLE/*.m3u8 and segments),
+	// served as they are and never written to.
+	VodDir string
+	// KeepEnded keeps an ended live stream as a replay title for this long; 0 removes
+	// it after Linger as a live stream.
+	KeepEnded time.Duration
 
 	// PublishToken, if set, is a static token every ingest request must carry (query
 	// "token" or "Authorization: Bearer"): missing → 401, wrong → 403.
@@ -107,12 +122,15 @@ func (c *Config) withDefaults() (Config, error) {
 	if d.MaxRenditions == 0 {
 		d.MaxRenditions = DefaultMaxRenditions
 	}
+	if d.StoreBytes == 0 {
+		d.StoreBytes = DefaultStoreBytes
+	}
 	switch {
 	case d.Window < 1:
 		return d, fmt.Errorf("%w: Window %d < 1", ErrConfig, d.Window)
-	case d.QuietTimeout < 0 || d.Linger < 0 || d.DemoInterval < 0 || d.PullInterval < 0:
+	case d.QuietTimeout < 0 || d.Linger < 0 || d.DemoInterval < 0 || d.PullInterval < 0 || d.KeepEnded < 0:
 		return d, fmt.Errorf("%w: negative duration", ErrConfig)
-	case d.MaxSegmentBytes < 0 || d.MaxPlaylistBytes < 0 || d.MaxStreams < 0 || d.MaxRenditions < 0:
+	case d.MaxSegmentBytes < 0 || d.MaxPlaylistBytes < 0 || d.MaxStreams < 0 || d.MaxRenditions < 0 || d.StoreBytes < 0:
 		return d, fmt.Errorf("%w: negative limit", ErrConfig)
 	case d.Key != nil && len(d.Key) != ed25519.PrivateKeySize:
 		return d, fmt.Errorf("%w: Key has %d bytes", ErrConfig, len(d.Key))

@@ -18,3 +18,15 @@ var (
 	// ErrUpstream means a pull relay's upstream answered with an error or bad data.
 	ErrUpstream = errors.New("origin: upstream")
 )
+
+// Sentinel errors of titles (docs/vod.md).
+var (
+	// ErrBadTitle means a title on disk (store or VodDir) is incomplete or malformed;
+	// it is refused and not served.
+	ErrBadTitle = errors.New("origin: bad title")
+	// ErrStoreFull means the store cannot hold more bytes even after evicting every
+	// title that may be evicted.
+	ErrStoreFull = errors.New("origin: store full")
+	// ErrTitleExists means a title of that name exists.
+	ErrTitleExists = errors.New("origin: title exists")
+)

@@ -71,6 +71,9 @@ func (o *Origin) ingest(w http.ResponseWriter, r *http.Request) error {
 	if o.reserved(name) {
 		return reject(http.StatusConflict, reasonReserved, "origin: stream %q is published by the origin itself (demo or pull relay)", name)
 	}
+	if o.hasTitle(name) {
+		return reject(http.StatusConflict, reasonTitle, "origin: %q is a published title; take it down (DELETE /titles/%s) or push under another name", name, name)
+	}
 	if r.Method == http.MethodDelete {
 		s := o.lookup(name)
 		if s == nil {
@@ -108,7 +111,7 @@ func (o *Origin) ingest(w http.ResponseWriter, r *http.Request) error {
 		f := &pendingFile{data: body, sum: sha256.Sum256(body), kind: kind, at: now}
 		err = o.withStream(name, sourceIngest, func(s *stream) error {
 			s.putFile(file, f, now)
-			return nil
+			return s.settle(now)
 		})
 	}
 	if err != nil {
@@ -146,7 +149,13 @@ func (o *Origin) ingestPlaylist(name, file string, body []byte) error {
 			return reject(http.StatusBadRequest, reasonPlaylist, "origin: %s: %s", file, err)
 		}
 		return o.withStream(name, sourceIngest, func(s *stream) error {
-			return s.applyPlaylist(rname, sp, now)
+			if err := s.setMode(sp.vod, now); err != nil {
+				return err
+			}
+			if err := s.applyPlaylist(rname, sp, now); err != nil {
+				return err
+			}
+			return s.settle(now)
 		})
 	case *playlist.Multivariant:
 		master, err := rewriteIngestMaster(file, p)
@@ -155,7 +164,8 @@ func (o *Origin) ingestPlaylist(name, file string, body []byte) error {
 		}
 		return o.withStream(name, sourceIngest, func(s *stream) error {
 			s.setMaster(master, now)
-			return nil
+			s.masterRends = masterRenditions(master)
+			return s.settle(now)
 		})
 	}
 	return reject(http.StatusBadRequest, reasonPlaylist, "origin: %s: unknown playlist type", file)
@@ -166,6 +176,7 @@ func fromIngest(file string, p *playlist.Media, body []byte) (*sourcePlaylist, e
 	sp := &sourcePlaylist{
 		msn: int64(p.MediaSequence), target: p.TargetDuration, ended: p.Endlist,
 		sum: sha256.Sum256(body), entries: make([]entry, 0, len(p.Segments)),
+		vod: p.PlaylistType != nil && *p.PlaylistType == playlist.MediaPlaylistTypeVOD,
 	}
 	var mapKey string
 	if p.Map != nil {

@@ -14,6 +14,8 @@ const (
 	reasonMethod    = "method"
 	reasonBody      = "body"
 	reasonRendition = "rendition"
+	reasonTitle     = "title"
+	reasonStore     = "store"
 )
 
 type metrics struct {
@@ -21,6 +23,7 @@ type metrics struct {
 	published   *prometheus.CounterVec
 	rejected    *prometheus.CounterVec
 	streams     prometheus.Gauge
+	titles      prometheus.Gauge
 }
 
 // newMetrics builds the collectors; they work unregistered, so a nil Registerer only
@@ -43,11 +46,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "shoal_origin_streams",
 			Help: "Streams currently held by the origin.",
 		}),
+		titles: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "shoal_origin_titles",
+			Help: "On-demand titles served (stored VOD pushes, replays, --vod-dir titles).",
+		}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.ingestBytes, m.published, m.rejected, m.streams} {
+	for _, c := range []prometheus.Collector{m.ingestBytes, m.published, m.rejected, m.streams, m.titles} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -32,7 +32,12 @@ type Origin struct {
 
 	running atomic.Bool
 	demo    *demoSource
-	down    takedown.Set // streams the operator took down (takedown.go)
+
+	store   *store
+	titleMu sync.RWMutex
+	titles  map[string]*title
+	gone    map[string]string // why a title is gone, for its 404
+	down    takedown.Set      // streams the operator took down (takedown.go)
 }
 
 // New validates cfg, applies defaults and returns an origin. With Demo set, the demo
@@ -47,11 +52,18 @@ func New(cfg Config) (*Origin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("origin: metrics: %w", err)
 	}
-	o := &Origin{cfg: c, m: m, key: c.Key, streams: make(map[string]*stream)}
+	o := &Origin{cfg: c, m: m, key: c.Key, streams: make(map[string]*stream),
+		titles: make(map[string]*title), gone: make(map[string]string)}
 	if o.key == nil {
 		if _, o.key, err = ed25519.GenerateKey(rand.Reader); err != nil {
 			return nil, fmt.Errorf("origin: generate key: %w", err)
 		}
+	}
+	if o.store, err = newStore(c.StoreDir, c.StoreBytes); err != nil {
+		return nil, err
+	}
+	if err := o.loadTitles(c.Now()); err != nil {
+		return nil, err
 	}
 	if c.Demo {
 		if o.demo, err = newDemo(o); err != nil {
@@ -60,6 +72,10 @@ func New(cfg Config) (*Origin, error) {
 	}
 	return o, nil
 }
+
+// Close removes the temporary store (when StoreDir is empty) and the titles in it.
+// A StoreDir is left as it is, for the next start.
+func (o *Origin) Close() error { return o.store.close() }
 
 // PublicKey returns the public key that signs the records of stream.
 func (o *Origin) PublicKey(stream string) ed25519.PublicKey {
@@ -84,6 +100,8 @@ func (o *Origin) Handler() http.Handler {
 			o.serveLive(w, r)
 		case strings.HasPrefix(r.URL.Path, "/takedown/"):
 			o.serveTakedown(w, r)
+		case r.URL.Path == "/titles" || strings.HasPrefix(r.URL.Path, "/titles/"):
+			o.serveTitles(w, r)
 		default:
 			httpError(w, http.StatusNotFound, "origin: not found")
 		}
@@ -114,7 +132,9 @@ func (o *Origin) Run(ctx context.Context) error {
 func (o *Origin) reap(ctx context.Context) {
 	every := min(max(o.cfg.QuietTimeout/4, 10*time.Millisecond), time.Second)
 	for transport.Sleep(ctx, o.cfg.Clock, every) {
-		o.reapOnce(o.cfg.Now())
+		now := o.cfg.Now()
+		o.reapOnce(now)
+		o.reapTitles(now)
 	}
 }
 
@@ -130,6 +150,11 @@ func (o *Origin) reapOnce(now time.Time) {
 		gone := s.expire(now)
 		if gone {
 			s.removed = true
+			s.clearPending()
+			if s.rec != nil {
+				s.rec.discard()
+				s.rec = nil
+			}
 		}
 		s.mu.Unlock()
 		if gone {

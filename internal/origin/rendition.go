@@ -16,6 +16,7 @@ type segment struct {
 	kind      media.FileKind
 	data      []byte
 	etag      string
+	sum       [sha256.Size]byte // of data as published
 	dur       time.Duration
 	disc      bool
 	init      *initSection // fMP4 only

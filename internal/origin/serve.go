@@ -34,17 +34,26 @@ func (o *Origin) serveLive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name, sub, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/live/"), "/")
-	if o.gone(w, name) {
+	if o.refuseTakenDown(w, name) {
 		return
 	}
-	s := o.lookup(name)
-	if s == nil {
-		httpError(w, http.StatusNotFound, "origin: unknown stream "+quote(name))
-		return
-	}
-	obj, msg := s.find(sub)
-	if obj == nil {
-		httpError(w, http.StatusNotFound, msg)
+	var obj *object
+	if s := o.lookup(name); s != nil {
+		var msg string
+		if obj, msg = s.find(sub); obj == nil {
+			httpError(w, http.StatusNotFound, msg)
+			return
+		}
+	} else if t := o.acquireTitle(name); t != nil {
+		defer t.readers.Add(-1)
+		var code int
+		var msg string
+		if obj, code, msg = o.titleFind(t, sub); obj == nil {
+			httpError(w, code, msg)
+			return
+		}
+	} else {
+		httpError(w, http.StatusNotFound, o.unknownMessage(name))
 		return
 	}
 	h := w.Header()
@@ -61,6 +70,9 @@ func (o *Origin) serveLive(w http.ResponseWriter, r *http.Request) {
 func (s *stream) find(sub string) (*object, string) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if s.vod {
+		return nil, "origin: title " + quote(s.name) + " is still being pushed (its playlists have not ended)"
+	}
 	if sub == "key" {
 		return &object{body: s.pub, contentType: "text/plain; charset=utf-8", cache: cacheKey}, ""
 	}

@@ -3,6 +3,7 @@ package origin
 import (
 	"crypto/ed25519"
 	"crypto/sha256"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -27,10 +28,12 @@ const maxPendingFiles = 64
 
 // pendingFile is an ingested segment or init section not yet published.
 type pendingFile struct {
-	data []byte
+	data []byte // nil when spilled
 	sum  [sha256.Size]byte
 	kind media.FileKind
 	at   time.Time
+	path string // spilled to this file of the store (spill.go)
+	size int64  // of a spilled file
 }
 
 // entry is one segment of a source playlist.
@@ -50,6 +53,7 @@ type sourcePlaylist struct {
 	target  int
 	entries []entry
 	ended   bool
+	vod     bool // #EXT-X-PLAYLIST-TYPE:VOD
 	sum     [sha256.Size]byte
 }
 
@@ -78,7 +82,14 @@ type stream struct {
 	epoch        string
 	master       []byte
 	masterETag   string
+	masterRends  []string // renditions the master names
 	lastActivity time.Time
+	lastPlaylist time.Time // of the last media playlist: older pending files it did not list expire
+	spillDir     string    // pending files beyond the memory bound (spill.go)
+	spilled      int       // files spilled so far: their names
+
+	vod bool      // a VOD push: not served until it becomes a title (vod.go)
+	rec *recorder // records what is published: a VOD push, or live with KeepEnded
 }
 
 func (s *stream) cfg() *Config { return &s.o.cfg }
@@ -120,8 +131,9 @@ func (s *stream) putFile(key string, f *pendingFile, now time.Time) {
 			}
 		}
 	}
-	if old := s.files[key]; old != nil {
-		s.pendingBytes -= int64(len(old.data))
+	s.dropFile(key)
+	if len(s.files) >= maxPendingFiles || s.pendingBytes+int64(len(f.data)) > s.maxPendingBytes() {
+		s.spill(f)
 	}
 	s.files[key] = f
 	s.pendingBytes += int64(len(f.data))
@@ -133,24 +145,34 @@ func (s *stream) putFile(key string, f *pendingFile, now time.Time) {
 	}
 }
 
-// trimPending drops the oldest pending files beyond the buffer bounds.
+// trimPending drops the oldest in-memory pending files beyond the buffer bounds
+// (those that could not be spilled).
 func (s *stream) trimPending() {
-	maxBytes := 8 * s.cfg().MaxSegmentBytes
-	for len(s.files) > maxPendingFiles || s.pendingBytes > maxBytes {
+	for {
+		inMem := 0
 		var oldest string
 		var at time.Time
 		for k, f := range s.files {
-			if oldest == "" || f.at.Before(at) {
-				oldest, at = k, f.at
+			if f.path == "" {
+				inMem++
+				if oldest == "" || f.at.Before(at) {
+					oldest, at = k, f.at
+				}
 			}
+		}
+		if oldest == "" || inMem <= maxPendingFiles && s.pendingBytes <= s.maxPendingBytes() {
+			return
 		}
 		s.dropFile(oldest)
 	}
 }
 
+func (s *stream) maxPendingBytes() int64 { return 8 * s.cfg().MaxSegmentBytes }
+
 func (s *stream) dropFile(key string) {
 	if f := s.files[key]; f != nil {
 		s.pendingBytes -= int64(len(f.data))
+		s.unspill(f)
 		delete(s.files, key)
 	}
 }
@@ -162,6 +184,7 @@ func (s *stream) applyPlaylist(name string, p *sourcePlaylist, now time.Time) er
 		return err
 	}
 	s.lastActivity = now
+	s.lastPlaylist = now
 	changed := r.src == nil || r.src.sum != p.sum
 	last := p.msn + int64(len(p.entries)) - 1
 	backwards := r.src != nil && (p.msn < r.src.msn || last < r.lastIngestSeq)
@@ -221,6 +244,9 @@ func (s *stream) reconcile(r *rendition, now time.Time) {
 		e := p.entries[i]
 		f := s.files[e.key]
 		if f == nil {
+			if s.vod {
+				s.rec.fail(fmt.Errorf("segment %s listed by the playlist never arrived", e.key))
+			}
 			s.o.cfg.Logger.Warn("origin: segment never arrived, skipped", "stream", s.name, "rendition", r.name, "file", e.key)
 			r.lastIngestSeq = p.msn + int64(i)
 			r.nextPDT = r.nextPDT.Add(e.dur)
@@ -256,7 +282,15 @@ func (s *stream) publish(r *rendition, e entry, f *pendingFile, now time.Time) b
 	if !pdt.IsZero() {
 		r.nextPDT = pdt.Add(e.dur)
 	}
-	s.addSegment(r, e.kind, f.data, f.sum, e.dur, e.disc, in, pdt, e.key, now)
+	data, err := s.load(f)
+	if err != nil {
+		s.o.cfg.Logger.Error("origin: spilled segment unreadable, skipped", "stream", s.name, "file", e.key, "err", err)
+		if s.rec != nil {
+			s.rec.fail(err)
+		}
+		return true
+	}
+	s.addSegment(r, e.kind, data, f.sum, e.dur, e.disc, in, pdt, e.key, now)
 	return true
 }
 
@@ -276,13 +310,16 @@ func (s *stream) addSegment(r *rendition, kind media.FileKind, data []byte, inge
 	uri := r.name + "/" + base + kind.Ext()
 	rec := manifest.New(s.name, r.name, r.epoch, seq, uri, dur, data).Sign(s.key)
 	seg := &segment{
-		seq: seq, epoch: r.epoch, base: base, kind: kind, data: data, etag: etagOf(sum),
+		seq: seq, epoch: r.epoch, base: base, kind: kind, data: data, etag: etagOf(sum), sum: sum,
 		dur: dur, disc: disc || r.pendingDisc, init: in, pdt: pdt, rec: rec, at: now,
 		ingestKey: ingestKey, ingestSum: ingestSum,
 	}
 	r.pendingDisc = false
 	r.target = max(r.target, media.TargetDuration(dur))
 	r.add(seg, s.cfg().Window)
+	if s.rec != nil {
+		s.rec.addSegment(r, seg)
+	}
 	s.o.m.published.WithLabelValues(s.name).Inc()
 	return seg
 }
@@ -313,8 +350,13 @@ func (s *stream) initFor(r *rendition, mapKey string, now time.Time) *initSectio
 		r.epoch = s.epoch
 		r.pendingDisc = r.nextSeq > 0
 	}
+	data, err := s.load(f)
+	if err != nil {
+		s.o.cfg.Logger.Error("origin: spilled init section unreadable", "stream", s.name, "file", mapKey, "err", err)
+		return nil
+	}
 	in := &initSection{
-		epoch: r.epoch, name: media.InitName(r.epoch), data: f.data, etag: etagOf(f.sum),
+		epoch: r.epoch, name: media.InitName(r.epoch), data: data, etag: etagOf(f.sum),
 		sum: f.sum, ingestKey: mapKey, at: now,
 	}
 	r.init = in
@@ -346,9 +388,13 @@ func (s *stream) setMaster(b []byte, now time.Time) {
 // expire ends renditions of a silent stream, drops stale pending files, and reports
 // whether the stream is over and may be removed.
 func (s *stream) expire(now time.Time) bool {
+	if s.removed {
+		return false // dropped meanwhile (a VOD push that became a title)
+	}
 	cfg := s.cfg()
 	for k, f := range s.files {
-		if now.Sub(f.at) > cfg.QuietTimeout {
+		// A VOD push sends its playlist last: its files wait for the stream's timeout.
+		if now.Sub(f.at) > cfg.QuietTimeout && !s.vod && s.lastPlaylist.After(f.at) {
 			s.dropFile(k)
 		}
 	}
@@ -356,6 +402,17 @@ func (s *stream) expire(now time.Time) bool {
 		return false
 	}
 	quiet := now.Sub(s.lastActivity) > cfg.QuietTimeout
+	if s.vod {
+		if s.rec.err == nil && s.vodComplete(now) {
+			_ = s.commitVOD() // logged; on failure the reaper discards the recording
+			return true
+		}
+		if quiet {
+			s.o.cfg.Logger.Warn("origin: VOD push never ended its playlist (#EXT-X-ENDLIST): discarded after the quiet timeout",
+				"title", s.name, "quiet", cfg.QuietTimeout)
+		}
+		return quiet
+	}
 	endedAt := s.lastActivity
 	target := 1
 	for _, r := range s.renditions {
@@ -372,6 +429,9 @@ func (s *stream) expire(now time.Time) bool {
 	}
 	if len(s.renditions) == 0 && !quiet {
 		return false
+	}
+	if s.rec != nil && len(s.renditions) > 0 && s.commitReplay(now) {
+		return true // the replay serves the same URLs from now on
 	}
 	linger := cfg.Linger
 	if linger == 0 {

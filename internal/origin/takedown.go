@@ -1,10 +1,12 @@
 package origin
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/shoal-cdn/shoal/internal/media"
+	"github.com/shoal-cdn/shoal/internal/takedown"
 )
 
 // reasonTakenDown labels ingest refused because the stream was taken down.
@@ -13,7 +15,8 @@ const reasonTakenDown = "taken_down"
 // Takedown ends a live stream for good (down) or lets it be published again: while
 // down, its playback paths answer 410 Gone, its ingest is refused with 410 (the
 // encoder stops), and what the origin held of it is dropped. The demo and pull relays
-// keep running but are not served.
+// keep running but are not served. A VOD title of that name is taken down as
+// DELETE /titles/{name} does (docs/vod.md): that part is not undone by restoring.
 func (o *Origin) Takedown(stream string, down bool) error {
 	if err := o.down.Set(stream, down); err != nil {
 		return err
@@ -21,18 +24,22 @@ func (o *Origin) Takedown(stream string, down bool) error {
 	if !down {
 		return nil
 	}
-	o.mu.Lock()
-	s := o.streams[stream]
-	delete(o.streams, stream)
-	o.m.streams.Set(float64(len(o.streams)))
-	o.mu.Unlock()
-	if s != nil {
+	if s := o.lookup(stream); s != nil {
 		s.mu.Lock()
-		s.removed = true
+		if !s.removed {
+			o.dropStream(s)
+		}
 		s.mu.Unlock()
-		o.m.forget(stream)
 	}
-	o.cfg.Logger.Info("origin: stream taken down", "stream", stream)
+	o.titleMu.RLock()
+	_, isTitle := o.titles[stream]
+	o.titleMu.RUnlock()
+	if isTitle {
+		if err := o.takedown(stream); err != nil {
+			return err
+		}
+	}
+	o.cfg.Logger.Info("origin: stream taken down", "stream", stream, "title", isTitle)
 	return nil
 }
 
@@ -55,14 +62,18 @@ func (o *Origin) serveTakedown(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := o.Takedown(name, r.Method == http.MethodPost); err != nil {
-		httpError(w, http.StatusInsufficientStorage, err.Error())
+		code := http.StatusInternalServerError
+		if errors.Is(err, takedown.ErrFull) {
+			code = http.StatusInsufficientStorage
+		}
+		httpError(w, code, "origin: takedown: "+err.Error())
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// gone answers 410 for a taken-down stream and reports whether it did.
-func (o *Origin) gone(w http.ResponseWriter, stream string) bool {
+// refuseTakenDown answers 410 for a taken-down stream and reports whether it did.
+func (o *Origin) refuseTakenDown(w http.ResponseWriter, stream string) bool {
 	if !o.down.Down(stream) {
 		return false
 	}

@@ -2,6 +2,8 @@ package origin
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -47,4 +49,21 @@ func TestTakedownEndpoint(t *testing.T) {
 		t.Fatalf("restore: %d", r.code)
 	}
 	waitFor(t, 5*time.Second, "demo served again", func() bool { return get(t, live).code == 200 })
+}
+
+// TestTakedownTitle: the operator's takedown of a VOD title's name unregisters the
+// title too (as DELETE /titles/{name}), so its files go.
+func TestTakedownTitle(t *testing.T) {
+	store := t.TempDir()
+	o, base, _ := startStore(t, Config{StoreDir: store})
+	pushVOD(t, base, "film", 2)
+	if err := o.Takedown("film", true); err != nil {
+		t.Fatal(err)
+	}
+	if r := get(t, base+"/live/film/index.m3u8"); r.code != http.StatusGone {
+		t.Fatalf("after takedown: %d %s", r.code, r.body)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(store, storeTitles)); len(ents) != 0 {
+		t.Fatalf("files of a taken-down title remain: %v", ents)
+	}
 }

@@ -89,6 +89,8 @@ type Config struct {
 	// the scheduler's defaults). P2P, NoUpload and Stripe are the engine's:
 	// set from the tracker's policy and the upload settings, ignored here.
 	Scheduler scheduler.Policy
+	// Push: subscribe to and push substreams (engine.Config.Push).
+	Push bool
 	// Tick is the scheduler's heartbeat (default 50 ms); it also runs on every event.
 	Tick time.Duration
 	// StatsInterval is how often stats go to the tracker (default 2 s).

@@ -120,3 +120,8 @@ func choose(p Peer, cands []Peer, skip map[string]bool, want int, rnd *rand.Rand
 	}
 	return out
 }
+
+// Locality ranks b as seen from a: 0 same region, 1 same address prefix, 2 other. It is
+// the tier order of choose, for cores that pick peers by locality without links or
+// capacities (internal/announce).
+func Locality(a, b Peer) int { return locality(a, b) }

@@ -2,13 +2,18 @@ package swarm
 
 import "container/heap"
 
-// reserve is an indexed max-heap of candidates in AssignStripes' order (best first):
-// the non-seeding uploaders, from which a departed seeder's heir is taken in O(log n)
-// instead of re-ranking the whole swarm.
+// reserve is an indexed heap of candidates in AssignStripes' order, best first (the
+// non-seeding uploaders, from which a departed seeder's heir is taken in O(log n)
+// instead of re-ranking the whole swarm) or, with weakestFirst, weakest first (the
+// seeders, the weakest of whom a stronger newcomer replaces).
 type reserve struct {
-	items []ranked
-	at    map[string]int // id → index in items
+	items        []ranked
+	at           map[string]int // id → index in items
+	weakestFirst bool
 }
+
+// top returns the first candidate; the heap must not be empty.
+func (r *reserve) top() ranked { return r.items[0] }
 
 func (r *reserve) init() {
 	r.at = make(map[string]int, len(r.items))
@@ -44,8 +49,10 @@ func (r *reserve) remove(id string) {
 
 // heap.Interface; use the methods above.
 
-func (r *reserve) Len() int           { return len(r.items) }
-func (r *reserve) Less(i, j int) bool { return compareRank(r.items[i], r.items[j]) < 0 }
+func (r *reserve) Len() int { return len(r.items) }
+func (r *reserve) Less(i, j int) bool {
+	return (compareRank(r.items[i], r.items[j]) < 0) != r.weakestFirst
+}
 func (r *reserve) Swap(i, j int) {
 	r.items[i], r.items[j] = r.items[j], r.items[i]
 	r.at[r.items[i].ID], r.at[r.items[j].ID] = i, j

@@ -1,7 +1,7 @@
 package swarm
 
 import (
-	"cmp"
+	"maps"
 	"slices"
 
 	"github.com/shoal-cdn/shoal/internal/signalling"
@@ -27,6 +27,8 @@ import (
 type seeding struct {
 	target  int // SeedCount(n) of the membership the seeders were chosen from
 	seeders map[string]seat
+	held    []int   // seeders per stripe index; its length is the stripe count
+	weak    reserve // the seeders, weakest first: the one a stronger newcomer replaces
 	reserve reserve // the members with upload > 0 that do not seed
 }
 
@@ -47,18 +49,20 @@ func (sd *seeding) joined(p Candidate, n int, all func() []Candidate) map[string
 		return nil
 	}
 	rp := rank(p)
-	if len(sd.seeders) >= k && k > 0 && compareRank(rp, sd.weakest()) > 0 {
+	switch {
+	case len(sd.seeders) < k && stripeCount(len(sd.seeders)+1) == sd.count():
+		return map[string]signalling.Stripe{p.ID: sd.seat(rp)} // a free seat
+	case len(sd.seeders) < k:
+		cands := append(sd.seated(), p) // the partition grows: AssignStripes anew
+		return sd.assign(cands, k)
+	case k == 0 || compareRank(rp, sd.weak.top()) > 0:
 		sd.reserve.push(rp) // outranked by every seeder: nothing changes
 		return nil
 	}
-	cands := append(sd.seated(), p)
-	changed := sd.assign(cands, k)
-	for _, c := range cands {
-		if _, ok := sd.seeders[c.ID]; !ok {
-			sd.reserve.push(rank(c))
-		}
-	}
-	return changed
+	// p outranks the weakest seeder, who steps down: p takes its stripe.
+	w := sd.unseat(sd.weak.top().ID)
+	sd.reserve.push(w.r)
+	return map[string]signalling.Stripe{w.r.ID: {}, p.ID: sd.seat(rp)}
 }
 
 // left updates the assignment after peer id left, n members remaining (all lists them
@@ -66,7 +70,9 @@ func (sd *seeding) joined(p Candidate, n int, all func() []Candidate) map[string
 // is gone.
 func (sd *seeding) left(id string, n int, all func() []Candidate) map[string]signalling.Stripe {
 	_, seeder := sd.seeders[id]
-	delete(sd.seeders, id)
+	if seeder {
+		sd.unseat(id)
+	}
 	sd.reserve.remove(id)
 	if k := SeedCount(n); k != sd.target {
 		return sd.reset(all(), k)
@@ -74,11 +80,42 @@ func (sd *seeding) left(id string, n int, all func() []Candidate) map[string]sig
 	if !seeder {
 		return nil
 	}
-	cands := sd.seated()
-	if heir, ok := sd.reserve.pop(); ok {
+	heir, ok := sd.reserve.pop()
+	if ok && stripeCount(len(sd.seeders)+1) == sd.count() {
+		return map[string]signalling.Stripe{heir.ID: sd.seat(heir)} // the heir takes the freed stripe
+	}
+	cands := sd.seated() // the partition shrinks: AssignStripes anew
+	if ok {
 		cands = append(cands, heir.Candidate)
 	}
 	return sd.assign(cands, sd.target)
+}
+
+// count is the current partition's stripe count (0: nobody seeds).
+func (sd *seeding) count() int { return len(sd.held) }
+
+// seat makes c a seeder of the least-held stripe and returns it.
+func (sd *seeding) seat(c ranked) signalling.Stripe {
+	free := 0
+	for i, u := range sd.held {
+		if u < sd.held[free] {
+			free = i
+		}
+	}
+	st := signalling.Stripe{Index: free, Count: len(sd.held)}
+	sd.held[free]++
+	sd.seeders[c.ID] = seat{Stripe: st, r: c}
+	sd.weak.push(c)
+	return st
+}
+
+// unseat removes seeder id and returns its seat.
+func (sd *seeding) unseat(id string) seat {
+	s := sd.seeders[id]
+	delete(sd.seeders, id)
+	sd.weak.remove(id)
+	sd.held[s.Index]--
+	return s
 }
 
 // reset chooses the seeders afresh among all members with k stripes (indices of
@@ -104,50 +141,59 @@ func (sd *seeding) seated() []Candidate {
 	return out
 }
 
-// weakest returns the lowest-ranked seeder; there must be one.
-func (sd *seeding) weakest() ranked {
-	var w ranked
-	first := true
-	for _, s := range sd.seeders {
-		if first || compareRank(s.r, w) > 0 {
-			w, first = s.r, false
-		}
-	}
-	return w
-}
-
 // assign makes the AssignStripes choice over cands the current assignment and returns
 // the changes.
 func (sd *seeding) assign(cands []Candidate, k int) map[string]signalling.Stripe {
 	next := AssignStripes(cands, k)
-	count := len(next)
+	count := stripeCount(len(next))
 	old := sd.seeders
 	oldCount := 0
 	for _, s := range old {
 		oldCount = s.Count
 		break
 	}
-	seeders := make(map[string]seat, count)
-	if count == oldCount {
-		// Same partition of the pieces: stayers keep their stripe, newcomers take the
-		// freed indices in AssignStripes' rank order.
-		used := make([]bool, count)
+	seeders := make(map[string]seat, len(next))
+	if count == oldCount && count > 0 {
+		// Same partition of the pieces: stayers keep their stripe while it holds
+		// no more seeders than its share (k/count, the first k%count stripes to
+		// fill one more), newcomers and the rest take the least-held stripes, in
+		// AssignStripes' rank order.
+		k := len(next)
+		lo, extra := k/count, k%count
+		used := make([]int, count)
+		fits := func(i int) bool {
+			if used[i] < lo {
+				return true
+			}
+			if used[i] == lo && extra > 0 {
+				extra--
+				return true
+			}
+			return false
+		}
+		ranks := make(map[string]ranked, len(cands))
+		for _, c := range cands {
+			ranks[c.ID] = rank(c)
+		}
+		ids := slices.SortedFunc(maps.Keys(next), func(a, b string) int { return compareRank(ranks[a], ranks[b]) })
 		var in []string
-		for id := range next {
-			if s, ok := old[id]; ok {
+		for _, id := range ids {
+			if s, ok := old[id]; ok && fits(s.Index) {
 				seeders[id] = s
-				used[s.Index] = true
+				used[s.Index]++
 			} else {
 				in = append(in, id)
 			}
 		}
-		slices.SortFunc(in, func(a, b string) int { return cmp.Compare(next[a].Index, next[b].Index) })
-		free := 0
 		for _, id := range in {
-			for used[free] {
-				free++
+			free := 0
+			for i, u := range used {
+				if u < used[free] {
+					free = i
+				}
 			}
-			used[free] = true
+			fits(free)
+			used[free]++
 			seeders[id] = seat{Stripe: signalling.Stripe{Index: free, Count: count}}
 		}
 	} else {
@@ -173,5 +219,12 @@ func (sd *seeding) assign(cands []Candidate, k int) map[string]signalling.Stripe
 		}
 	}
 	sd.target, sd.seeders = k, seeders
+	sd.held = make([]int, count)
+	sd.weak = reserve{weakestFirst: true}
+	for _, s := range seeders {
+		sd.held[s.Index]++
+		sd.weak.items = append(sd.weak.items, s.r)
+	}
+	sd.weak.init()
 	return changed
 }

@@ -10,8 +10,9 @@ import (
 	"github.com/shoal-cdn/shoal/internal/signalling"
 )
 
-// checkPartition fails unless assignment is a partition: one Count shared by all,
-// indices exactly 0..Count-1.
+// checkPartition fails unless assignment is a replicated partition: one Count shared by
+// all, min(seeders, MaxStripes), every index 0..Count-1 held, by as many seeders each
+// as the others within one.
 func checkPartition(t *testing.T, assignment map[string]signalling.Stripe) {
 	t.Helper()
 	if err := partition(assignment); err != nil {
@@ -20,12 +21,16 @@ func checkPartition(t *testing.T, assignment map[string]signalling.Stripe) {
 }
 
 func partition(assignment map[string]signalling.Stripe) error {
-	seen := make([]bool, len(assignment))
+	count := stripeCount(len(assignment))
+	held := make([]int, count)
 	for id, s := range assignment {
-		if s.Count != len(assignment) || s.Index < 0 || s.Index >= s.Count || seen[s.Index] {
+		if s.Count != count || s.Index < 0 || s.Index >= s.Count {
 			return fmt.Errorf("%s has %+v in %v", id, s, assignment)
 		}
-		seen[s.Index] = true
+		held[s.Index]++
+	}
+	if len(held) > 0 && slices.Max(held)-slices.Min(held) > 1 {
+		return fmt.Errorf("stripes held %v times: unbalanced", held)
 	}
 	return nil
 }

@@ -8,13 +8,41 @@ import (
 	"github.com/shoal-cdn/shoal/internal/signalling"
 )
 
-// SeedCount is the number of stripes (seeders) suggested for a swarm of n
-// peers: about one per 8 peers, at least 2 (when n allows), at most 32. More
-// stripes start the epidemic from more places at once, so a segment reaches
-// every peer in fewer hops; each stripe is a separate HTTP request.
+// SeedCount is the number of seeders for a swarm of n peers. Up to 2 ×
+// seedGroup peers, about one per 8 peers (at least 2 when n allows), each its
+// own stripe: more stripes start the epidemic from more places, so a segment
+// reaches every peer in fewer hops. Above that, MaxStripes stripes with
+// seedReplicas(n) seeders each, one seeded copy per ~seedGroup peers, so no
+// copy has to spread further than in a swarm of seedGroup, whatever n is
+// (docs/tracker.md "Seeding"). Each seeder makes one HTTP request per segment.
 func SeedCount(n int) int {
-	return max(min(n, 2), min(32, (n+7)/8))
+	if n > 2*seedGroup {
+		return MaxStripes * seedReplicas(n)
+	}
+	return max(min(n, 2), min(MaxStripes, (n+7)/8))
 }
+
+// MaxStripes bounds the stripes a segment is cut into.
+const MaxStripes = 32
+
+// seedGroup is the audience one seeded copy of a stripe serves in a large
+// swarm (docs/tracker.md "Tuning history": 64 against 32 and 128).
+const seedGroup = 64
+
+// seedReplicas is the seeders per stripe for n peers: ceil(n/seedGroup)
+// rounded up to four significant bits (at most 12.5% more), so that it
+// changes, and the swarm is re-ranked, only a few times per doubling of n.
+func seedReplicas(n int) int {
+	r := (n + seedGroup - 1) / seedGroup
+	step := 1
+	for r/step >= 16 {
+		step *= 2
+	}
+	return (r + step - 1) / step * step
+}
+
+// stripeCount is the number of stripes k seeders cut segments into.
+func stripeCount(k int) int { return min(k, MaxStripes) }
 
 // Candidate is a swarm member the tracker may designate as a seeder.
 type Candidate struct {
@@ -38,8 +66,9 @@ func AssignStripes(cands []Candidate, k int) map[string]signalling.Stripe {
 	slices.SortFunc(up, compareRank)
 	k = min(k, len(up))
 	out := make(map[string]signalling.Stripe, k)
+	sc := stripeCount(k)
 	for j := range k {
-		out[up[j].ID] = signalling.Stripe{Index: j, Count: k}
+		out[up[j].ID] = signalling.Stripe{Index: j % sc, Count: sc}
 	}
 	return out
 }

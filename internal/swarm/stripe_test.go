@@ -40,3 +40,32 @@ func TestAssignStripes(t *testing.T) {
 		}
 	}
 }
+
+// TestSeedCount: one seeder per ~8 peers in small swarms; above 2 × seedGroup,
+// 32 stripes with about one seeded copy per seedGroup peers (never fewer, at
+// most 12.5% more), changing only a few times per doubling.
+func TestSeedCount(t *testing.T) {
+	for n, want := range map[int]int{0: 0, 1: 1, 2: 2, 10: 2, 17: 3, 100: 13, 128: 16} {
+		if got := SeedCount(n); got != want {
+			t.Errorf("SeedCount(%d) = %d, want %d", n, got, want)
+		}
+	}
+	changes, last := 0, 0
+	for n := 2*seedGroup + 1; n <= 1<<20; n++ {
+		k := SeedCount(n)
+		r := k / MaxStripes
+		if k%MaxStripes != 0 || r*seedGroup < n || float64(r) > 1.125*float64((n+seedGroup-1)/seedGroup)+1 {
+			t.Fatalf("SeedCount(%d) = %d: %d per stripe for %d peers", n, k, r, n)
+		}
+		if k < last {
+			t.Fatalf("SeedCount(%d) = %d fell from %d", n, k, last)
+		}
+		if k != last {
+			changes++
+		}
+		last = k
+	}
+	if changes > 8*14 {
+		t.Errorf("SeedCount changed %d times up to 2^20 peers: too many re-rankings", changes)
+	}
+}

@@ -8,12 +8,15 @@ import (
 	"encoding/json"
 	"github.com/shoal-cdn/shoal/internal/swarm"
 	"net/http"
+
+	"github.com/shoal-cdn/shoal/internal/announce"
 )
 
 // StreamStats is one element of GET /api/streams.
 type StreamStats struct {
-	Stream    string  `json:"stream"`
-	Rendition string  `json:"rendition"`
+	Stream    string  `json:"stream"`    // a WebTorrent swarm's is its info hash, in hex
+	Rendition string  `json:"rendition"` // "" for WebTorrent swarms
+	Protocol  string  `json:"protocol"`  // "shoal" (GET /tracker) or "webtorrent" (GET /announce)
 	Peers     int     `json:"peers"`
 	BytesCDN  uint64  `json:"bytes_cdn"`
 	BytesP2P  uint64  `json:"bytes_p2p"`
@@ -35,8 +38,11 @@ func (t *Tracker) Streams(ctx context.Context, stream string) ([]StreamStats, er
 			continue
 		}
 		st := StreamStats{
-			Stream: s.Swarm.Stream, Rendition: s.Swarm.Rendition, Peers: s.Peers,
+			Stream: s.Swarm.Stream, Rendition: s.Swarm.Rendition, Protocol: "shoal", Peers: s.Peers,
 			BytesCDN: s.BytesCDN, BytesP2P: s.BytesP2P, BytesUp: s.BytesUp, Stalls: s.Stalls,
+		}
+		if s.Swarm.Rendition == announce.Rendition {
+			st.Rendition, st.Protocol = "", "webtorrent"
 		}
 		if total := s.BytesCDN + s.BytesP2P; total > 0 {
 			st.Offload = float64(s.BytesP2P) / float64(total)

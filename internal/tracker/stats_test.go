@@ -23,7 +23,7 @@ func TestStatsAggregation(t *testing.T) {
 	send(b, Stats{BytesCDN: 200, BytesP2P: 0, BytesUp: 300, Stalls: 0})
 	send(b, Stats{BytesCDN: 150, BytesP2P: 100, BytesUp: 250, Stalls: 2}) // cdn and up went backwards: ignored
 	send(hi, Stats{BytesCDN: 10})
-	want := StreamStats{Stream: "demo", Rendition: "index", Peers: 2, BytesCDN: 300, BytesP2P: 400, BytesUp: 350, Stalls: 3, Offload: 400.0 / 700}
+	want := StreamStats{Stream: "demo", Rendition: "index", Protocol: "shoal", Peers: 2, BytesCDN: 300, BytesP2P: 400, BytesUp: 350, Stalls: 3, Offload: 400.0 / 700}
 	eventually(t, "stats aggregated", func() bool {
 		got := h.streams("?stream=demo")
 		return len(got) == 2 && got[1] == want && got[0].BytesCDN == 10

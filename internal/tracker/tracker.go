@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/shoal-cdn/shoal/internal/announce"
 	"github.com/shoal-cdn/shoal/internal/swarm"
 	"github.com/shoal-cdn/shoal/internal/token"
 	"golang.org/x/time/rate"
@@ -32,6 +33,7 @@ type Tracker struct {
 	log   *slog.Logger
 	m     *metrics
 	now   func() time.Time
+	wt    *announce.Server // GET /announce: WebTorrent swarms in the same Store, under the same policies
 
 	// locks serialise each swarm's core calls with the delivery of their messages, so
 	// a peer sees its swarm's changes in decision order.
@@ -89,6 +91,16 @@ func New(cfg Config) (*Tracker, error) {
 		ctl:         controls{store: cfg.Controls},
 		extra:       make(map[SwarmKey]extra),
 	}
+	t.wt, err = announce.New(announce.Config{
+		Core:            announce.CoreConfig{Store: cfg.Store, Policy: core.Policy, MaxSwarms: cfg.MaxSwarms},
+		MaxMessageBytes: cfg.MaxMessageBytes, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
+		PeerTimeout: cfg.PeerTimeout, SendQueue: cfg.SendQueue, SendQueueBytes: cfg.SendQueueBytes,
+		WriteTimeout: cfg.WriteTimeout, OriginPatterns: cfg.OriginPatterns,
+		Addr: t.remoteIP, Logger: cfg.Logger, Registerer: cfg.Registerer, Now: cfg.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
 	if err := t.loadControls(context.Background()); err != nil {
 		return nil, err
 	}
@@ -100,10 +112,12 @@ func New(cfg Config) (*Tracker, error) {
 	return t, nil
 }
 
-// Handler serves GET /tracker (WebSocket) and GET /api/streams (JSON).
+// Handler serves GET /tracker (WebSocket), GET /announce (WebTorrent WebSocket
+// tracker, docs/webtorrent.md) and GET /api/streams (JSON).
 func (t *Tracker) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /tracker", t.serveWS)
+	mux.Handle("GET /announce", t.wt)
 	mux.HandleFunc("GET /api/streams", t.serveStreams)
 	t.adminRoutes(mux)
 	return mux
@@ -126,6 +140,7 @@ func (t *Tracker) Run(ctx context.Context) error {
 				c.closeAfter(nil, websocket.StatusGoingAway, "tracker shutting down")
 			}
 			t.mu.RUnlock()
+			t.wt.Shutdown()
 			return nil
 		case <-tick.C:
 			if err := t.core.Collect(t.now()); err != nil {

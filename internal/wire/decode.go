@@ -61,6 +61,8 @@ func Decode(b []byte) (Msg, error) {
 		var p Pong
 		p.Token, err = d.u32("token")
 		m = p
+	case TypeSubscribe:
+		m, err = d.subscribe()
 	default:
 		return nil, fmt.Errorf("%w: 0x%02x", ErrUnknownType, b[1])
 	}
@@ -159,6 +161,21 @@ func (d *decoder) serial() (uint32, error) {
 		return 0, err
 	}
 	return s, checkSerial(d.t, s)
+}
+
+func (d *decoder) subscribe() (Msg, error) {
+	var m Subscribe
+	var err error
+	if m.Substreams, err = d.u8("substreams"); err != nil {
+		return nil, err
+	}
+	if err = m.checkCount(); err != nil {
+		return nil, err
+	}
+	if m.Mask, err = d.u32("mask"); err != nil {
+		return nil, err
+	}
+	return m, m.checkMask()
 }
 
 func (d *decoder) hello() (Msg, error) {

@@ -33,6 +33,8 @@ func Encode(dst []byte, m Msg) []byte {
 		return m.appendTo(dst)
 	case Pong:
 		return m.appendTo(dst)
+	case Subscribe:
+		return m.appendTo(dst)
 	case *Hello:
 		return appendPtr(dst, m)
 	case *BitfieldMsg:
@@ -54,6 +56,8 @@ func Encode(dst []byte, m Msg) []byte {
 	case *Ping:
 		return appendPtr(dst, m)
 	case *Pong:
+		return appendPtr(dst, m)
+	case *Subscribe:
 		return appendPtr(dst, m)
 	}
 	return dst
@@ -115,6 +119,10 @@ func (m Unchoke) appendTo(dst []byte) []byte {
 
 func (m Ping) appendTo(dst []byte) []byte {
 	return binary.BigEndian.AppendUint32(header(dst, TypePing), m.Token)
+}
+
+func (m Subscribe) appendTo(dst []byte) []byte {
+	return binary.BigEndian.AppendUint32(append(header(dst, TypeSubscribe), m.Substreams), m.Mask)
 }
 
 func (m Pong) appendTo(dst []byte) []byte {

@@ -24,6 +24,9 @@ const (
 	// MaxEpochLen bounds an epoch string; epochs are lowercase base36.
 	MaxEpochLen = 16
 
+	// MaxSubstreams bounds a SUBSCRIBE's substream count (its mask is a u32).
+	MaxSubstreams = 32
+
 	// MaxNameLen bounds stream, rendition and peer id strings.
 	MaxNameLen = 64
 

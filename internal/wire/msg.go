@@ -5,7 +5,7 @@ import "strconv"
 // Type is a frame's message type byte.
 type Type uint8
 
-// Message types of version 1. Bytes 0x00 and 0x0c–0xff are unassigned: Decode reports
+// Message types of version 1. Bytes 0x00 and 0x0d–0xff are unassigned: Decode reports
 // them as ErrUnknownType and receivers ignore such frames.
 const (
 	TypeHello    Type = 0x01
@@ -19,20 +19,24 @@ const (
 	TypeUnchoke  Type = 0x09
 	TypePing     Type = 0x0a
 	TypePong     Type = 0x0b
+	// TypeSubscribe was added within version 1 (ignoring it is harmless: the
+	// sender then pulls everything, as before).
+	TypeSubscribe Type = 0x0c
 )
 
 var typeNames = [...]string{
-	TypeHello:    "HELLO",
-	TypeBitfield: "BITFIELD",
-	TypeHave:     "HAVE",
-	TypeRequest:  "REQUEST",
-	TypePiece:    "PIECE",
-	TypeCancel:   "CANCEL",
-	TypeReject:   "REJECT",
-	TypeChoke:    "CHOKE",
-	TypeUnchoke:  "UNCHOKE",
-	TypePing:     "PING",
-	TypePong:     "PONG",
+	TypeHello:     "HELLO",
+	TypeBitfield:  "BITFIELD",
+	TypeHave:      "HAVE",
+	TypeRequest:   "REQUEST",
+	TypePiece:     "PIECE",
+	TypeCancel:    "CANCEL",
+	TypeReject:    "REJECT",
+	TypeChoke:     "CHOKE",
+	TypeUnchoke:   "UNCHOKE",
+	TypePing:      "PING",
+	TypePong:      "PONG",
+	TypeSubscribe: "SUBSCRIBE",
 }
 
 func (t Type) String() string {
@@ -44,7 +48,7 @@ func (t Type) String() string {
 
 // Msg is one decoded frame. The implementations are the value types of this package
 // (Hello, BitfieldMsg, Have, Request, Piece, Cancel, Reject, Choke, Unchoke, Ping,
-// Pong); Decode returns them as values, and Encode also accepts pointers to them.
+// Pong, Subscribe); Decode returns them as values, and Encode also accepts pointers to them.
 type Msg interface {
 	Type() Type
 	isMsg()
@@ -125,6 +129,15 @@ type Ping struct{ Token uint32 }
 // Pong answers a Ping.
 type Pong struct{ Token uint32 }
 
+// Subscribe asks the receiver to push, without a REQUEST, every piece it verifies
+// from now on of the substreams set in Mask, where piece i of segment seq is in
+// substream (i + seq) mod Substreams. It replaces the previous subscription; Mask 0
+// ends it.
+type Subscribe struct {
+	Substreams uint8  // 1..MaxSubstreams
+	Mask       uint32 // bit j: substream j; no bit at or above Substreams
+}
+
 func (Hello) Type() Type       { return TypeHello }
 func (BitfieldMsg) Type() Type { return TypeBitfield }
 func (Have) Type() Type        { return TypeHave }
@@ -136,6 +149,7 @@ func (Choke) Type() Type       { return TypeChoke }
 func (Unchoke) Type() Type     { return TypeUnchoke }
 func (Ping) Type() Type        { return TypePing }
 func (Pong) Type() Type        { return TypePong }
+func (Subscribe) Type() Type   { return TypeSubscribe }
 
 func (Hello) isMsg()       {}
 func (BitfieldMsg) isMsg() {}
@@ -148,6 +162,7 @@ func (Choke) isMsg()       {}
 func (Unchoke) isMsg()     {}
 func (Ping) isMsg()        {}
 func (Pong) isMsg()        {}
+func (Subscribe) isMsg()   {}
 
 // Reason says why a Reject refused pieces. Decode accepts any value; a receiver treats
 // a reason it does not know like ReasonUnspecified.

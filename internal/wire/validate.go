@@ -28,6 +28,10 @@ func Validate(m Msg) error {
 		return m.validate()
 	case Ping, Pong:
 		return nil // every token is valid
+	case Subscribe:
+		return m.validate()
+	case *Subscribe:
+		return validatePtr(m)
 	case *Hello:
 		return validatePtr(m)
 	case *BitfieldMsg:
@@ -203,6 +207,30 @@ func checkData(d []byte) error {
 	}
 	if len(d) > PieceSize {
 		return fmt.Errorf("%w: PIECE data of %d bytes > %d", ErrTooLarge, len(d), PieceSize)
+	}
+	return nil
+}
+
+func (m Subscribe) validate() error {
+	if err := m.checkCount(); err != nil {
+		return err
+	}
+	return m.checkMask()
+}
+
+func (m Subscribe) checkCount() error {
+	switch {
+	case m.Substreams == 0:
+		return fmt.Errorf("%w: SUBSCRIBE with 0 substreams", ErrInvalid)
+	case m.Substreams > MaxSubstreams:
+		return fmt.Errorf("%w: SUBSCRIBE with %d substreams (max %d)", ErrTooLarge, m.Substreams, MaxSubstreams)
+	}
+	return nil
+}
+
+func (m Subscribe) checkMask() error {
+	if m.Substreams < 32 && m.Mask>>m.Substreams != 0 {
+		return fmt.Errorf("%w: SUBSCRIBE mask %#x has bits at or above %d substreams", ErrInvalid, m.Mask, m.Substreams)
 	}
 	return nil
 }

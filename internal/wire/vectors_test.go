@@ -117,6 +117,9 @@ func describe(m Msg) map[string]any {
 		d["token"] = m.Token
 	case Pong:
 		d["token"] = m.Token
+	case Subscribe:
+		d["substreams"] = m.Substreams
+		d["mask"] = m.Mask
 	}
 	return d
 }
@@ -218,6 +221,9 @@ func goldenValid() []namedMsg {
 		{"ping", Ping{Token: 0xdeadbeef}},
 		{"ping_zero", Ping{}},
 		{"pong", Pong{Token: 0xdeadbeef}},
+		{"subscribe", Subscribe{Substreams: 8, Mask: 0x05}},
+		{"subscribe_none", Subscribe{Substreams: 8}},
+		{"subscribe_all_32", Subscribe{Substreams: 32, Mask: 1<<32 - 1}},
 	}
 }
 
@@ -255,7 +261,12 @@ func goldenInvalid() []namedFrame {
 		{"version_checked_before_size", append(frame(2, TypePiece), make([]byte, MaxFrameSize)...), "version"},
 		{"frame_over_max_size", append(bytes.Clone(full), 0), "too_large"},
 		{"unknown_type_0x00", frame(1, 0x00), "unknown_type"},
-		{"unknown_type_0x0c", frame(1, 0x0c, []byte{1, 2, 3}), "unknown_type"},
+		{"unknown_type_0x0d", frame(1, 0x0d, []byte{1, 2, 3}), "unknown_type"},
+		{"subscribe_0_substreams", frame(1, TypeSubscribe, []byte{0}, u32(0)), "invalid"},
+		{"subscribe_33_substreams", frame(1, TypeSubscribe, []byte{33}, u32(1)), "too_large"},
+		{"subscribe_mask_beyond_count", frame(1, TypeSubscribe, []byte{8}, u32(0x100)), "invalid"},
+		{"subscribe_short_mask", frame(1, TypeSubscribe, []byte{8}, []byte{0, 0, 1}), "short"},
+		{"subscribe_trailing_byte", frame(1, TypeSubscribe, []byte{8}, u32(1), []byte{0}), "invalid"},
 		{"unknown_type_0xff", frame(1, 0xff), "unknown_type"},
 		{"choke_no_serial", frame(1, TypeChoke), "short"},
 		{"choke_serial_0", frame(1, TypeChoke, u32(0)), "invalid"},
@@ -363,7 +374,7 @@ func TestVectors(t *testing.T) {
 			}
 		})
 	}
-	for ty := TypeHello; ty <= TypePong; ty++ {
+	for ty := TypeHello; ty <= TypeSubscribe; ty++ {
 		if !types[ty] {
 			t.Errorf("no valid vector of type %s", ty)
 		}

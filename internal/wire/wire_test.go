@@ -113,6 +113,8 @@ func pointerTo(m Msg) Msg {
 		return &m
 	case Pong:
 		return &m
+	case Subscribe:
+		return &m
 	}
 	panic("unreachable")
 }

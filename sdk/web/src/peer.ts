@@ -269,6 +269,8 @@ export class Peer {
       case "ping":
         this.send({ type: "pong", token: m.token });
         return;
+      case "subscribe":
+        return; // this SDK does not push yet: its neighbours pull from it (docs/wire.md)
       case "pong":
         if (m.token === this.pingToken && this.pingSent) {
           this.rttMs = 0.8 * this.rttMs + 0.2 * (performance.now() - this.pingSent);

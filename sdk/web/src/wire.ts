@@ -24,7 +24,11 @@ export const T = {
   Unchoke: 0x09,
   Ping: 0x0a,
   Pong: 0x0b,
+  Subscribe: 0x0c,
 } as const;
+
+/** MAX_SUBSTREAMS bounds a SUBSCRIBE's substream count (its mask is a u32). */
+export const MAX_SUBSTREAMS = 32;
 
 /** REJECT reasons; a reason the receiver does not know is read as Unspecified. */
 export const Reason = {
@@ -108,7 +112,21 @@ export interface Pong {
   token: number;
 }
 
-export type Message = Hello | Bitfield | Have | Request | Cancel | Reject | Piece | Choke | Unchoke | Ping | Pong;
+/** Subscribe: push me every piece you verify of the substreams in mask (piece i of
+ * segment seq is in substream (i + seq) mod substreams); it replaces the last one. */
+export interface Subscribe {
+  type: "subscribe";
+  substreams: number;
+  mask: number;
+}
+
+export type Message = Hello | Bitfield | Have | Request | Cancel | Reject | Piece | Choke | Unchoke | Ping | Pong | Subscribe;
+
+function checkSubscribe(substreams: number, mask: number): void {
+  if (substreams === 0) throw new WireError("invalid", "SUBSCRIBE with 0 substreams");
+  if (substreams > MAX_SUBSTREAMS) throw new WireError("too_large", `SUBSCRIBE with ${substreams} substreams`);
+  if (substreams < 32 && Math.floor(mask / 2 ** substreams) !== 0) throw new WireError("invalid", `mask beyond ${substreams} substreams`);
+}
 
 const U32_MAX = 0xffffffff;
 const U64_MAX = (1n << 64n) - 1n;
@@ -272,6 +290,15 @@ export function decode(b: Uint8Array): Message {
     case T.Pong:
       m = { type: "pong", token: r.u32("token") };
       break;
+    case T.Subscribe: {
+      const substreams = r.u8("substreams");
+      if (substreams === 0) throw new WireError("invalid", "SUBSCRIBE with 0 substreams");
+      if (substreams > MAX_SUBSTREAMS) throw new WireError("too_large", `SUBSCRIBE with ${substreams} substreams`);
+      const mask = r.u32("mask");
+      checkSubscribe(substreams, mask);
+      m = { type: "subscribe", substreams, mask };
+      break;
+    }
     default:
       throw new WireError("unknown_type", `0x${b[1].toString(16).padStart(2, "0")}`);
   }
@@ -415,6 +442,17 @@ export function encode(m: Message): Uint8Array {
       w.u8(VERSION);
       w.u8(m.type === "choke" ? T.Choke : m.type === "unchoke" ? T.Unchoke : m.type === "ping" ? T.Ping : T.Pong);
       w.u32(v);
+      return w.b;
+    }
+    case "subscribe": {
+      if (!Number.isInteger(m.substreams) || m.substreams < 0 || m.substreams > 255) throw new WireError("invalid", `substreams ${m.substreams}`);
+      checkU32("mask", m.mask);
+      checkSubscribe(m.substreams, m.mask);
+      w = new Writer(7);
+      w.u8(VERSION);
+      w.u8(T.Subscribe);
+      w.u8(m.substreams);
+      w.u32(m.mask);
       return w.b;
     }
   }

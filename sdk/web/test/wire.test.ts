@@ -38,7 +38,7 @@ function sortKeys(o: Record<string, unknown>): Record<string, unknown> {
 
 test("vectors cover every message type and error", () => {
   const types = new Set(vectors.valid.map((v) => v.msg!.type));
-  assert.deepEqual([...types].sort(), ["bitfield", "cancel", "choke", "have", "hello", "piece", "ping", "pong", "reject", "request", "unchoke"]);
+  assert.deepEqual([...types].sort(), ["bitfield", "cancel", "choke", "have", "hello", "piece", "ping", "pong", "reject", "request", "subscribe", "unchoke"]);
   const errors = new Set(vectors.invalid.map((v) => v.error));
   assert.deepEqual([...errors].sort(), ["invalid", "short", "too_large", "unknown_type", "version"]);
 });

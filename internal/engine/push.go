@@ -1,0 +1,237 @@
+package engine
+
+import (
+	"math"
+	"time"
+
+	"github.com/shoal-cdn/shoal/internal/wire"
+)
+
+// Push (docs/wire.md "Pushing"; docs/peer.md): a segment's pieces are cut into
+// substreams, piece i of segment seq in (i + seq) mod substreams. For each
+// substream we subscribe to the neighbour that has been announcing its pieces
+// earliest (the one closest to the pieces' source, in New Coolstreaming's
+// manner), and it sends us every piece of that substream it verifies, without
+// the HAVE → REQUEST round trip of a pull. So a fresh piece travels down a
+// tree per substream rooted at its seeders, one hop per link latency plus
+// its upload time; pull fills whatever push misses. Subscriptions need no
+// agreement: a neighbour that ignores SUBSCRIBE (an older peer) is only
+// pulled from, and the upload line bounds what a popular parent queues.
+const (
+	substreams = 8
+	// lagAlpha weighs a new sample of a neighbour's announcement lag.
+	lagAlpha = 0.2
+	// parentMargin: a parent keeps its children unless another neighbour
+	// announces that substream this much earlier (no flapping on noise).
+	parentMargin = 30 * time.Millisecond
+	// pushBacklog bounds the upload backlog that pushes may fill: the
+	// wire's bound on a queue ("drained within about one second"). Pulls keep
+	// busyBacklog, so a parent full of pushes turns pull requests away.
+	pushBacklog = time.Second
+	// recentPushes is how many pushed pieces a neighbour remembers, so that a
+	// REQUEST for a piece already on its way is not served twice.
+	recentPushes = 64
+)
+
+// substream is the substream of piece i of segment seq.
+func substream(seq uint64, i int) int { return int((seq + uint64(i)) % substreams) }
+
+// pushState is one neighbour's side of push: what it subscribed to from us,
+// what we subscribed to from it, and how early it announces each substream.
+type pushState struct {
+	subIn  uint32 // substreams it asked us to push
+	subOut uint32 // substreams we asked it to push
+	lag    [substreams]float64
+	lagN   [substreams]uint32 // samples behind lag
+	recent [recentPushes]pushed
+	next   int
+}
+
+type pushed struct {
+	seq uint64
+	idx int
+	ok  bool
+}
+
+func (p *pushState) remember(seq uint64, idx int) {
+	p.recent[p.next] = pushed{seq, idx, true}
+	p.next = (p.next + 1) % recentPushes
+}
+
+func (p *pushState) wasPushed(seq uint64, idx int) bool {
+	for _, r := range p.recent {
+		if r.ok && r.seq == seq && r.idx == idx {
+			return true
+		}
+	}
+	return false
+}
+
+// heard notes when we first learned that segment seq exists: the reference
+// of every neighbour's announcement lag.
+func (e *Engine) heard(seq uint64, now time.Time) time.Time {
+	t, ok := e.born[seq]
+	if !ok {
+		e.born[seq] = now
+		t = now
+	}
+	return t
+}
+
+// observeLag records that nb announced pieces [first, first+count) of seq now.
+func (e *Engine) observeLag(nb *neighbour, seq uint64, first, count int, now time.Time) {
+	if !e.cfg.Push || nb.upKbps == 0 {
+		return
+	}
+	lag := float64(now.Sub(e.heard(seq, now))) / float64(time.Millisecond)
+	seen := 0
+	for i := first; i < first+count && seen < substreams; i, seen = i+1, seen+1 {
+		j := substream(seq, i)
+		if nb.push.lagN[j] == 0 {
+			nb.push.lag[j] = lag
+		} else {
+			nb.push.lag[j] += lagAlpha * (lag - nb.push.lag[j])
+		}
+		nb.push.lagN[j]++
+	}
+}
+
+// chooseParents subscribes each substream to the neighbour that announces
+// it earliest and tells every neighbour whose share changed.
+func (e *Engine) chooseParents() {
+	if !e.cfg.Push || !e.p2p() {
+		return
+	}
+	var want [substreams]*neighbour
+	for j := range substreams {
+		var cur, best *neighbour
+		bestLag := math.Inf(1)
+		for _, nb := range e.nbList {
+			if !nb.hello || nb.upKbps == 0 || nb.chokesUs || nb.push.lagN[j] == 0 {
+				continue
+			}
+			if nb.push.subOut&(1<<j) != 0 {
+				cur = nb
+			}
+			if nb.push.lag[j] < bestLag {
+				best, bestLag = nb, nb.push.lag[j]
+			}
+		}
+		if cur != nil && cur.push.lag[j] <= bestLag+float64(parentMargin/time.Millisecond) {
+			best = cur
+		}
+		want[j] = best
+	}
+	for _, nb := range e.nbList {
+		var mask uint32
+		for j, p := range want {
+			if p == nb {
+				mask |= 1 << j
+			}
+		}
+		if nb.hello && mask != nb.push.subOut {
+			nb.push.subOut = mask
+			e.send(nb, wire.Subscribe{Substreams: substreams, Mask: mask})
+		}
+	}
+}
+
+// onSubscribe applies a neighbour's SUBSCRIBE. One with another substream
+// count than ours cannot be served (a later version's): pull only.
+func (e *Engine) onSubscribe(nb *neighbour, m wire.Subscribe) {
+	if m.Substreams != substreams {
+		nb.push.subIn = 0
+		return
+	}
+	nb.push.subIn = m.Mask
+}
+
+// pushOut queues piece i of s, just verified, for every neighbour that
+// subscribed to its substream and has not announced it, as far as the push
+// backlog allows.
+func (e *Engine) pushOut(s *segment, i int) {
+	if !e.cfg.Push || !e.uploads() || !e.p2p() {
+		return
+	}
+	bit := uint32(1) << substream(s.id.Seq, i)
+	for _, nb := range e.nbList {
+		if nb.push.subIn&bit == 0 || !nb.hello || nb.weChoke || nb.have[s.id.Seq].Has(i) {
+			continue
+		}
+		if e.up.push(nb, job{seg: s, idx: i}) {
+			nb.push.remember(s.id.Seq, i)
+			e.stats.Pushed++
+		} else {
+			// The child counts on this piece from us (expectPush): tell it to
+			// look elsewhere now rather than at its timeout.
+			e.send(nb, wire.Reject{Segment: s.id, First: uint32(i), Count: 1, Reason: wire.ReasonOverCap})
+		}
+	}
+}
+
+// expectPush: nb, our parent for their substreams, announced pieces
+// [first, first+count) of seq; those we lack and have not asked anyone for
+// are on their way to us. They count as requested from nb, so the scheduler
+// asks nobody else for them unless nb is late (its timeout) or refuses.
+func (e *Engine) expectPush(nb *neighbour, seq uint64, first, count int, now time.Time) {
+	if nb.push.subOut == 0 {
+		return
+	}
+	s := e.segs[seq]
+	if s == nil || s.rec == nil || s.complete {
+		return
+	}
+	for i := first; i < first+count && i < s.pieces(); i++ {
+		if nb.push.subOut&(1<<substream(seq, i)) != 0 && !s.have.Has(i) && !e.pending.asked(seq, i) {
+			e.pending.add(pendKey{seq, i, nb.id}, now)
+		}
+	}
+}
+
+// maxEarlyPieces bounds the pieces held before their segment's record (4 MiB).
+const maxEarlyPieces = 256
+
+// earlyPiece is a PIECE that came before we could verify it: pushed pieces of
+// a fresh segment often overtake our playlist poll and record fetch.
+type earlyPiece struct {
+	from string
+	msg  wire.Piece
+}
+
+// holdEarly keeps m from nb until segment m.Segment's record is there
+// (docs/wire.md "Verifying pieces": bounded memory), and reports whether it
+// did. A segment we do not list yet pokes the playlist poll.
+func (e *Engine) holdEarly(nb *neighbour, m wire.Piece, now time.Time) bool {
+	if e.earlyN >= maxEarlyPieces {
+		return false
+	}
+	s := e.segs[m.Segment.Seq]
+	if s != nil && (s.id.Epoch != m.Segment.Epoch || s.rec != nil || s.recTries >= maxRecordTries) {
+		return false
+	}
+	if s == nil {
+		if _, ok := e.announced(nb, m.Segment, int(m.Index)+1); !ok {
+			return false
+		}
+		e.announcedNew(m.Segment.Seq, now)
+	}
+	e.early[m.Segment.Seq] = append(e.early[m.Segment.Seq], earlyPiece{nb.id, m})
+	e.earlyN++
+	return true
+}
+
+// releaseEarly verifies the pieces held for seq now that its record is there.
+func (e *Engine) releaseEarly(seq uint64, now time.Time) {
+	held := e.early[seq]
+	e.dropEarly(seq)
+	for _, p := range held {
+		if nb := e.nbs[p.from]; nb != nil && p.msg.Segment.Epoch == e.segs[seq].id.Epoch {
+			e.onPiece(nb, p.msg, now)
+		}
+	}
+}
+
+func (e *Engine) dropEarly(seq uint64) {
+	e.earlyN -= len(e.early[seq])
+	delete(e.early, seq)
+}
