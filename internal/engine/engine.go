@@ -55,6 +55,8 @@ type Engine struct {
 	born    map[uint64]time.Time // when we first heard of each segment (push.go)
 	early   map[uint64][]earlyPiece
 	earlyN  int
+	// heldWake is when the next held-back announcement is due (push.go).
+	heldWake time.Time
 	edgeT   edgeTimer
 	urgent  time.Duration
 
@@ -173,6 +175,7 @@ func (e *Engine) Ready(now time.Time) []Action {
 	e.pl.Advance(now)
 	e.fetchRecords(now)
 	e.flushHaves()
+	e.releaseHeld(now)
 	e.schedule(now)
 	e.up.release(now, e.nbList, e.sendPiece)
 	e.poll(now)
@@ -191,6 +194,7 @@ func (e *Engine) Wake() time.Time {
 	}
 	at(e.planWake)
 	at(e.up.wake)
+	at(e.heldWake)
 	if !e.polling {
 		at(e.nextPoll)
 	}
@@ -275,7 +279,8 @@ func (e *Engine) setStripe(st scheduler.Stripe) {
 }
 
 // poll asks for the playlist when it is due: every half target duration, a
-// seeder every eighth (at least minPoll apart): the seeder's stripe must be
+// seeder every quarter (at least minPoll apart; the edge caches a playlist
+// for about that long, so faster polls mostly fetch the same copy): the seeder's stripe must be
 // in the swarm as early as possible, since the whole swarm has only the few
 // seconds between publication and the deadline to spread it, and every
 // fetch is one small, edge-cached playlist. Others refetch early when a
@@ -295,7 +300,7 @@ func (e *Engine) pollWait() time.Duration {
 	}
 	w := min(5*time.Second, max(minPoll, e.target/2))
 	if e.stripe.Count > 0 {
-		w = max(minPoll, w/4)
+		w = max(minPoll, w/2)
 	}
 	return w
 }

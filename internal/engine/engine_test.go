@@ -676,7 +676,7 @@ func TestUploadLine(t *testing.T) {
 }
 
 // Playlist polling: one fetch at a time, the next half a target duration
-// after the answer (an eighth for a seeder, at least 250 ms).
+// after the answer (a quarter for a seeder, at least 250 ms).
 func TestPollInterval(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
@@ -686,7 +686,7 @@ func TestPollInterval(t *testing.T) {
 	}{
 		{"viewer", 4 * time.Second, false, 2 * time.Second},
 		{"viewer, long target", 20 * time.Second, false, 5 * time.Second},
-		{"seeder", 4 * time.Second, true, 500 * time.Millisecond},
+		{"seeder", 4 * time.Second, true, time.Second},
 		{"seeder, short target", time.Second, true, minPoll},
 		{"viewer, short target", 200 * time.Millisecond, false, minPoll},
 	} {

@@ -104,7 +104,13 @@ func (e *Engine) onFrame(nb *neighbour, m wire.Msg, now time.Time) {
 		e.onBitfield(nb, m, now)
 	case wire.Have:
 		if bf, ok := e.announced(nb, m.Segment, int(m.First+m.Count)); ok {
-			nb.have[m.Segment.Seq] = growSet(bf, int(m.First), int(m.Count))
+			s := e.segs[m.Segment.Seq]
+			for i := int(m.First); i < int(m.First+m.Count); i++ {
+				if !e.deferHave(nb, s, i, now) {
+					bf = growSet(bf, i, 1)
+				}
+			}
+			nb.have[m.Segment.Seq] = bf
 			e.announcedNew(m.Segment.Seq, now)
 			e.observeLag(nb, m.Segment.Seq, int(m.First), int(m.Count), now)
 			e.expectPush(nb, m.Segment.Seq, int(m.First), int(m.Count), now)

@@ -4,21 +4,25 @@ import (
 	"math"
 	"time"
 
+	"github.com/shoal-cdn/shoal/internal/scheduler"
 	"github.com/shoal-cdn/shoal/internal/wire"
 )
 
 // Push (docs/wire.md "Pushing"; docs/peer.md): a segment's pieces are cut into
-// substreams, piece i of segment seq in (i + seq) mod substreams. For each
-// substream we subscribe to the neighbour that has been announcing its pieces
-// earliest (the one closest to the pieces' source, in New Coolstreaming's
-// manner), and it sends us every piece of that substream it verifies, without
-// the HAVE → REQUEST round trip of a pull. So a fresh piece travels down a
-// tree per substream rooted at its seeders, one hop per link latency plus
-// its upload time; pull fills whatever push misses. Subscriptions need no
+// substreams exactly as into the tracker's seeding stripes when it cuts 32
+// (every swarm above 128 peers): piece i of n of segment seq is in substream
+// scheduler.StripeOf(seq, i, n, substreams), so each substream has the same
+// seeders in every segment. For each substream we subscribe to the neighbour
+// that has been announcing its pieces earliest (the one closest to its
+// seeders, in New Coolstreaming's manner), and it sends us every piece of
+// that substream it verifies, without the HAVE → REQUEST round trip of a
+// pull. So a fresh piece travels down a tree per substream rooted at its
+// seeders, one hop per link latency plus its upload time; pull fills
+// whatever push misses. Subscriptions need no
 // agreement: a neighbour that ignores SUBSCRIBE (an older peer) is only
 // pulled from, and the upload line bounds what a popular parent queues.
 const (
-	substreams = 8
+	substreams = wire.MaxSubstreams
 	// lagAlpha weighs a new sample of a neighbour's announcement lag.
 	lagAlpha = 0.2
 	// parentMargin: a parent keeps its children unless another neighbour
@@ -27,14 +31,20 @@ const (
 	// pushBacklog bounds the upload backlog that pushes may fill: the
 	// wire's bound on a queue ("drained within about one second"). Pulls keep
 	// busyBacklog, so a parent full of pushes turns pull requests away.
-	pushBacklog = time.Second
+	pushBacklog = 200 * time.Millisecond
 	// recentPushes is how many pushed pieces a neighbour remembers, so that a
 	// REQUEST for a piece already on its way is not served twice.
 	recentPushes = 64
+	// pushGrace: a piece of a substream we subscribed to, announced by another
+	// neighbour first, is hidden from the scheduler this long, so that our
+	// parent's push, a moment behind, is not raced by a pull (a duplicate).
+	pushGrace = 150 * time.Millisecond
+	// maxDeferred bounds the announcements held back per neighbour.
+	maxDeferred = 256
 )
 
-// substream is the substream of piece i of segment seq.
-func substream(seq uint64, i int) int { return int((seq + uint64(i)) % substreams) }
+// substream is the substream of piece i of segment s (which has its record).
+func substream(s *segment, i int) int { return scheduler.StripeOf(s.id.Seq, i, s.pieces(), substreams) }
 
 // pushState is one neighbour's side of push: what it subscribed to from us,
 // what we subscribed to from it, and how early it announces each substream.
@@ -45,6 +55,14 @@ type pushState struct {
 	lagN   [substreams]uint32 // samples behind lag
 	recent [recentPushes]pushed
 	next   int
+	held   []deferred // its announcements of our parents' pieces, held back
+}
+
+// deferred is an announced piece held back from the scheduler until at.
+type deferred struct {
+	seq uint64
+	idx int
+	at  time.Time
 }
 
 type pushed struct {
@@ -84,9 +102,12 @@ func (e *Engine) observeLag(nb *neighbour, seq uint64, first, count int, now tim
 		return
 	}
 	lag := float64(now.Sub(e.heard(seq, now))) / float64(time.Millisecond)
-	seen := 0
-	for i := first; i < first+count && seen < substreams; i, seen = i+1, seen+1 {
-		j := substream(seq, i)
+	s := e.segs[seq]
+	if s == nil || s.rec == nil {
+		return // substreams need the piece count
+	}
+	for i := first; i < first+count && i < s.pieces(); i++ {
+		j := substream(s, i)
 		if nb.push.lagN[j] == 0 {
 			nb.push.lag[j] = lag
 		} else {
@@ -153,7 +174,7 @@ func (e *Engine) pushOut(s *segment, i int) {
 	if !e.cfg.Push || !e.uploads() || !e.p2p() {
 		return
 	}
-	bit := uint32(1) << substream(s.id.Seq, i)
+	bit := uint32(1) << substream(s, i)
 	for _, nb := range e.nbList {
 		if nb.push.subIn&bit == 0 || !nb.hello || nb.weChoke || nb.have[s.id.Seq].Has(i) {
 			continue
@@ -182,7 +203,7 @@ func (e *Engine) expectPush(nb *neighbour, seq uint64, first, count int, now tim
 		return
 	}
 	for i := first; i < first+count && i < s.pieces(); i++ {
-		if nb.push.subOut&(1<<substream(seq, i)) != 0 && !s.have.Has(i) && !e.pending.asked(seq, i) {
+		if nb.push.subOut&(1<<substream(s, i)) != 0 && !s.have.Has(i) && !e.pending.asked(seq, i) {
 			e.pending.add(pendKey{seq, i, nb.id}, now)
 		}
 	}
@@ -234,4 +255,56 @@ func (e *Engine) releaseEarly(seq uint64, now time.Time) {
 func (e *Engine) dropEarly(seq uint64) {
 	e.earlyN -= len(e.early[seq])
 	delete(e.early, seq)
+}
+
+// deferHave reports whether nb's announcement of piece i of s is held back
+// (pushGrace): i is in a substream we subscribed to from another neighbour,
+// which has not announced it yet, and we lack it.
+func (e *Engine) deferHave(nb *neighbour, s *segment, i int, now time.Time) bool {
+	if !e.cfg.Push || s == nil || s.rec == nil || s.complete || i >= s.pieces() || s.have.Has(i) || len(nb.push.held) >= maxDeferred {
+		return false
+	}
+	bit := uint32(1) << substream(s, i)
+	if nb.push.subOut&bit != 0 {
+		return false
+	}
+	for _, p := range e.nbList {
+		if p != nb && p.push.subOut&bit != 0 && !p.have[s.id.Seq].Has(i) {
+			at := now.Add(pushGrace)
+			nb.push.held = append(nb.push.held, deferred{s.id.Seq, i, at})
+			if e.heldWake.IsZero() || at.Before(e.heldWake) {
+				e.heldWake = at
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// releaseHeld applies the held-back announcements whose grace is over (or
+// whose segment we completed or forgot), and sets heldWake to the next.
+func (e *Engine) releaseHeld(now time.Time) {
+	if e.heldWake.IsZero() || now.Before(e.heldWake) {
+		return
+	}
+	e.heldWake = time.Time{}
+	for _, nb := range e.nbList {
+		kept := nb.push.held[:0]
+		for _, d := range nb.push.held {
+			s := e.segs[d.seq]
+			switch {
+			case s == nil || s.complete || s.have.Has(d.idx):
+				// nothing to announce any more
+			case !now.Before(d.at):
+				nb.have[d.seq] = growSet(nb.have[d.seq], d.idx, 1)
+				e.dirty = true
+			default:
+				kept = append(kept, d)
+				if e.heldWake.IsZero() || d.at.Before(e.heldWake) {
+					e.heldWake = d.at
+				}
+			}
+		}
+		nb.push.held = kept
+	}
 }
