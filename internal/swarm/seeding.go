@@ -134,7 +134,8 @@ func (sd *seeding) assign(cands []Candidate, k int) map[string]signalling.Stripe
 		used := make([]bool, count)
 		var in []string
 		for id := range next {
-			if s, ok := old[id]; ok {
+			// A restored seat (Restore) may claim another partition or a taken index.
+			if s, ok := old[id]; ok && s.Count == count && !used[s.Index] {
 				seeders[id] = s
 				used[s.Index] = true
 			} else {
