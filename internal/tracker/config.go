@@ -40,6 +40,9 @@ type Config struct {
 	// since viewers' pages live on other sites and tokens do the access control.
 	OriginPatterns []string
 
+	// Cluster, when set, makes this tracker a node of a cluster (internal/cluster);
+	// nil → this process decides alone.
+	Cluster    Cluster
 	Store      Store                 // nil → NewMemStore(64)
 	Logger     *slog.Logger          // nil → discard
 	Registerer prometheus.Registerer // nil → no metrics

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/shoal-cdn/shoal/internal/swarm"
@@ -27,12 +28,12 @@ func (t *Tracker) handle(ctx context.Context, c *conn, m Message) bool {
 	case *Signal, *Stats:
 		// No swarm lock: relays and stats change no membership, so their order
 		// against other events does not matter.
-		t.deliver(t.core.Handle(t.now(), c.swarm, c.peer.ID, m))
+		t.handleMessage(c, m)
 	case *Report:
 		t.log.Debug("tracker: report", "swarm", c.swarm, "reporter", c.peer.ID, "target", m.Peer,
 			"segment", m.Segment, "piece", m.Piece, "reason", m.Reason)
 		unlock := t.lock(c.swarm)
-		t.deliver(t.core.Handle(t.now(), c.swarm, c.peer.ID, m))
+		t.handleMessage(c, m)
 		unlock()
 	case *Leave:
 		unlock := t.lock(c.swarm)
@@ -63,7 +64,7 @@ func (t *Tracker) join(_ context.Context, c *conn, j *Join) bool {
 	unlock := t.lock(s)
 	defer unlock()
 	p := Peer{ID: newPeerID(), Addr: c.addr, Region: j.Region, UploadCapacity: j.UploadCapacity}
-	welcome, outs, err := t.core.Join(now, s, p)
+	welcome, outs, err := t.coreJoin(now, s, p)
 	switch {
 	case errors.Is(err, swarm.ErrBanned):
 		c.closeAfter(&Banned{Reason: "this address is banned from " + s.String()}, websocket.StatusPolicyViolation, "banned")
@@ -93,4 +94,24 @@ func (t *Tracker) join(_ context.Context, c *conn, j *Join) bool {
 	c.send(&welcome)
 	t.log.Debug("tracker: join", "swarm", s, "peer", p.ID, "addr", c.addr, "neighbours", len(welcome.Neighbours))
 	return true
+}
+
+// handleMessage has the swarm's owner act on a signal, stats or report: this
+// tracker's core, or the cluster's owner node.
+func (t *Tracker) handleMessage(c *conn, m Message) {
+	if t.cfg.Cluster != nil {
+		t.cfg.Cluster.Handle(t.now(), c.swarm, c.peer.ID, m)
+		return
+	}
+	t.deliver(t.core.Handle(t.now(), c.swarm, c.peer.ID, m))
+}
+
+// coreJoin admits p through the swarm's owner; with a cluster the owner has already
+// sent the other members' messages.
+func (t *Tracker) coreJoin(now time.Time, s SwarmKey, p Peer) (Welcome, []swarm.Out, error) {
+	if t.cfg.Cluster != nil {
+		w, err := t.cfg.Cluster.Join(now, s, p)
+		return w, nil, err
+	}
+	return t.core.Join(now, s, p)
 }

@@ -71,7 +71,7 @@ func New(cfg Config) (*Tracker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
-	return &Tracker{
+	t := &Tracker{
 		cfg:         cfg,
 		core:        core,
 		store:       cfg.Store,
@@ -82,7 +82,13 @@ func New(cfg Config) (*Tracker, error) {
 		conns:       make(map[SwarmKey]map[string]*conn),
 		all:         make(map[*conn]struct{}),
 		streamPeers: make(map[string]int),
-	}, nil
+	}
+	if cfg.Cluster != nil {
+		if err := cfg.Cluster.Start(core, t.deliver); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
 }
 
 // Handler serves GET /tracker (WebSocket) and GET /api/streams (JSON).
@@ -110,6 +116,9 @@ func (t *Tracker) Run(ctx context.Context) error {
 				c.closeAfter(nil, websocket.StatusGoingAway, "tracker shutting down")
 			}
 			t.mu.RUnlock()
+			if t.cfg.Cluster != nil {
+				t.drainThenLeave()
+			}
 			return nil
 		case <-tick.C:
 			if err := t.core.Collect(t.now()); err != nil {
@@ -134,7 +143,25 @@ func (t *Tracker) SetPolicy(stream string, p Policy) {
 			t.locks[i].Unlock()
 		}
 	}()
+	if t.cfg.Cluster != nil {
+		t.cfg.Cluster.SetPolicy(t.now(), stream, p)
+		return
+	}
 	t.deliver(t.core.SetPolicy(t.now(), stream, p))
+}
+
+// drainThenLeave waits (up to a second) for the closed connections' leaves to reach
+// their owners, then leaves the cluster, so the other nodes take over a clean state.
+func (t *Tracker) drainThenLeave() {
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		t.mu.RLock()
+		n := len(t.all)
+		t.mu.RUnlock()
+		if n == 0 {
+			break
+		}
+	}
+	t.cfg.Cluster.Close()
 }
 
 func (t *Tracker) lock(s SwarmKey) (unlock func()) {
@@ -297,6 +324,10 @@ func (t *Tracker) detach(c *conn) bool {
 // must be held.
 func (t *Tracker) removeLocked(c *conn) {
 	if !t.detach(c) {
+		return
+	}
+	if t.cfg.Cluster != nil {
+		t.cfg.Cluster.Leave(t.now(), c.swarm, c.peer.ID)
 		return
 	}
 	outs, err := t.core.Leave(t.now(), c.swarm, c.peer.ID)
