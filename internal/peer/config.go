@@ -53,6 +53,9 @@ type Config struct {
 	// Tracker is the tracker's WebSocket URL, e.g. "ws://127.0.0.1:8080/tracker".
 	// Empty: no swarm, everything comes from the edge.
 	Tracker string
+	// Trackers are more tracker URLs (several nodes of one tracker cluster): after a
+	// failed dial or an ended session the peer moves to the next, round robin.
+	Trackers []string
 	// TrackerHeader is added to the tracker's upgrade request (e.g. a Bearer token).
 	TrackerHeader http.Header
 	// Stream and Rendition name the swarm (Rendition default "index").
@@ -144,10 +147,16 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: edge URL %q", ErrConfig, c.Edge)
 	}
 	c.Edge = strings.TrimRight(c.Edge, "/")
-	if c.Tracker != "" {
-		t, err := url.Parse(c.Tracker)
+	if c.Tracker == "" && len(c.Trackers) > 0 {
+		return c, fmt.Errorf("%w: Trackers without Tracker", ErrConfig)
+	}
+	for _, tr := range append([]string{c.Tracker}, c.Trackers...) {
+		if tr == "" {
+			continue
+		}
+		t, err := url.Parse(tr)
 		if err != nil || (t.Scheme != "ws" && t.Scheme != "wss" && t.Scheme != "http" && t.Scheme != "https") || t.Host == "" {
-			return c, fmt.Errorf("%w: tracker URL %q", ErrConfig, c.Tracker)
+			return c, fmt.Errorf("%w: tracker URL %q", ErrConfig, tr)
 		}
 	}
 	if c.Rendition == "" {
