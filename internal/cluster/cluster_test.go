@@ -58,7 +58,7 @@ func TestSwarmSpansNodes(t *testing.T) {
 // is removed from its neighbours, and the stripes cover the survivors.
 func TestOwnerKilled(t *testing.T) {
 	nodes := startCluster(t, 3, tracker.Config{})
-	owner := ownerOf(nodes[0].node.Nodes(), demo)
+	owner := OwnerOf(nodes[0].node.Nodes(), demo)
 	var dead *testNode
 	var alive []*testNode
 	for _, tn := range nodes {

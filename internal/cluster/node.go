@@ -301,7 +301,7 @@ func (n *Node) viewChanged() {
 	view := n.view
 	var moved []swarm.SwarmKey
 	for k, ls := range n.local {
-		if ownerOf(view, k) != ls.owner {
+		if OwnerOf(view, k) != ls.owner {
 			moved = append(moved, k)
 		}
 	}
@@ -312,7 +312,7 @@ func (n *Node) viewChanged() {
 	n.omu.Lock()
 	for _, k := range sortedKeys(n.owned) {
 		os := n.owned[k]
-		if ownerOf(view, k) != n.cfg.Name {
+		if OwnerOf(view, k) != n.cfg.Name {
 			n.forgetLocked(now, k, os)
 			continue
 		}
@@ -348,7 +348,7 @@ func (n *Node) dropMoved() {
 	n.omu.Lock()
 	defer n.omu.Unlock()
 	for k, os := range n.owned {
-		if ownerOf(view, k) != n.cfg.Name {
+		if OwnerOf(view, k) != n.cfg.Name {
 			n.forgetLocked(time.Now(), k, os)
 		}
 	}
@@ -392,7 +392,7 @@ func sortedKeys[V any](m map[swarm.SwarmKey]V) []swarm.SwarmKey {
 	return keys
 }
 
-func (n *Node) ownerOfLocked(k swarm.SwarmKey) string { return ownerOf(n.view, k) }
+func (n *Node) ownerOfLocked(k swarm.SwarmKey) string { return OwnerOf(n.view, k) }
 
 // publish sends a request to node's owner subject, counting failures.
 func (n *Node) publish(node string, r *clusterwire.Request) {

@@ -191,7 +191,7 @@ func (n *Node) onStreams(msg *nats.Msg) {
 	n.mu.Unlock()
 	out := clusterwire.Streams{Node: n.cfg.Name, Swarms: []clusterwire.SwarmStats{}}
 	for _, s := range all {
-		if ownerOf(view, s.Swarm) != n.cfg.Name {
+		if OwnerOf(view, s.Swarm) != n.cfg.Name {
 			continue
 		}
 		out.Swarms = append(out.Swarms, clusterwire.SwarmStats{

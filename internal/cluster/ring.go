@@ -6,10 +6,10 @@ import (
 	"github.com/shoal-cdn/shoal/internal/swarm"
 )
 
-// ownerOf returns the owner of swarm k among nodes (rendezvous hashing: the node with
+// OwnerOf returns the owner of swarm k among nodes (rendezvous hashing: the node with
 // the highest hash of node and swarm), "" if nodes is empty. A node joining or leaving
 // moves only the swarms it wins or held.
-func ownerOf(nodes []string, k swarm.SwarmKey) string {
+func OwnerOf(nodes []string, k swarm.SwarmKey) string {
 	var best string
 	var bestH uint64
 	for _, n := range nodes {
