@@ -3,6 +3,7 @@ package cluster
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -21,15 +22,25 @@ import (
 
 // Join forwards p's join to the owner of swarm k and returns the welcome.
 func (n *Node) Join(now time.Time, k swarm.SwarmKey, p swarm.Peer) (signalling.Welcome, error) {
-	n.mu.Lock()
-	owner := n.ownerOfLocked(k)
-	n.mu.Unlock()
 	b, err := clusterwire.Encode(&clusterwire.Request{Op: clusterwire.OpJoin, Node: n.cfg.Name,
 		Stream: k.Stream, Rendition: k.Rendition, Peer: new(toWire(p))})
 	if err != nil {
 		return signalling.Welcome{}, err
 	}
-	msg, err := n.nc.Request(clusterwire.OwnerSubject(n.cfg.Prefix, owner), b, n.cfg.RequestTimeout)
+	// An owner without a subscriber is dead and not yet expired from the view: wait a
+	// beat for the view to move on rather than refusing the viewer.
+	var owner string
+	var msg *nats.Msg
+	for deadline := time.Now().Add(n.cfg.RequestTimeout); ; {
+		n.mu.Lock()
+		owner = n.ownerOfLocked(k)
+		n.mu.Unlock()
+		msg, err = n.nc.Request(clusterwire.OwnerSubject(n.cfg.Prefix, owner), b, time.Until(deadline))
+		if !errors.Is(err, nats.ErrNoResponders) || time.Until(deadline) < n.cfg.BeatInterval {
+			break
+		}
+		time.Sleep(n.cfg.BeatInterval)
+	}
 	if err != nil {
 		n.m.failures.WithLabelValues(clusterwire.OpJoin).Inc()
 		return signalling.Welcome{}, fmt.Errorf("%w by owner %s: %w", ErrJoin, owner, err)
