@@ -1,7 +1,6 @@
 package tracker
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -12,13 +11,13 @@ import (
 )
 
 // handle acts on one decoded client message; false means the connection is closing.
-func (t *Tracker) handle(ctx context.Context, c *conn, m Message) bool {
+func (t *Tracker) handle(c *conn, m Message) bool {
 	if j, ok := m.(*Join); ok {
 		if c.peer.ID != "" {
 			c.fail(CodeJoined, "this connection already joined "+c.swarm.String())
 			return true
 		}
-		return t.join(ctx, c, j)
+		return t.join(c, j)
 	}
 	if c.peer.ID == "" {
 		c.fail(CodeNotJoined, "send join first")
@@ -45,7 +44,7 @@ func (t *Tracker) handle(ctx context.Context, c *conn, m Message) bool {
 	return true
 }
 
-func (t *Tracker) join(_ context.Context, c *conn, j *Join) bool {
+func (t *Tracker) join(c *conn, j *Join) bool {
 	now := t.now()
 	s := SwarmKey{Stream: j.Stream, Rendition: j.Rendition}
 	if secret := t.cfg.PlaySecret; len(secret) > 0 {
