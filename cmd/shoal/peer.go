@@ -22,7 +22,7 @@ import (
 
 func runPeer(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("peer", "A viewer peer: follows a live rendition from an edge, shares pieces with the swarm over\nWebRTC (every piece verified against the origin's signed records) and serves the\nstream to any HLS player at http://LISTEN/live/STREAM/RENDITION.m3u8.")
-	edgeURL := fs.String("edge", "", "base URL of the edge, e.g. http://127.0.0.1:8080 (required)")
+	edgeURL := fs.String("edge", "", "base URL of the edge, e.g. http://127.0.0.1:8080 (required); several, comma separated, to fail over between edges")
 	trackerURL := fs.String("tracker", "", `tracker WebSocket URL; several, comma separated, for the nodes of a tracker cluster (tried in turn) (default: ws://EDGE-HOST/tracker, as served by "shoal up"; "off": CDN only)`)
 	stream := fs.String("stream", "demo", "stream to play")
 	rendition := fs.String("rendition", "index", "rendition of the stream")
@@ -38,9 +38,11 @@ func runPeer(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *edgeURL == "" {
+	edges := splitList(*edgeURL)
+	if len(edges) == 0 {
 		return fmt.Errorf("--edge is required")
 	}
+	*edgeURL = edges[0]
 	trackers := splitList(*trackerURL)
 	if len(trackers) == 0 {
 		trackers = []string{""}
@@ -58,6 +60,7 @@ func runPeer(ctx context.Context, args []string, stdout io.Writer) error {
 	if tr != "" {
 		cfg.Trackers = trackers[1:]
 	}
+	cfg.Edges = edges[1:]
 	if *noUpload {
 		cfg.MaxUpload = -1
 	}

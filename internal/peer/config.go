@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,6 +51,10 @@ type NewDialerFunc func(id string, signal transport.SignalFunc) (transport.Diale
 type Config struct {
 	// Edge is the base URL of the CDN edge, e.g. "http://127.0.0.1:8080".
 	Edge string
+	// Edges are more edges serving the same streams: a request that fails on the
+	// network or with a 5xx moves the peer to the next and is retried there at once;
+	// after 10 s on a fallback the peer tries Edge again.
+	Edges []string
 	// Tracker is the tracker's WebSocket URL, e.g. "ws://127.0.0.1:8080/tracker".
 	// Empty: no swarm, everything comes from the edge.
 	Tracker string
@@ -147,6 +152,14 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: edge URL %q", ErrConfig, c.Edge)
 	}
 	c.Edge = strings.TrimRight(c.Edge, "/")
+	c.Edges = slices.Clone(c.Edges)
+	for i, e := range c.Edges {
+		u, err := url.Parse(e)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return c, fmt.Errorf("%w: edge URL %q", ErrConfig, e)
+		}
+		c.Edges[i] = strings.TrimRight(e, "/")
+	}
 	if c.Tracker == "" && len(c.Trackers) > 0 {
 		return c, fmt.Errorf("%w: Trackers without Tracker", ErrConfig)
 	}
