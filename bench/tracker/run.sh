@@ -16,8 +16,9 @@ CLUSTER="${CLUSTER:-0}"
 if [ "$CLUSTER" -gt 0 ]; then N="${N:-15000}"; else N="${N:-5000}"; fi
 CN="${CN:-100000}"
 SWARMS="${SWARMS:-100}"
+LPN="${LPN:-2}" # loadgen processes per node in cluster mode
 C="${C:-32}"
-if [ "$N" -gt 19000 ] || { [ "$CLUSTER" -gt 0 ] && [ $((CN / CLUSTER)) -gt 19000 ]; }; then
+if [ "$N" -gt 19000 ] || { [ "$CLUSTER" -gt 0 ] && [ $((CN / CLUSTER / LPN)) -gt 19000 ]; }; then
   echo "run.sh: N=$N needs more than one process's 20000 open files; use N ≤ 19000" >&2
   exit 2
 fi
@@ -84,7 +85,8 @@ if [ "$CLUSTER" -gt 0 ]; then
   # After the hold, 2000 peers per loadgen send one signal each to a neighbour (relay
   # latency, same node or across nodes); then the last node is SIGKILLed and every
   # loadgen records the stripe messages that follow (seeding reassignment time).
-  per=$((CN / CLUSTER))
+  per=$((CN / CLUSTER / LPN))
+  nl=$((CLUSTER * LPN))
   declare -a tports nports rports tpids
   for k in $(seq 0 $((CLUSTER - 1))); do
     tports[k]=$(free_port); nports[k]=$(free_port); rports[k]=$(free_port)
@@ -113,18 +115,19 @@ if [ "$CLUSTER" -gt 0 ]; then
   sleep 0.5
   lpids=()
   cstart=$(date +%s.%N)
-  for k in $(seq 0 $((CLUSTER - 1))); do
+  for l in $(seq 0 $((nl - 1))); do
+    k=$((l / LPN))
     timeout 900 "$tmp/loadgen" -name "node$k" -proto shoal -url "ws://127.0.0.1:${tports[k]}/tracker" \
-      -n "$per" -c "$C" -pid "${tpids[k]}" -node "node$k" -offset $((k * per)) -swarms "$SWARMS" \
-      -hold 5s -signals 2000 -watch 12s -ready "$tmp/ready$k" -timeout 12m >"$tmp/cluster$k.json" 2>"$tmp/loadgen$k.log" &
+      -n "$per" -c "$C" -pid "${tpids[k]}" -node "node$k" -offset $((l * per)) -swarms "$SWARMS" \
+      -hold 5s -signals 1000 -watch 12s -ready "$tmp/ready$l" -timeout 12m >"$tmp/cluster$l.json" 2>"$tmp/loadgen$l.log" &
     lpids+=($!)
   done
   for _ in $(seq 6000); do # all loadgens watching (at most 10 min)
-    n=0; for k in $(seq 0 $((CLUSTER - 1))); do [ -e "$tmp/ready$k" ] && n=$((n + 1)); done
-    [ "$n" = "$CLUSTER" ] && break
+    n=0; for l in $(seq 0 $((nl - 1))); do [ -e "$tmp/ready$l" ] && n=$((n + 1)); done
+    [ "$n" = "$nl" ] && break
     sleep 0.1
   done
-  [ "$n" = "$CLUSTER" ] || { echo "run.sh: loadgens not ready" >&2; cat "$tmp"/loadgen*.log >&2; exit 1; }
+  [ "$n" = "$nl" ] || { echo "run.sh: loadgens not ready" >&2; cat "$tmp"/loadgen*.log >&2; exit 1; }
   sleep 1
   victim=$((CLUSTER - 1))
   killed_ns=$(date +%s%N)
@@ -144,19 +147,20 @@ for name in shoal bittorrent-tracker; do
 done
 if [ "$CLUSTER" -gt 0 ]; then
   echo
-  echo "tracker cluster: $CN WebSocket peers in $SWARMS swarms over $CLUSTER tracker processes (embedded NATS cluster), one loadgen process per node"
+  echo "tracker cluster: $CN WebSocket peers in $SWARMS swarms over $CLUSTER tracker processes (embedded NATS cluster), $LPN loadgen processes per node"
   node -e '
     const fs = require("fs");
-    const [tmp, n, killed] = [process.argv[1], +process.argv[2], BigInt(process.argv[3])];
+    const [tmp, n, killed, lpn] = [process.argv[1], +process.argv[2], BigInt(process.argv[3]), +process.argv[4]];
     const f = (x, d) => x.toLocaleString("en-US", {maximumFractionDigits: d, minimumFractionDigits: d});
     const pct = (a, q) => { if (!a.length) return NaN; a = [...a].sort((x, y) => x - y); return a[Math.min(a.length - 1, Math.floor(q * a.length))]; };
-    let peers = 0, same = [], cross = [], firstStripe = new Map(), slowest = 0;
-    console.log("node".padEnd(20), "peers".padStart(10), "joins/s".padStart(10), "KiB/viewer".padStart(14));
-    for (let k = 0; k < n; k++) {
-      const r = JSON.parse(fs.readFileSync(`${tmp}/cluster${k}.json`, "utf8"));
+    let peers = 0, same = [], cross = [], firstStripe = new Map(), slowest = 0, nodes = [];
+    for (let l = 0; l < n * lpn; l++) {
+      const k = Math.floor(l / lpn);
+      const r = JSON.parse(fs.readFileSync(`${tmp}/cluster${l}.json`, "utf8"));
       peers += r.peers; slowest = Math.max(slowest, r.join_seconds);
       same.push(...(r.lat_same_ms || [])); cross.push(...(r.lat_cross_ms || []));
-      console.log(r.name.padEnd(20), String(r.peers).padStart(10), f(r.joins_per_s, 0).padStart(10), f(r.bytes_per_conn / 1024, 1).padStart(14));
+      const nd = (nodes[k] ??= { peers: 0, before: Infinity, after: 0, joins: 0 });
+      nd.peers += r.peers; nd.before = Math.min(nd.before, r.rss_before); nd.after = Math.max(nd.after, r.rss_after); nd.joins += r.joins_per_s;
       if (k === n - 1) continue; // the killed node: its peers are gone
       for (const [swarm, ts] of Object.entries(r.stripes || {})) {
         const after = ts.map(BigInt).filter((t) => t > killed);
@@ -165,9 +169,11 @@ if [ "$CLUSTER" -gt 0 ]; then
         if (!firstStripe.has(swarm) || t < firstStripe.get(swarm)) firstStripe.set(swarm, t);
       }
     }
-    console.log("cluster".padEnd(20), String(peers).padStart(10), f(peers / slowest, 0).padStart(10), "(joins/s: all peers / slowest loadgen)");
+    console.log("node".padEnd(20), "peers".padStart(10), "joins/s".padStart(10), "KiB/viewer".padStart(14), " (RSS delta of the node / its viewers)");
+    nodes.forEach((nd, k) => console.log(`node${k}`.padEnd(20), String(nd.peers).padStart(10), f(nd.joins, 0).padStart(10), f((nd.after - nd.before) / nd.peers / 1024, 1).padStart(14)));
+    console.log("cluster".padEnd(20), String(peers).padStart(10), f(peers / slowest, 0).padStart(10), "  (joins/s: all peers / slowest loadgen)");
     console.log(`signal relay latency, ms: same node p50 ${f(pct(same, 0.5), 2)} p99 ${f(pct(same, 0.99), 2)} (${same.length}); across nodes p50 ${f(pct(cross, 0.5), 2)} p99 ${f(pct(cross, 0.99), 2)} (${cross.length})`);
     const re = [...firstStripe.values()].map((t) => Number(t - killed) / 1e6);
     console.log(`seeding reassignment after SIGKILL of node${n - 1}, ms (first stripe message per swarm that changed, ${re.length} swarms): p50 ${f(pct(re, 0.5), 0)} p99 ${f(pct(re, 0.99), 0)}`);
-  ' "$tmp" "$CLUSTER" "$killed_ns"
+  ' "$tmp" "$CLUSTER" "$killed_ns" "$LPN"
 fi
