@@ -42,10 +42,11 @@ type Node struct {
 	omu   sync.Mutex
 	owned map[swarm.SwarmKey]*ownedSwarm
 
-	subs   []*nats.Subscription
-	stop   chan struct{}
-	done   chan struct{}
-	closed sync.Once
+	subs    []*nats.Subscription
+	changed chan struct{} // a beat changed the view (cap 1)
+	stop    chan struct{}
+	loops   sync.WaitGroup
+	closed  sync.Once
 }
 
 // localSwarm is this node's connections in one swarm, as it last told them.
@@ -95,8 +96,8 @@ func New(cfg Config) (*Node, error) {
 		local:    make(map[swarm.SwarmKey]*localSwarm),
 		policies: make(map[string]signalling.Policy),
 		owned:    make(map[swarm.SwarmKey]*ownedSwarm),
+		changed:  make(chan struct{}, 1),
 		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
 	}
 	opts := []nats.Option{
 		nats.Name("shoal-tracker-" + cfg.Name),
@@ -168,7 +169,8 @@ func (n *Node) Start(core *swarm.Core, deliver func([]swarm.Out)) error {
 	n.hello()
 	n.beat(false)
 	n.viewChanged()
-	go n.loop()
+	n.loops.Go(n.beatLoop)
+	n.loops.Go(n.viewLoop)
 	n.log.Info("cluster: joined", "nodes", n.Nodes())
 	return nil
 }
@@ -177,7 +179,7 @@ func (n *Node) Start(core *swarm.Core, deliver func([]swarm.Out)) error {
 func (n *Node) Close() error {
 	n.closed.Do(func() {
 		close(n.stop)
-		<-n.done
+		n.loops.Wait()
 		n.beat(true)
 		n.nc.Flush()
 		n.nc.Close()
@@ -238,9 +240,9 @@ func (n *Node) beat(leaving bool) {
 	}
 }
 
-// loop beats and expires silent nodes.
-func (n *Node) loop() {
-	defer close(n.done)
+// beatLoop beats. It waits on nothing else, so owner work, however long, never
+// makes this node look dead.
+func (n *Node) beatLoop() {
 	t := time.NewTicker(n.cfg.BeatInterval)
 	defer t.Stop()
 	for {
@@ -248,8 +250,25 @@ func (n *Node) loop() {
 		case <-n.stop:
 			return
 		case <-t.C:
+			n.beat(false)
 		}
-		n.beat(false)
+	}
+}
+
+// viewLoop expires silent nodes and applies view changes (which wait for the owner's
+// work), off the subscription that receives beats.
+func (n *Node) viewLoop() {
+	t := time.NewTicker(n.cfg.BeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-n.changed:
+			n.viewChanged()
+			continue
+		case <-t.C:
+		}
 		now := time.Now()
 		n.mu.Lock()
 		var dead []string
@@ -288,7 +307,10 @@ func (n *Node) onBeat(msg *nats.Msg) {
 	n.mu.Unlock()
 	if changed {
 		n.log.Info("cluster: node", "peer_node", b.Node, "leaving", b.Leaving)
-		n.viewChanged()
+		select {
+		case n.changed <- struct{}{}:
+		default: // a view change is already pending; it reads the latest view
+		}
 	}
 }
 
