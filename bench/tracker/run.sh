@@ -17,6 +17,7 @@ if [ "$CLUSTER" -gt 0 ]; then N="${N:-15000}"; else N="${N:-5000}"; fi
 CN="${CN:-100000}"
 SWARMS="${SWARMS:-100}"
 LPN="${LPN:-2}" # loadgen processes per node in cluster mode
+DEAD_AFTER="${DEAD_AFTER:-1s}" # the trackers' --cluster-dead-after
 C="${C:-32}"
 if [ "$N" -gt 19000 ] || { [ "$CLUSTER" -gt 0 ] && [ $((CN / CLUSTER / LPN)) -gt 19000 ]; }; then
   echo "run.sh: N=$N needs more than one process's 20000 open files; use N ≤ 19000" >&2
@@ -96,7 +97,7 @@ if [ "$CLUSTER" -gt 0 ]; then
     for j in $(seq 0 $((CLUSTER - 1))); do
       [ "$j" = "$k" ] || routes="$routes${routes:+,}nats://127.0.0.1:${rports[j]}"
     done
-    "$shoal_bin" tracker --listen "127.0.0.1:${tports[k]}" --node "node$k" --log-level warn \
+    "$shoal_bin" tracker --listen "127.0.0.1:${tports[k]}" --node "node$k" --log-level warn --cluster-dead-after "$DEAD_AFTER" \
       --nats-embed "127.0.0.1:${nports[k]}" --nats-embed-cluster "127.0.0.1:${rports[k]}" \
       --nats-embed-routes "$routes" >"$tmp/node$k.log" 2>&1 &
     tpids[k]=$!
@@ -119,7 +120,7 @@ if [ "$CLUSTER" -gt 0 ]; then
     k=$((l / LPN))
     timeout 900 "$tmp/loadgen" -name "node$k" -proto shoal -url "ws://127.0.0.1:${tports[k]}/tracker" \
       -n "$per" -c "$C" -pid "${tpids[k]}" -node "node$k" -offset $((l * per)) -swarms "$SWARMS" \
-      -hold 5s -signals 1000 -watch 12s -ready "$tmp/ready$l" -timeout 12m >"$tmp/cluster$l.json" 2>"$tmp/loadgen$l.log" &
+      -hold 5s -signals 1000 -watch 12s -ready "$tmp/ready$l" -until "$tmp/killed" -timeout 12m >"$tmp/cluster$l.json" 2>"$tmp/loadgen$l.log" &
     lpids+=($!)
   done
   for _ in $(seq 6000); do # all loadgens watching (at most 10 min)
@@ -132,6 +133,7 @@ if [ "$CLUSTER" -gt 0 ]; then
   victim=$((CLUSTER - 1))
   killed_ns=$(date +%s%N)
   kill -9 "${tpids[victim]}"
+  touch "$tmp/killed"
   for p in "${lpids[@]}"; do wait "$p" || true; done
 fi
 
@@ -147,7 +149,7 @@ for name in shoal bittorrent-tracker; do
 done
 if [ "$CLUSTER" -gt 0 ]; then
   echo
-  echo "tracker cluster: $CN WebSocket peers in $SWARMS swarms over $CLUSTER tracker processes (embedded NATS cluster), $LPN loadgen processes per node"
+  echo "tracker cluster: $CN WebSocket peers in $SWARMS swarms over $CLUSTER tracker processes (embedded NATS cluster, --cluster-dead-after $DEAD_AFTER), $LPN loadgen processes per node"
   node -e '
     const fs = require("fs");
     const [tmp, n, killed, lpn] = [process.argv[1], +process.argv[2], BigInt(process.argv[3]), +process.argv[4]];
@@ -159,8 +161,8 @@ if [ "$CLUSTER" -gt 0 ]; then
       const r = JSON.parse(fs.readFileSync(`${tmp}/cluster${l}.json`, "utf8"));
       peers += r.peers; slowest = Math.max(slowest, r.join_seconds);
       same.push(...(r.lat_same_ms || [])); cross.push(...(r.lat_cross_ms || []));
-      const nd = (nodes[k] ??= { peers: 0, before: Infinity, after: 0, joins: 0 });
-      nd.peers += r.peers; nd.before = Math.min(nd.before, r.rss_before); nd.after = Math.max(nd.after, r.rss_after); nd.joins += r.joins_per_s;
+      const nd = (nodes[k] ??= { peers: 0, before: Infinity, after: 0, joins: 0, failed: 0 });
+      nd.peers += r.peers; nd.failed += r.failed; nd.before = Math.min(nd.before, r.rss_before); nd.after = Math.max(nd.after, r.rss_after); nd.joins += r.joins_per_s;
       if (k === n - 1) continue; // the killed node: its peers are gone
       for (const [swarm, ts] of Object.entries(r.stripes || {})) {
         const after = ts.map(BigInt).filter((t) => t > killed);
@@ -169,8 +171,8 @@ if [ "$CLUSTER" -gt 0 ]; then
         if (!firstStripe.has(swarm) || t < firstStripe.get(swarm)) firstStripe.set(swarm, t);
       }
     }
-    console.log("node".padEnd(20), "peers".padStart(10), "joins/s".padStart(10), "KiB/viewer".padStart(14), " (RSS delta of the node / its viewers)");
-    nodes.forEach((nd, k) => console.log(`node${k}`.padEnd(20), String(nd.peers).padStart(10), f(nd.joins, 0).padStart(10), f((nd.after - nd.before) / nd.peers / 1024, 1).padStart(14)));
+    console.log("node".padEnd(20), "peers".padStart(10), "joins/s".padStart(10), "KiB/viewer".padStart(14), "failed".padStart(8), " (KiB: RSS delta of the node / its viewers)");
+    nodes.forEach((nd, k) => console.log(`node${k}`.padEnd(20), String(nd.peers).padStart(10), f(nd.joins, 0).padStart(10), f((nd.after - nd.before) / nd.peers / 1024, 1).padStart(14), String(nd.failed).padStart(8)));
     console.log("cluster".padEnd(20), String(peers).padStart(10), f(peers / slowest, 0).padStart(10), "  (joins/s: all peers / slowest loadgen)");
     console.log(`signal relay latency, ms: same node p50 ${f(pct(same, 0.5), 2)} p99 ${f(pct(same, 0.99), 2)} (${same.length}); across nodes p50 ${f(pct(cross, 0.5), 2)} p99 ${f(pct(cross, 0.99), 2)} (${cross.length})`);
     const re = [...firstStripe.values()].map((t) => Number(t - killed) / 1e6);

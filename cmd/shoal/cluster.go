@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +20,7 @@ import (
 type clusterFlags struct {
 	nats, node, creds, tlsCA, tlsCert, tlsKey *string
 	embed, embedCluster, embedRoutes          *string
+	deadAfter                                 *time.Duration
 }
 
 func addClusterFlags(fs *flag.FlagSet) *clusterFlags {
@@ -32,6 +34,7 @@ func addClusterFlags(fs *flag.FlagSet) *clusterFlags {
 		embed:        fs.String("nats-embed", "", "run an embedded nats-server with its client port on HOST:PORT (joined when --nats is empty)"),
 		embedCluster: fs.String("nats-embed-cluster", "", "the embedded server's route address HOST:PORT: it forms a NATS cluster with --nats-embed-routes"),
 		embedRoutes:  fs.String("nats-embed-routes", "", "route addresses nats://HOST:PORT[,…] of the other embedded servers"),
+		deadAfter:    fs.Duration("cluster-dead-after", time.Second, "a node silent this long is dead and its swarms are taken over (heartbeats every 250ms)"),
 	}
 }
 
@@ -63,7 +66,7 @@ func (c *clusterFlags) start(log *slog.Logger, reg prometheus.Registerer) (*clus
 		return nil, stop, err
 	}
 	n, err := cluster.New(cluster.Config{URLs: urls, Name: *c.node, TLS: tlsCfg, CredsFile: *c.creds,
-		Logger: log, Registerer: reg})
+		DeadAfter: *c.deadAfter, Logger: log, Registerer: reg})
 	if err != nil {
 		stop()
 		return nil, func() {}, err

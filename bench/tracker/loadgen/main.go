@@ -38,6 +38,7 @@ func main() {
 	signals := flag.Int("signals", 0, "after the hold, this many peers each send one signal to a neighbour (relay latency)")
 	watch := flag.Duration("watch", 0, "then keep reading this long, recording stripe messages (reassignment after a node is killed)")
 	ready := flag.String("ready", "", "create this file when the watch starts")
+	until := flag.String("until", "", "watch until this file exists (bounded by -timeout), then -watch more")
 	flag.Parse()
 	if *url == "" || *pid == 0 || (*proto != "shoal" && *proto != "bt") {
 		flag.Usage()
@@ -92,6 +93,12 @@ func main() {
 	if *watch > 0 {
 		if *ready != "" {
 			os.WriteFile(*ready, nil, 0o644)
+		}
+		for *until != "" && ctx.Err() == nil {
+			if _, err := os.Stat(*until); err == nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 		select {
 		case <-time.After(*watch):
