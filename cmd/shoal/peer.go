@@ -22,8 +22,8 @@ import (
 
 func runPeer(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("peer", "A viewer peer: follows a live rendition from an edge, shares pieces with the swarm over\nWebRTC (every piece verified against the origin's signed records) and serves the\nstream to any HLS player at http://LISTEN/live/STREAM/RENDITION.m3u8.")
-	edgeURL := fs.String("edge", "", "base URL of the edge, e.g. http://127.0.0.1:8080 (required)")
-	trackerURL := fs.String("tracker", "", `tracker WebSocket URL (default: ws://EDGE-HOST/tracker, as served by "shoal up"; "off": CDN only)`)
+	edgeURL := fs.String("edge", "", "base URL of the edge, e.g. http://127.0.0.1:8080 (required); several, comma separated, to fail over between edges")
+	trackerURL := fs.String("tracker", "", `tracker WebSocket URL; several, comma separated, for the nodes of a tracker cluster (tried in turn) (default: ws://EDGE-HOST/tracker, as served by "shoal up"; "off": CDN only)`)
 	stream := fs.String("stream", "demo", "stream to play")
 	rendition := fs.String("rendition", "index", "rendition of the stream")
 	listen := fs.String("listen", "127.0.0.1:8090", "address of the local HLS proxy (port 0 picks a free port)")
@@ -38,10 +38,16 @@ func runPeer(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *edgeURL == "" {
+	edges := splitList(*edgeURL)
+	if len(edges) == 0 {
 		return fmt.Errorf("--edge is required")
 	}
-	tr, err := trackerFor(*trackerURL, *edgeURL)
+	*edgeURL = edges[0]
+	trackers := splitList(*trackerURL)
+	if len(trackers) == 0 {
+		trackers = []string{""}
+	}
+	tr, err := trackerFor(trackers[0], *edgeURL)
 	if err != nil {
 		return err
 	}
@@ -51,6 +57,10 @@ func runPeer(ctx context.Context, args []string, stdout io.Writer) error {
 		Edge: *edgeURL, Tracker: tr, Stream: *stream, Rendition: *rendition, Token: *tok,
 		MaxUpload: int64(maxUpload), ICEInterface: *iceIface, Logger: log, Registerer: reg,
 	}
+	if tr != "" {
+		cfg.Trackers = trackers[1:]
+	}
+	cfg.Edges = edges[1:]
 	if *noUpload {
 		cfg.MaxUpload = -1
 	}

@@ -60,10 +60,11 @@ func (t *trackerFlags) config(playSecret string) (tracker.Config, error) {
 }
 
 func runTracker(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlags("tracker", "WebSocket signalling for peer swarms (one per stream rendition) at /tracker,\nWebTorrent clients at /announce, swarm stats at /api/streams.")
+	fs := newFlags("tracker", "WebSocket signalling for peer swarms (one per stream rendition) at /tracker,\nWebTorrent clients at /announce, swarm stats at /api/streams. With --nats (or --nats-embed)\nit is one node of a tracker cluster: the swarms span every node (docs/tracker.md \"State and clustering\").")
 	listen := fs.String("listen", "127.0.0.1:8083", "address to serve on (port 0 picks a free port)")
 	playSecret := fs.String("play-secret", "", "peers need a viewer token signed with this secret to join")
 	tf := addTrackerFlags(fs, defaultPolicyFile())
+	cf := addClusterFlags(fs)
 	edgeMetrics := fs.String("edge-metrics", "", "comma-separated edge URLs whose /metrics give the console its CDN egress")
 	originURL := fs.String("origin", "", "origin base URL: a takedown through the admin API also ends the stream there (POST /takedown/STREAM)")
 	publishToken := fs.String("publish-token", "", "the origin's publish token, for --origin's takedown calls")
@@ -81,6 +82,15 @@ func runTracker(ctx context.Context, args []string, stdout io.Writer) error {
 	cfg.Logger, cfg.Registerer = log, reg
 	if *originURL != "" {
 		cfg.OnTakedown = originTakedown(*originURL, *publishToken)
+	}
+	node, stopNATS, err := cf.start(log, reg)
+	if err != nil {
+		return err
+	}
+	defer stopNATS()
+	if node != nil {
+		cfg.Cluster = node
+		defer node.Close()
 	}
 	t, err := tracker.New(cfg)
 	if err != nil {

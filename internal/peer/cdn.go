@@ -26,23 +26,60 @@ const (
 	maxSegmentBytes  = 256 << 20
 )
 
+// primaryRetry is how long the peer stays on a fallback edge before it tries the
+// first one again.
+const primaryRetry = 10 * time.Second
+
 // cdn fetches from the edge and counts every body byte it reads, split into
 // media (segment) bytes and overhead (playlists, records, key, init sections),
 // so the sum matches the edge's own bytes-served counter.
+//
+// With several edges it uses one at a time: a request that fails on the network or
+// gets a 5xx moves every later request to the next edge and is retried there at
+// once, so a dead edge costs one round trip, not a segment. After primaryRetry on a
+// fallback the first edge is tried again (it may have recovered).
 type cdn struct {
-	base, stream, token string
-	client              *http.Client
-	clk                 transport.Clock // stamps response headers for timed fetches
-	media, overhead     atomic.Int64
+	bases           []string // edge base URLs, the preferred first
+	stream, token   string
+	client          *http.Client
+	clk             transport.Clock // stamps response headers for timed fetches
+	media, overhead atomic.Int64
+	cur             atomic.Int32 // index in bases now used
+	left            atomic.Int64 // clock nanos when cur last moved off bases[0]
+	switches        atomic.Int64 // moves to another edge
 }
 
-// url is the edge URL of /live/{stream}/{p}.
-func (c *cdn) url(p string) string {
-	u := c.base + "/live/" + c.stream + "/" + p
+// url is the URL of /live/{stream}/{p} on edge base.
+func (c *cdn) url(base, p string) string {
+	u := base + "/live/" + c.stream + "/" + p
 	if c.token != "" {
 		u += "?token=" + url.QueryEscape(c.token)
 	}
 	return u
+}
+
+// pick returns the edge to use now.
+func (c *cdn) pick() int {
+	i := int(c.cur.Load())
+	if i != 0 && c.clk.Now().UnixNano()-c.left.Load() > int64(primaryRetry) {
+		c.cur.CompareAndSwap(int32(i), 0)
+		return 0
+	}
+	return i
+}
+
+// failed moves off edge i (if no other request did already) and returns the edge
+// to retry on.
+func (c *cdn) failed(i int) int {
+	next := (i + 1) % len(c.bases)
+	if c.cur.CompareAndSwap(int32(i), int32(next)) {
+		c.switches.Add(1)
+		if i == 0 {
+			c.left.Store(c.clk.Now().UnixNano())
+		}
+		return next
+	}
+	return int(c.cur.Load())
 }
 
 // get fetches /live/{stream}/{p} whole; media says which counter it feeds.
@@ -61,7 +98,36 @@ func (c *cdn) getMedia(ctx context.Context, p string, off, n int64, hdr *time.Ti
 }
 
 func (c *cdn) do(ctx context.Context, p string, off, n, limit int64, media bool, hdr *time.Time) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url(p), nil)
+	i := c.pick()
+	b, err := c.doOn(ctx, c.bases[i], p, off, n, limit, media, hdr)
+	if len(c.bases) > 1 && ctx.Err() == nil && edgeDown(err) {
+		b, err = c.doOn(ctx, c.bases[c.failed(i)], p, off, n, limit, media, hdr)
+	}
+	return b, err
+}
+
+// edgeDown reports whether err says the edge itself failed (network, 5xx), not
+// that the object is missing or the caller gave up.
+func edgeDown(err error) bool {
+	var se *statusError
+	if errors.As(err, &se) {
+		return se.code >= 500
+	}
+	return err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, errBody)
+}
+
+// statusError marks an unexpected HTTP status inside an ErrHTTP; it adds nothing
+// to the message (the status is already in it).
+type statusError struct{ code int }
+
+func (e *statusError) Error() string { return "" }
+
+// errBody marks answers whose body is wrong (too large, short range), which say
+// nothing of the edge's health; it adds nothing to the message.
+var errBody = errors.New("")
+
+func (c *cdn) doOn(ctx context.Context, base, p string, off, n, limit int64, media bool, hdr *time.Time) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url(base, p), nil)
 	if err != nil {
 		return nil, fmt.Errorf("peer: edge %s: %w", p, err)
 	}
@@ -81,7 +147,7 @@ func (c *cdn) do(ctx context.Context, p string, off, n, limit int64, media bool,
 	if resp.StatusCode != want {
 		// Not counted: the edge counts 200 and 206 bodies only.
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return nil, fmt.Errorf("%w: %s: %s: %.200s", ErrHTTP, p, resp.Status, b)
+		return nil, fmt.Errorf("%w: %s: %s: %.200s%w", ErrHTTP, p, resp.Status, b, &statusError{resp.StatusCode})
 	}
 	var b []byte
 	if size := resp.ContentLength; size >= 0 && size <= limit {
@@ -99,10 +165,10 @@ func (c *cdn) do(ctx context.Context, p string, off, n, limit int64, media bool,
 		return nil, fmt.Errorf("peer: edge %s: %w", p, err)
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%w: %s: body larger than %d bytes", ErrHTTP, p, limit)
+		return nil, fmt.Errorf("%w: %s: body larger than %d bytes%w", ErrHTTP, p, limit, errBody)
 	}
 	if off >= 0 && int64(len(b)) != n {
-		return nil, fmt.Errorf("%w: %s: range gave %d bytes, want %d", ErrHTTP, p, len(b), n)
+		return nil, fmt.Errorf("%w: %s: range gave %d bytes, want %d%w", ErrHTTP, p, len(b), n, errBody)
 	}
 	return b, nil
 }

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,9 +51,16 @@ type NewDialerFunc func(id string, signal transport.SignalFunc) (transport.Diale
 type Config struct {
 	// Edge is the base URL of the CDN edge, e.g. "http://127.0.0.1:8080".
 	Edge string
+	// Edges are more edges serving the same streams: a request that fails on the
+	// network or with a 5xx moves the peer to the next and is retried there at once;
+	// after 10 s on a fallback the peer tries Edge again.
+	Edges []string
 	// Tracker is the tracker's WebSocket URL, e.g. "ws://127.0.0.1:8080/tracker".
 	// Empty: no swarm, everything comes from the edge.
 	Tracker string
+	// Trackers are more tracker URLs (several nodes of one tracker cluster): after a
+	// failed dial or an ended session the peer moves to the next, round robin.
+	Trackers []string
 	// TrackerHeader is added to the tracker's upgrade request (e.g. a Bearer token).
 	TrackerHeader http.Header
 	// Stream and Rendition name the swarm (Rendition default "index").
@@ -146,10 +154,24 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: edge URL %q", ErrConfig, c.Edge)
 	}
 	c.Edge = strings.TrimRight(c.Edge, "/")
-	if c.Tracker != "" {
-		t, err := url.Parse(c.Tracker)
+	c.Edges = slices.Clone(c.Edges)
+	for i, e := range c.Edges {
+		u, err := url.Parse(e)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return c, fmt.Errorf("%w: edge URL %q", ErrConfig, e)
+		}
+		c.Edges[i] = strings.TrimRight(e, "/")
+	}
+	if c.Tracker == "" && len(c.Trackers) > 0 {
+		return c, fmt.Errorf("%w: Trackers without Tracker", ErrConfig)
+	}
+	for _, tr := range append([]string{c.Tracker}, c.Trackers...) {
+		if tr == "" {
+			continue
+		}
+		t, err := url.Parse(tr)
 		if err != nil || (t.Scheme != "ws" && t.Scheme != "wss" && t.Scheme != "http" && t.Scheme != "https") || t.Host == "" {
-			return c, fmt.Errorf("%w: tracker URL %q", ErrConfig, c.Tracker)
+			return c, fmt.Errorf("%w: tracker URL %q", ErrConfig, tr)
 		}
 	}
 	if c.Rendition == "" {

@@ -9,5 +9,7 @@ import (
 // TestMain fails the package's tests if a goroutine is still running when
 // they are done: every one of ours must end with the test that started it.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	// IgnoreCurrent: nbio's websocket package starts a default engine's task
+	// pools at init (internal/tracker/wsserver.go); they are not a test's.
+	goleak.VerifyTestMain(m, goleak.IgnoreCurrent())
 }

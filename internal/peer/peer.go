@@ -101,7 +101,7 @@ func New(cfg Config) (*Peer, error) {
 	p := &Peer{
 		cfg:      cfg,
 		log:      cfg.Logger,
-		cdn:      &cdn{base: cfg.Edge, stream: cfg.Stream, token: cfg.Token, client: cfg.Client, clk: cfg.Clock},
+		cdn:      &cdn{bases: append([]string{cfg.Edge}, cfg.Edges...), stream: cfg.Stream, token: cfg.Token, client: cfg.Client, clk: cfg.Clock},
 		events:   make(chan any, eventQueue),
 		loopDone: make(chan struct{}),
 		fetchSem: make(chan struct{}, maxEdgeFetches),

@@ -58,6 +58,8 @@ func (p *Peer) runTracker(ctx context.Context) {
 	join := signalling.Join{Stream: p.cfg.Stream, Rendition: p.cfg.Rendition, UploadCapacity: p.cfg.UploadCapacity,
 		Region: p.cfg.Region, Token: p.cfg.Token}
 	backoff := minBackoff
+	trackers := append([]string{p.cfg.Tracker}, p.cfg.Trackers...)
+	next := 0 // the tracker to dial; moves on after a failure or an ended session
 	var last *session
 	var sessions engine.SessionID
 	defer func() {
@@ -67,10 +69,12 @@ func (p *Peer) runTracker(ctx context.Context) {
 	}()
 	for ctx.Err() == nil {
 		dctx, cancel := withTimeout(ctx, p.cfg.Clock, 10*time.Second)
-		c, err := d.Dial(dctx, p.cfg.Tracker, join)
+		url := trackers[next%len(trackers)]
+		next++
+		c, err := d.Dial(dctx, url, join)
 		cancel()
 		if err != nil {
-			p.log.Info("peer: tracker unavailable", "err", err, "retry", backoff)
+			p.log.Info("peer: tracker unavailable", "tracker", url, "err", err, "retry", backoff)
 			if !transport.Sleep(ctx, p.cfg.Clock, backoff/2+rand.N(backoff/2+1)) {
 				return
 			}
@@ -95,8 +99,12 @@ func (p *Peer) runTracker(ctx context.Context) {
 			last.dialer.Close() // its links go down; the new session brings new ones
 		}
 		last = s
-		p.log.Info("peer: joined swarm", "id", s.id, "neighbours", len(c.Welcome().Neighbours))
-		p.runSession(ctx, s)
+		p.log.Info("peer: joined swarm", "tracker", url, "id", s.id, "neighbours", len(c.Welcome().Neighbours))
+		p.runSession(ctx, s) // when it ends, the next dial goes to the next tracker
+		// Jittered, so a tracker node's viewers do not all land on the next at once.
+		if !transport.Sleep(ctx, p.cfg.Clock, rand.N(minBackoff)) {
+			return
+		}
 	}
 }
 

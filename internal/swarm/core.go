@@ -42,8 +42,9 @@ type swarm struct {
 	mu      sync.Mutex
 	dead    bool // removed from Core.swarms (last member left): look it up again
 	members []Peer
-	index   map[string]int // id → position in members
-	seeds   *seeding       // nil while P2P is off
+	index   map[string]int      // id → position in members
+	seeds   *seeding            // nil while P2P is off
+	claims  map[string][]string // restored members → neighbours they claimed, until Settle
 }
 
 // New validates cfg, fills defaults and returns a Core.

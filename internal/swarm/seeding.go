@@ -178,7 +178,8 @@ func (sd *seeding) assign(cands []Candidate, k int) map[string]signalling.Stripe
 		ids := slices.SortedFunc(maps.Keys(next), func(a, b string) int { return compareRank(ranks[a], ranks[b]) })
 		var in []string
 		for _, id := range ids {
-			if s, ok := old[id]; ok && fits(s.Index) {
+			// A restored seat (Restore) may claim another partition or a full stripe.
+			if s, ok := old[id]; ok && s.Count == count && s.Index < count && fits(s.Index) {
 				seeders[id] = s
 				used[s.Index]++
 			} else {

@@ -27,7 +27,11 @@ type StreamStats struct {
 
 // Streams returns the per-swarm aggregate served at GET /api/streams (stream "" = all).
 func (t *Tracker) Streams(ctx context.Context, stream string) ([]StreamStats, error) {
-	all, err := t.store.Swarms(ctx)
+	swarms := t.store.Swarms
+	if t.cfg.Cluster != nil {
+		swarms = t.cfg.Cluster.Swarms
+	}
+	all, err := swarms(ctx)
 	if err != nil {
 		return nil, err
 	}

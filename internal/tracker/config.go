@@ -18,9 +18,12 @@ type Config struct {
 	RateLimit       float64       // messages per second per connection; default 50
 	RateBurst       int           // burst above RateLimit; default 100
 	PeerTimeout     time.Duration // no message or pong for this long → dropped; default 30s
-	SendQueue       int           // outbound messages queued per connection; default 64
-	SendQueueBytes  int           // outbound bytes queued per connection; default 1 MiB
-	WriteTimeout    time.Duration // one write to a peer; default 10s
+	// Deprecated: ignored since connections are event-driven (writes never block;
+	// SendQueueBytes bounds what a peer may leave unread).
+	SendQueue      int
+	SendQueueBytes int // outbound bytes held for a peer that does not read; beyond → dropped; default 1 MiB
+	// Deprecated: ignored, as SendQueue.
+	WriteTimeout time.Duration
 
 	// PlaySecret, when set, requires a viewer token (internal/token) for the joined
 	// stream, in the join message or on the upgrade request (?token= / Bearer).
@@ -59,6 +62,9 @@ type Config struct {
 	RegionHeader string
 	RegionCIDRs  []RegionCIDR
 
+	// Cluster, when set, makes this tracker a node of a cluster (internal/cluster);
+	// nil → this process decides alone.
+	Cluster    Cluster
 	Store      Store                 // nil → NewMemStore(64)
 	Logger     *slog.Logger          // nil → discard
 	Registerer prometheus.Registerer // nil → no metrics

@@ -1,22 +1,23 @@
 package tracker
 
 import (
-	"context"
-	"io"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/lesismal/nbio"
+	nbws "github.com/lesismal/nbio/nbhttp/websocket"
 	"golang.org/x/time/rate"
 )
 
-// conn is one peer's WebSocket. Its reader runs in the HTTP handler goroutine; writes
-// go through a bounded queue drained by a goroutine that exists only while the queue is
-// non-empty, and liveness is checked by a timer, so an idle peer costs one goroutine.
+// conn is one peer's WebSocket (wsserver.go). Writes never block: nbio writes what
+// the socket takes and keeps the rest, at most SendQueueBytes, beyond which the peer
+// is dropped as a slow consumer. Liveness is a timer. An idle peer costs this struct,
+// nbio's connection and the timer; no goroutine.
 type conn struct {
 	t        *Tracker
-	ws       *websocket.Conn
 	addr     string // remote IP
 	reqToken string // token on the upgrade request, if any
 	limiter  *rate.Limiter
@@ -25,7 +26,8 @@ type conn struct {
 	regionTrusted bool
 	lastSeen      atomic.Int64 // unix nanos of the last message or pong
 
-	// Set once by join, before the conn is published in Tracker.conns.
+	// Set once by join, before the conn is published in Tracker.conns; read by the
+	// connection's own callbacks (which run one at a time) and by deliveries after.
 	swarm SwarmKey
 	peer  Peer
 
@@ -33,23 +35,32 @@ type conn struct {
 	last     Stats      // the peer's latest stats (counters only move forward)
 	detached bool       // its region has P2P off: connected, not in the core (detached.go)
 
-	mu       sync.Mutex
-	queue    [][]byte
-	queued   int  // bytes in queue
-	writing  bool // a drain goroutine is running
-	closing  bool // no more enqueues; close after the queue drains
-	code     websocket.StatusCode
-	reason   string
-	removed  bool // swarm membership already removed (leave, ban, timeout)
-	pinger   *time.Timer
-	finished chan struct{}
+	mu      sync.Mutex
+	ws      *nbws.Conn
+	closing bool // a close was sent or the connection ended: no more writes
+	ended   bool // onClose ran
+	removed bool // swarm membership already removed (leave, ban, timeout)
+	pinger  *time.Timer
 }
 
 // touch records liveness. It uses the real clock, not Config.Now: timeouts are about the
 // network, not the (possibly simulated) policy clock.
 func (c *conn) touch() { c.lastSeen.Store(time.Now().UnixNano()) }
 
-// send queues m; a full queue drops the peer as a slow consumer.
+// attach records the nbio connection (its first callback may come before Upgrade
+// returns) and starts the liveness timer.
+func (c *conn) attach(ws *nbws.Conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ws != nil {
+		return
+	}
+	c.ws = ws
+	c.touch()
+	c.pinger = time.AfterFunc(c.t.cfg.PeerTimeout/3, c.ping)
+}
+
+// send writes m; a peer whose unsent bytes exceed SendQueueBytes is dropped.
 func (c *conn) send(m Message) {
 	b, err := Encode(m)
 	if err != nil {
@@ -62,20 +73,17 @@ func (c *conn) send(m Message) {
 func (c *conn) sendRaw(b []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closing {
+	if c.closing || c.ws == nil {
 		return
 	}
-	if len(c.queue) >= c.t.cfg.SendQueue || c.queued+len(b) > c.t.cfg.SendQueueBytes {
-		c.t.m.dropped.Inc()
-		c.t.log.Debug("tracker: slow consumer dropped", "peer", c.peer.ID, "addr", c.addr)
+	if err := c.ws.WriteMessage(nbws.TextMessage, b); err != nil {
 		c.closing = true
-		c.queue, c.queued = nil, 0
-		go c.ws.CloseNow() // it cannot read a close frame in time anyway
-		return
+		if errors.Is(err, nbio.ErrOverflow) {
+			c.t.m.dropped.Inc()
+			c.t.log.Debug("tracker: slow consumer dropped", "peer", c.peer.ID, "addr", c.addr)
+		}
+		c.ws.Close() // it cannot read a close frame in time anyway
 	}
-	c.queue = append(c.queue, b)
-	c.queued += len(b)
-	c.startDrainLocked()
 }
 
 // fail sends an error message and counts it.
@@ -84,131 +92,91 @@ func (c *conn) fail(code, msg string) {
 	c.send(&Error{Code: code, Message: msg})
 }
 
-// closeAfter queues m (if any), then closes the connection with code once the queue
-// has been written.
+// closeAfter writes m (if any) and a close frame with code, then closes.
 func (c *conn) closeAfter(m Message, code websocket.StatusCode, reason string) {
+	var b []byte
 	if m != nil {
-		c.send(m)
+		var err error
+		if b, err = Encode(m); err != nil {
+			c.t.log.Error("tracker: encode", "err", err)
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closing {
+	if c.closing || c.ws == nil {
 		return
 	}
-	c.closing, c.code, c.reason = true, code, reason
-	c.startDrainLocked()
-}
-
-func (c *conn) startDrainLocked() {
-	if !c.writing {
-		c.writing = true
-		go c.drain()
+	c.closing = true
+	if b != nil {
+		c.ws.WriteMessage(nbws.TextMessage, b)
 	}
-}
-
-func (c *conn) drain() {
-	for {
-		c.mu.Lock()
-		if len(c.queue) == 0 {
-			c.writing = false
-			closing, code, reason := c.closing, c.code, c.reason
-			c.mu.Unlock()
-			if closing && code != 0 {
-				c.ws.Close(code, reason)
-			}
-			return
-		}
-		b := c.queue[0]
-		c.queue[0] = nil
-		c.queue = c.queue[1:]
-		c.queued -= len(b)
-		c.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), c.t.cfg.WriteTimeout)
-		err := c.ws.Write(ctx, websocket.MessageText, b)
-		cancel()
-		if err != nil {
-			c.mu.Lock()
-			c.closing, c.queue, c.queued, c.writing = true, nil, 0, false
-			c.mu.Unlock()
-			c.ws.CloseNow()
-			return
-		}
-	}
+	c.ws.WriteClose(int(code), reason)
+	c.ws.Close()
 }
 
 // ping runs on the liveness timer: drop a silent peer, else ping it.
 func (c *conn) ping() {
-	select {
-	case <-c.finished:
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ended || c.closing {
 		return
-	default:
 	}
 	timeout := c.t.cfg.PeerTimeout
 	if time.Since(time.Unix(0, c.lastSeen.Load())) > timeout {
 		c.t.m.errors.WithLabelValues(CodeTimeout).Inc()
 		c.t.log.Debug("tracker: peer timed out", "addr", c.addr)
-		c.ws.CloseNow()
+		c.closing = true
+		c.ws.Close()
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout/2)
-	if c.ws.Ping(ctx) == nil {
-		c.touch()
-	}
-	cancel()
-	c.mu.Lock()
-	if c.pinger != nil {
-		c.pinger.Reset(timeout / 3)
-	}
-	c.mu.Unlock()
+	c.ws.WriteMessage(nbws.PingMessage, nil)
+	c.pinger.Reset(timeout / 3)
 }
 
-// serve reads messages until the connection ends, then removes the peer.
-func (c *conn) serve(ctx context.Context) {
-	defer close(c.finished)
-	defer c.t.drop(c)
-	c.touch()
+// onMessage handles one client message.
+func (c *conn) onMessage(text bool, b []byte) {
 	c.mu.Lock()
-	c.pinger = time.AfterFunc(c.t.cfg.PeerTimeout/3, c.ping)
+	closing := c.closing
 	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		c.pinger.Stop()
-		c.mu.Unlock()
-	}()
-	max := c.t.cfg.MaxMessageBytes
-	for {
-		typ, r, err := c.ws.Reader(ctx)
-		if err != nil {
-			return
-		}
-		b, err := io.ReadAll(io.LimitReader(r, max+1))
-		if err != nil {
-			return
-		}
-		c.touch()
-		if int64(len(b)) > max {
-			c.t.m.errors.WithLabelValues(CodeTooLarge).Inc()
-			c.closeAfter(&Error{Code: CodeTooLarge, Message: "message larger than the tracker's limit"},
-				websocket.StatusMessageTooBig, CodeTooLarge)
-			return
-		}
-		if !c.limiter.Allow() {
-			c.t.m.errors.WithLabelValues(CodeRateLimited).Inc()
-			c.closeAfter(&Error{Code: CodeRateLimited, Message: "too many messages"},
-				websocket.StatusPolicyViolation, CodeRateLimited)
-			return
-		}
-		if typ != websocket.MessageText {
-			c.fail(CodeBadMessage, "binary frames are not part of the tracker protocol")
-			continue
-		}
-		m, err := DecodeClient(b)
-		if err != nil {
-			c.fail(CodeBadMessage, err.Error())
-			continue
-		}
-		if !c.t.handle(ctx, c, m) {
-			return // handle queued the close
-		}
+	if closing {
+		return
 	}
+	c.touch()
+	if int64(len(b)) > c.t.cfg.MaxMessageBytes {
+		c.t.m.errors.WithLabelValues(CodeTooLarge).Inc()
+		c.closeAfter(&Error{Code: CodeTooLarge, Message: "message larger than the tracker's limit"},
+			websocket.StatusMessageTooBig, CodeTooLarge)
+		return
+	}
+	if !c.limiter.Allow() {
+		c.t.m.errors.WithLabelValues(CodeRateLimited).Inc()
+		c.closeAfter(&Error{Code: CodeRateLimited, Message: "too many messages"},
+			websocket.StatusPolicyViolation, CodeRateLimited)
+		return
+	}
+	if !text {
+		c.fail(CodeBadMessage, "binary frames are not part of the tracker protocol")
+		return
+	}
+	m, err := DecodeClient(b)
+	if err != nil {
+		c.fail(CodeBadMessage, err.Error())
+		return
+	}
+	c.t.handle(c, m) // false (closing) needs nothing more: the close is under way
+}
+
+// onClose runs once when the connection has ended: leave the swarm if still in it.
+func (c *conn) onClose() {
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		return
+	}
+	c.ended, c.closing = true, true
+	if c.pinger != nil {
+		c.pinger.Stop()
+	}
+	c.mu.Unlock()
+	c.t.drop(c)
 }

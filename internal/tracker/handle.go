@@ -1,9 +1,9 @@
 package tracker
 
 import (
-	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/shoal-cdn/shoal/internal/swarm"
@@ -11,13 +11,13 @@ import (
 )
 
 // handle acts on one decoded client message; false means the connection is closing.
-func (t *Tracker) handle(ctx context.Context, c *conn, m Message) bool {
+func (t *Tracker) handle(c *conn, m Message) bool {
 	if j, ok := m.(*Join); ok {
 		if c.peer.ID != "" {
 			c.fail(CodeJoined, "this connection already joined "+c.swarm.String())
 			return true
 		}
-		return t.join(ctx, c, j)
+		return t.join(c, j)
 	}
 	if c.peer.ID == "" {
 		c.fail(CodeNotJoined, "send join first")
@@ -30,12 +30,12 @@ func (t *Tracker) handle(ctx context.Context, c *conn, m Message) bool {
 	case *Signal, *Stats:
 		// No swarm lock: relays and stats change no membership, so their order
 		// against other events does not matter.
-		t.deliver(t.core.Handle(t.now(), c.swarm, c.peer.ID, m))
+		t.handleMessage(c, m)
 	case *Report:
 		t.log.Debug("tracker: report", "swarm", c.swarm, "reporter", c.peer.ID, "target", m.Peer,
 			"segment", m.Segment, "piece", m.Piece, "reason", m.Reason)
 		unlock := t.lock(c.swarm)
-		t.deliver(t.core.Handle(t.now(), c.swarm, c.peer.ID, m))
+		t.handleMessage(c, m)
 		unlock()
 	case *Leave:
 		unlock := t.lock(c.swarm)
@@ -47,7 +47,7 @@ func (t *Tracker) handle(ctx context.Context, c *conn, m Message) bool {
 	return true
 }
 
-func (t *Tracker) join(_ context.Context, c *conn, j *Join) bool {
+func (t *Tracker) join(c *conn, j *Join) bool {
 	now := t.now()
 	s := SwarmKey{Stream: j.Stream, Rendition: j.Rendition}
 	if secret := t.cfg.PlaySecret; len(secret) > 0 {
@@ -78,7 +78,7 @@ func (t *Tracker) join(_ context.Context, c *conn, j *Join) bool {
 	if t.regionOff(s.Stream, p.Region) {
 		welcome, err = t.joinDetached(c, s, p)
 	} else {
-		welcome, outs, err = t.core.Join(now, s, p)
+		welcome, outs, err = t.coreJoin(now, s, p)
 		welcome.Policy, _ = t.regionPolicy(s.Stream, p.Region, welcome.Policy)
 	}
 	switch {
@@ -110,4 +110,24 @@ func (t *Tracker) join(_ context.Context, c *conn, j *Join) bool {
 	c.send(&welcome)
 	t.log.Debug("tracker: join", "swarm", s, "peer", p.ID, "addr", c.addr, "neighbours", len(welcome.Neighbours))
 	return true
+}
+
+// handleMessage has the swarm's owner act on a signal, stats or report: this
+// tracker's core, or the cluster's owner node.
+func (t *Tracker) handleMessage(c *conn, m Message) {
+	if t.cfg.Cluster != nil {
+		t.cfg.Cluster.Handle(t.now(), c.swarm, c.peer.ID, m)
+		return
+	}
+	t.deliver(t.core.Handle(t.now(), c.swarm, c.peer.ID, m))
+}
+
+// coreJoin admits p through the swarm's owner; with a cluster the owner has already
+// sent the other members' messages.
+func (t *Tracker) coreJoin(now time.Time, s SwarmKey, p Peer) (Welcome, []swarm.Out, error) {
+	if t.cfg.Cluster != nil {
+		w, err := t.cfg.Cluster.Join(now, s, p)
+		return w, nil, err
+	}
+	return t.core.Join(now, s, p)
 }

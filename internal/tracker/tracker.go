@@ -37,6 +37,9 @@ type Tracker struct {
 
 	// locks serialise each swarm's core calls with the delivery of their messages, so
 	// a peer sees its swarm's changes in decision order.
+	ws     wsServer
+	origin func(*http.Request) bool
+
 	seed  maphash.Seed
 	locks [256]sync.Mutex
 
@@ -85,6 +88,7 @@ func New(cfg Config) (*Tracker, error) {
 		m:           m,
 		now:         cfg.Now,
 		seed:        maphash.MakeSeed(),
+		origin:      checkOrigin(cfg.OriginPatterns),
 		conns:       make(map[SwarmKey]map[string]*conn),
 		all:         make(map[*conn]struct{}),
 		streamPeers: make(map[string]int),
@@ -107,6 +111,11 @@ func New(cfg Config) (*Tracker, error) {
 	if cfg.Registerer != nil {
 		if err := cfg.Registerer.Register(newSwarmCollector(t)); err != nil {
 			return nil, fmt.Errorf("tracker: register metrics: %w", err)
+		}
+	}
+	if cfg.Cluster != nil {
+		if err := cfg.Cluster.Start(core, t.deliver); err != nil {
+			return nil, err
 		}
 	}
 	return t, nil
@@ -141,6 +150,10 @@ func (t *Tracker) Run(ctx context.Context) error {
 			}
 			t.mu.RUnlock()
 			t.wt.Shutdown()
+			if t.cfg.Cluster != nil {
+				t.drainThenLeave()
+			}
+			t.ws.stop()
 			return nil
 		case <-tick.C:
 			if err := t.core.Collect(t.now()); err != nil {
@@ -166,7 +179,25 @@ func (t *Tracker) SetPolicy(stream string, p Policy) {
 			t.locks[i].Unlock()
 		}
 	}()
+	if t.cfg.Cluster != nil {
+		t.cfg.Cluster.SetPolicy(t.now(), stream, p)
+		return
+	}
 	t.deliver(t.core.SetPolicy(t.now(), stream, p))
+}
+
+// drainThenLeave waits (up to a second) for the closed connections' leaves to reach
+// their owners, then leaves the cluster, so the other nodes take over a clean state.
+func (t *Tracker) drainThenLeave() {
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		t.mu.RLock()
+		n := len(t.all)
+		t.mu.RUnlock()
+		if n == 0 {
+			break
+		}
+	}
+	t.cfg.Cluster.Close()
 }
 
 func (t *Tracker) lock(s SwarmKey) (unlock func()) {
@@ -250,35 +281,34 @@ func (t *Tracker) remoteIP(r *http.Request) string {
 
 func (t *Tracker) serveWS(w http.ResponseWriter, r *http.Request) {
 	c := &conn{
-		t:        t,
-		addr:     t.remoteIP(r),
-		limiter:  rate.NewLimiter(rate.Limit(t.cfg.RateLimit), t.cfg.RateBurst),
-		finished: make(chan struct{}),
+		t:       t,
+		addr:    t.remoteIP(r),
+		limiter: rate.NewLimiter(rate.Limit(t.cfg.RateLimit), t.cfg.RateBurst),
 	}
 	if len(t.cfg.PlaySecret) > 0 {
 		c.reqToken = token.FromRequest(r)
 	}
 	c.region, c.regionTrusted = t.trustedRegion(r, c.addr)
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-		OriginPatterns:     t.cfg.OriginPatterns,
-		InsecureSkipVerify: len(t.cfg.OriginPatterns) == 0,
-		CompressionMode:    websocket.CompressionDisabled,
-		OnPongReceived:     func(context.Context, []byte) { c.touch() },
-	})
+	u, err := t.upgrader(c)
 	if err != nil {
-		return // Accept has written the HTTP error
+		http.Error(w, "tracker: "+err.Error(), http.StatusServiceUnavailable)
+		return
 	}
-	ws.SetReadLimit(t.cfg.MaxMessageBytes + 1) // we enforce the limit ourselves to answer with an error message
-	c.ws = ws
 	t.mu.Lock()
 	t.all[c] = struct{}{}
 	t.mu.Unlock()
-	// Serve from a fresh goroutine and return: net/http then frees the request and its
-	// deep handler stack, which a long-lived peer would otherwise pin (~5 KiB each).
-	go c.serve(context.Background())
+	// No compression (the upgrader does not offer it); the socket leaves net/http.
+	ws, err := u.UpgradeAndTransferConnToPoller(w, r, nil)
+	if err != nil {
+		t.mu.Lock()
+		delete(t.all, c)
+		t.mu.Unlock()
+		return // the upgrader has written the HTTP error
+	}
+	c.attach(ws)
 }
 
-// drop runs when a connection's reader ends: leave the swarm if still in it.
+// drop runs once a connection has ended: leave the swarm if still in it.
 func (t *Tracker) drop(c *conn) {
 	t.mu.Lock()
 	delete(t.all, c)
@@ -287,13 +317,6 @@ func (t *Tracker) drop(c *conn) {
 		unlock := t.lock(c.swarm)
 		t.removeLocked(c)
 		unlock()
-	}
-	c.mu.Lock()
-	graceful := c.closing && c.code != 0 // the drain goroutine flushes, then closes
-	c.closing = true
-	c.mu.Unlock()
-	if !graceful {
-		c.ws.CloseNow()
 	}
 }
 
@@ -339,6 +362,10 @@ func (t *Tracker) removeLocked(c *conn) {
 	}
 	if c.isDetached() {
 		t.addExtra(c.swarm, extra{peers: -1})
+		return
+	}
+	if t.cfg.Cluster != nil {
+		t.cfg.Cluster.Leave(t.now(), c.swarm, c.peer.ID)
 		return
 	}
 	outs, err := t.core.Leave(t.now(), c.swarm, c.peer.ID)

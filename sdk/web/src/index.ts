@@ -32,6 +32,9 @@ export * as record from "./record.js";
 export interface ShoalOptions {
   /** Tracker WebSocket URL; default: ws(s)://{host of the stream}/tracker. */
   trackerUrl?: string;
+  /** More tracker URLs (the nodes of a tracker cluster), tried in turn after trackerUrl
+   * when a session is lost or refused. */
+  trackers?: string[];
   /** Only fragments of this stream use P2P (default: any stream under /live/). */
   stream?: string;
   /** Only this rendition uses P2P (default: whichever hls.js plays). */
@@ -196,6 +199,7 @@ export class ShoalP2P extends Emitter<ShoalEvents> {
         if (again) return again.swarm;
         const swarm = new Swarm({
           trackerUrl: this.opts.trackerUrl ?? origin.replace(/^http/, "ws") + "/tracker",
+          trackerUrls: this.opts.trackers,
           stream,
           rendition,
           uploadCap: this.opts.uploadCap ?? 10e6,

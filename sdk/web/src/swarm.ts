@@ -14,7 +14,7 @@ import { Emitter } from "./emitter.js";
 import { Peer, type PeerHost, type PeerOptions } from "./peer.js";
 import { parseRecord, pieceLen, RecordError, verifyPiece, type SegmentRecord, type Subtle } from "./record.js";
 import { DEFAULT_URGENT_MS, EDGE, schedule, type Neighbour as SchedNeighbour, type Pending, type PieceSet, type Segment as SchedSegment } from "./scheduler.js";
-import { TrackerClient } from "./tracker.js";
+import { TrackerClient, TrackerError } from "./tracker.js";
 import type { Policy, SignalData, Stripe } from "./tracker-message.js";
 import { PIECE_SIZE, bitSet, bitfieldLen, segmentName, type Message, type SegmentId } from "./wire.js";
 
@@ -22,9 +22,14 @@ const WINDOW = 16; // segments kept (the origin's live window is 12)
 const MAX_EARLY_PIECES = 64; // pieces waiting for their record, per swarm
 const TICK_MS = 100;
 const STATS_MS = 5000;
+// Tracker reconnection: jittered, doubling after each failure (as the Go peer).
+const MIN_BACKOFF_MS = 500;
+const MAX_BACKOFF_MS = 15000;
 
 export interface SwarmOptions extends PeerOptions {
   trackerUrl: string;
+  /** More trackers (the nodes of a tracker cluster): a lost or refused session moves to the next. */
+  trackerUrls?: string[];
   stream: string;
   rendition: string;
   /** bit/s we upload at most; 0: never upload. */
@@ -95,7 +100,10 @@ export class Swarm extends Emitter<SwarmEvents> implements PeerHost {
   readonly stream: string;
   readonly rendition: string;
   selfId = "";
-  readonly tracker: TrackerClient;
+  tracker: TrackerClient;
+  private trackerIndex = 0;
+  private backoffMs = MIN_BACKOFF_MS;
+  private rejoinTimer?: ReturnType<typeof setTimeout>;
   private readonly peers = new Map<string, Peer>();
   private readonly banned = new Set<string>(); // peers we closed for a violation
   private readonly segs = new Map<string, Segment>();
@@ -121,19 +129,41 @@ export class Swarm extends Emitter<SwarmEvents> implements PeerHost {
     this.stream = opts.stream;
     this.rendition = opts.rendition;
     this.fetchFn = opts.fetch ?? globalThis.fetch.bind(globalThis);
-    this.tracker = new TrackerClient({
-      url: opts.trackerUrl,
-      stream: opts.stream,
-      rendition: opts.rendition,
-      uploadCapacity: opts.uploadCap,
-      region: opts.region,
-      token: opts.token,
-      WebSocket: opts.WebSocket,
-    });
+    this.tracker = this.newTracker();
     this.tickTimer = setInterval(() => this.tick(), TICK_MS);
   }
 
-  /** start joins the tracker. Failure leaves the swarm working CDN-only. */
+  private newTracker(): TrackerClient {
+    const urls = [this.opts.trackerUrl, ...(this.opts.trackerUrls ?? [])];
+    return new TrackerClient({
+      url: urls[this.trackerIndex++ % urls.length],
+      stream: this.opts.stream,
+      rendition: this.opts.rendition,
+      uploadCapacity: this.opts.uploadCap,
+      region: this.opts.region,
+      token: this.opts.token,
+      WebSocket: this.opts.WebSocket,
+    });
+  }
+
+  /** rejoin starts a new session (new peer id) on the next tracker after a jittered pause. */
+  private rejoin(failed: boolean): void {
+    if (this.destroyed || this.rejoinTimer) return;
+    const wait = failed ? this.backoffMs / 2 + Math.random() * (this.backoffMs / 2) : Math.random() * MIN_BACKOFF_MS;
+    if (failed) this.backoffMs = Math.min(2 * this.backoffMs, MAX_BACKOFF_MS);
+    this.rejoinTimer = setTimeout(() => {
+      this.rejoinTimer = undefined;
+      if (this.destroyed) return;
+      clearInterval(this.statsTimer);
+      // Links belong to the old id: the new session brings new neighbours.
+      for (const p of [...this.peers.values()]) p.close("new tracker session");
+      this.tracker = this.newTracker();
+      void this.start();
+    }, wait);
+  }
+
+  /** start joins the tracker; a lost or refused session is retried on the next tracker.
+   * Meanwhile the swarm works CDN-only. */
   async start(): Promise<void> {
     const t = this.tracker;
     t.on("neighbours", (n) => {
@@ -147,8 +177,10 @@ export class Swarm extends Emitter<SwarmEvents> implements PeerHost {
       this.emit("stripe", s);
     });
     t.on("banned", (b) => this.emit("banned", b));
+    let welcomed = false;
     t.on("close", (c) => {
       this.emit("tracker", { connected: false, reason: `closed ${c.code} ${c.reason}` });
+      if (t === this.tracker) this.rejoin(!welcomed);
     });
     try {
       const w = await t.join();
@@ -156,6 +188,8 @@ export class Swarm extends Emitter<SwarmEvents> implements PeerHost {
         t.close();
         return;
       }
+      welcomed = true;
+      this.backoffMs = MIN_BACKOFF_MS;
       this.selfId = w.peer_id;
       this.stripe = w.stripe ?? { index: 0, count: 0 };
       this.applyPolicy(w.policy);
@@ -164,6 +198,7 @@ export class Swarm extends Emitter<SwarmEvents> implements PeerHost {
       this.statsTimer = setInterval(() => this.sendStats(), STATS_MS);
     } catch (e) {
       this.emit("tracker", { connected: false, reason: (e as Error).message });
+      if (t === this.tracker && !(e instanceof TrackerError && e.code === "banned")) this.rejoin(true);
     }
   }
 
@@ -613,6 +648,7 @@ export class Swarm extends Emitter<SwarmEvents> implements PeerHost {
     this.destroyed = true;
     clearInterval(this.tickTimer);
     clearInterval(this.statsTimer);
+    clearTimeout(this.rejoinTimer);
     for (const p of [...this.peers.values()]) p.close("destroyed");
     for (const s of this.segs.values()) for (const w of s.waiters.splice(0)) w.reject(new Error("destroyed"));
     this.tracker.leave();

@@ -91,3 +91,39 @@ test("a record that does not verify under the key is never used", { skip, timeou
   assert.equal(swarm.stats.bytesCdn, 0, "no media fetched without a record");
   swarm.destroy();
 });
+
+test("a tracker that refuses the connection is skipped for the next one, and a lost session rejoins", { skip, timeout: 20000 }, async (t) => {
+  const key = await importPublicKey(srv.key, subtle);
+  const swarm = new Swarm({
+    trackerUrl: "ws://127.0.0.1:1/tracker", // nothing listens there
+    trackerUrls: [srv.ws],
+    stream: "demo",
+    rendition: "index",
+    uploadCap: 8e6,
+    subtle,
+    key,
+  });
+  t.after(() => swarm.destroy());
+  const connected = () =>
+    new Promise<void>((resolve) => {
+      const on = (e: { connected: boolean }) => {
+        if (e.connected) {
+          swarm.off("tracker", on);
+          resolve();
+        }
+      };
+      swarm.on("tracker", on);
+    });
+  const first = connected();
+  await swarm.start();
+  await first;
+  const id = swarm.selfId;
+  assert.match(id, /^[A-Za-z0-9_-]{22}$/);
+  // The session ends (as when its tracker node dies): the swarm joins again, on the
+  // next tracker in turn, with a new id.
+  const again = connected();
+  swarm.tracker.close();
+  await again;
+  assert.notEqual(swarm.selfId, id);
+  assert.match(swarm.selfId, /^[A-Za-z0-9_-]{22}$/);
+});
