@@ -25,10 +25,6 @@ const (
 	firstPollRetry = time.Second
 	recordBackoff  = 250 * time.Millisecond // × tries
 	minWake        = time.Millisecond       // the earliest Wake after a Ready
-	// startupGrace: the first segment is tried from neighbours this long
-	// before the edge takes what is missing, when a neighbour holds some of
-	// it at the first plan (startup from the swarm; docs/peer.md).
-	startupGrace = 300 * time.Millisecond
 )
 
 // Engine is the viewer core. The zero value is not usable: call New. It is
@@ -61,11 +57,6 @@ type Engine struct {
 	earlyN  int
 	// heldWake is when the next held-back announcement is due (push.go).
 	heldWake time.Time
-	// The start segment graceSeq is tried from neighbours until graceUntil
-	// (zero: from the edge); graceDecided once the first plan chose.
-	graceSeq     uint64
-	graceUntil   time.Time
-	graceDecided bool
 	edgeT   edgeTimer
 	urgent  time.Duration
 
@@ -404,10 +395,6 @@ func (e *Engine) evict(seq uint64) {
 // deadline is when segment s is due, and whether we fetch it now.
 func (e *Engine) deadline(s *segment) (time.Time, bool) {
 	dl, ok := e.pl.Deadline(s.id.Seq)
-	if ok && !e.graceUntil.IsZero() && s.id.Seq == e.graceSeq && dl.Before(e.graceUntil) {
-		// Startup from the swarm: not urgent before graceUntil.
-		return e.graceUntil.Add(e.urgent), true
-	}
 	if !s.demand.IsZero() && (!ok || s.demand.Before(dl)) {
 		return s.demand, true
 	}
@@ -574,7 +561,6 @@ func (e *Engine) schedule(now time.Time) {
 	}
 	st := scheduler.State{Now: now, Self: self, Policy: e.schedPolicy(), Segments: e.segBuf[:0]}
 	var size int64 // largest segment wanted: the urgent window must fetch one whole
-	e.startupGrace(now)
 	for _, seq := range e.order {
 		s := e.segs[seq]
 		if s.rec == nil || s.complete {
@@ -749,36 +735,6 @@ func (e *Engine) housekeep(now time.Time) {
 					delete(nb.have, seq)
 				}
 			}
-		}
-	}
-}
-
-// startupGrace decides, at the first plan that has the start segment's
-// record, whether to try it from neighbours first: only if one already holds
-// some of it (a flash crowd's first joiners and a viewer with no links yet go
-// to the edge at once). The grace ends at graceUntil, or when playback starts.
-func (e *Engine) startupGrace(now time.Time) {
-	if st := e.pl.Stats(); st.Started {
-		e.graceUntil = time.Time{}
-		return
-	}
-	if e.graceDecided || !e.p2p() {
-		if !e.graceUntil.IsZero() && !now.Before(e.graceUntil) {
-			e.graceUntil = time.Time{} // over: the edge takes the rest
-		}
-		return
-	}
-	head, ok := e.pl.Playhead()
-	s := e.segs[head]
-	if !ok || s == nil || s.rec == nil {
-		return
-	}
-	e.graceDecided = true
-	for _, nb := range e.nbList {
-		if nb.hello && nb.upKbps > 0 && len(nb.have[head]) > 0 {
-			e.graceSeq, e.graceUntil = head, now.Add(startupGrace)
-			e.log.Debug("engine: startup from the swarm", "seq", head)
-			return
 		}
 	}
 }

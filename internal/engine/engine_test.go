@@ -866,33 +866,3 @@ func TestEdgeAnswerAfterEpochChange(t *testing.T) {
 		t.Error("the new segment took the old epoch's bytes")
 	}
 }
-
-// TestStartupFromSwarm: a neighbour that holds the start segment at the first
-// plan serves it (the edge is not asked); one that holds it but stalls gets
-// startupGrace, then the edge takes the rest; with no neighbour holding it
-// the edge is asked at once (w.start, in every other test).
-func TestStartupFromSwarm(t *testing.T) {
-	for _, mode := range []peerMode{honest, staller} {
-		w := newWorld(t, testConfig())
-		w.ready()
-		w.startSession(1)
-		w.connect("b", lb, mode, true)
-		w.step(playlist(100, farSeq))
-		w.announce(lb, startSeq)
-		w.pump()
-		early := edgePieces(w.edge, startSeq, scheduler.ReasonUrgent)
-		if mode == honest {
-			if len(early) != 0 || len(w.delivered[startSeq]) != 1 {
-				t.Fatalf("honest holder: edge fetched %v of the start segment, delivered %d times", early, len(w.delivered[startSeq]))
-			}
-			continue
-		}
-		if len(early) != 0 || len(w.delivered[startSeq]) != 0 {
-			t.Fatalf("stalling holder: edge fetched %v at once, delivered %d", early, len(w.delivered[startSeq]))
-		}
-		w.runFor(startupGrace + 10*time.Millisecond)
-		if got := edgePieces(w.edge, startSeq, scheduler.ReasonUrgent); len(got) != segPieces || len(w.delivered[startSeq]) != 1 {
-			t.Fatalf("after the grace: edge fetched %v, delivered %d times", got, len(w.delivered[startSeq]))
-		}
-	}
-}
