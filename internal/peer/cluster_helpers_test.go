@@ -5,6 +5,7 @@ package peer
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -253,11 +254,17 @@ func clusterPeers(tp *trackerProc) int {
 		return -1
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	m := regexp.MustCompile(`"rendition":"index","peers":(\d+)`).FindSubmatch(b)
-	if m == nil {
-		return 0
+	var streams []struct {
+		Rendition string `json:"rendition"`
+		Peers     int    `json:"peers"`
 	}
-	n, _ := strconv.Atoi(string(m[1]))
-	return n
+	if err := json.NewDecoder(resp.Body).Decode(&streams); err != nil {
+		return -1
+	}
+	for _, s := range streams {
+		if s.Rendition == "index" {
+			return s.Peers
+		}
+	}
+	return 0
 }
