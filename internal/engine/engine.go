@@ -57,8 +57,8 @@ type Engine struct {
 	earlyN  int
 	// heldWake is when the next held-back announcement is due (push.go).
 	heldWake time.Time
-	edgeT   edgeTimer
-	urgent  time.Duration
+	edgeT    edgeTimer
+	urgent   time.Duration
 
 	polling, pollSoon  bool
 	nextPoll, lastPoke time.Time
