@@ -104,11 +104,15 @@ func (e *Engine) onFrame(nb *neighbour, m wire.Msg, now time.Time) {
 		e.onBitfield(nb, m, now)
 	case wire.Have:
 		if bf, ok := e.announced(nb, m.Segment, int(m.First+m.Count)); ok {
-			s := e.segs[m.Segment.Seq]
-			for i := int(m.First); i < int(m.First+m.Count); i++ {
-				if !e.deferHave(nb, s, i, now) {
-					bf = growSet(bf, i, 1)
+			if e.cfg.Push {
+				s := e.segs[m.Segment.Seq]
+				for i := int(m.First); i < int(m.First+m.Count); i++ {
+					if !e.deferHave(nb, s, i, now) {
+						bf = growSet(bf, i, 1)
+					}
 				}
+			} else {
+				bf = growSet(bf, int(m.First), int(m.Count)) // the hot path: one range
 			}
 			nb.have[m.Segment.Seq] = bf
 			e.announcedNew(m.Segment.Seq, now)
