@@ -3,6 +3,7 @@ package announce
 import (
 	"context"
 	"io"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +21,8 @@ type conn struct {
 	id       ConnID
 	ws       *websocket.Conn
 	addr     string
+	ip       netip.Addr // as counted by Config.Limits (invalid: not counted)
+	released atomic.Bool
 	limiter  *rate.Limiter
 	lastSeen atomic.Int64
 

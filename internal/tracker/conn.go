@@ -2,6 +2,7 @@ package tracker
 
 import (
 	"errors"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,7 +19,9 @@ import (
 // nbio's connection and the timer; no goroutine.
 type conn struct {
 	t        *Tracker
-	addr     string // remote IP
+	addr     string     // remote IP
+	ip       netip.Addr // the same, as counted by Tracker.limits (invalid: not counted)
+	released atomic.Bool
 	reqToken string // token on the upgrade request, if any
 	limiter  *rate.Limiter
 	// region is the trusted region of the upgrade request, when regionTrusted.

@@ -63,6 +63,14 @@ func (t *Tracker) join(c *conn, j *Join) bool {
 		}
 	}
 
+	// Real time, not t.now(): the join rate is about the network, like timeouts.
+	if c.ip.IsValid() {
+		if err := t.limits.Join(c.ip, time.Now()); err != nil {
+			t.m.errors.WithLabelValues(CodeAddrLimit).Inc()
+			c.closeAfter(&Error{Code: CodeAddrLimit, Message: err.Error()}, websocket.StatusTryAgainLater, CodeAddrLimit)
+			return false
+		}
+	}
 	if t.takenDown(j.Stream) {
 		t.m.errors.WithLabelValues(CodeUnauthorized).Inc()
 		c.closeAfter(&Error{Code: CodeUnauthorized, Message: "stream " + j.Stream + " was taken down by the operator"},
