@@ -1,6 +1,7 @@
 package tracker
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/netip"
@@ -116,4 +117,30 @@ func TestAddrLimitAnnounce(t *testing.T) {
 		t.Fatalf("third connection (an announce) from one address: %v, want 429", err)
 	}
 	wtPeer(t, h, "203.0.113.21") // another address: unaffected
+}
+
+// TestUnjoinedConnectionTimesOut: a connection that answers pings but never joins
+// is closed after PeerTimeout (so it cannot hold its address's slot for ever), while
+// a joined peer that also only answers pings stays.
+func TestUnjoinedConnectionTimesOut(t *testing.T) {
+	h := newHarness(t, Config{PeerTimeout: 300 * time.Millisecond})
+	joined := h.dial(Join{Stream: "demo", Rendition: "index"}, "198.51.100.1")
+	r := h.raw()
+	start := time.Now()
+	r.expectError(CodeTimeout) // reading also answers the tracker's pings
+	if _, err := r.next(); err == nil {
+		t.Fatal("connection still open after the timeout error")
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("closed after %v, PeerTimeout 300ms", d)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if err := joined.Send(ctxT(t), &Stats{BytesCDN: 1}); err != nil {
+		t.Fatalf("joined peer was dropped: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := joined.Recv(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("joined peer: Recv = %v, want nothing (still connected)", err)
+	}
 }

@@ -104,6 +104,7 @@ func (t *Tracker) join(c *conn, j *Join) bool {
 		return true
 	}
 	c.swarm, c.peer = s, p
+	c.joined.Store(true)
 	t.mu.Lock()
 	if t.conns[s] == nil {
 		t.conns[s] = make(map[string]*conn)
