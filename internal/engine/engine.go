@@ -380,7 +380,7 @@ func (e *Engine) evict(seq uint64) {
 		if len(nb.queue) > 0 {
 			e.up.cancel(nb, &s.id, 0, s.pieces())
 		}
-		delete(nb.have, seq)
+		nb.forget(seq)
 	}
 	delete(e.segs, seq)
 	if i, ok := slices.BinarySearch(e.order, seq); ok {
@@ -692,6 +692,10 @@ func (e *Engine) housekeep(now time.Time) {
 			}
 			continue
 		}
+		if nb.inWriter && now.Sub(nb.writerSince) > writerTimeout {
+			e.drop(nb, "piece not taken in time")
+			continue
+		}
 		if nb.pingSent.IsZero() || now.Sub(nb.pingSent) >= pingEvery {
 			if !nb.pingSent.IsZero() && nb.pingToken != 0 && now.Sub(nb.lastPong) > pongTimeout && now.Sub(nb.since) > pongTimeout {
 				e.drop(nb, "unanswered pings")
@@ -732,7 +736,12 @@ func (e *Engine) housekeep(now time.Time) {
 		for _, nb := range e.nbList {
 			for seq := range nb.have {
 				if seq < lo {
-					delete(nb.have, seq)
+					nb.forget(seq)
+				}
+			}
+			for seq := range nb.refused {
+				if seq < lo {
+					nb.forget(seq)
 				}
 			}
 		}

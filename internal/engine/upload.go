@@ -205,7 +205,7 @@ func (u *uploader) release(now time.Time, nbs []*neighbour, send func(*neighbour
 		best.queue = best.queue[1:]
 		u.queued -= j.size()
 		best.ticket = 0
-		best.inWriter = true
+		best.inWriter, best.writerSince = true, now
 		send(best, j)
 	}
 }
