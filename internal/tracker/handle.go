@@ -27,10 +27,16 @@ func (t *Tracker) handle(c *conn, m Message) bool {
 		return true
 	}
 	switch m := m.(type) {
-	case *Signal, *Stats:
-		// No swarm lock: relays and stats change no membership, so their order
-		// against other events does not matter.
+	case *Signal:
+		// No swarm lock: relays change no membership, so their order against
+		// other events does not matter.
 		t.handleMessage(c, m)
+	case *Stats:
+		// Under the swarm lock: stats can demote a seeder that shows no upload
+		// (swarm/shown.go), a stripe change that must not overtake others.
+		unlock := t.lock(c.swarm)
+		t.handleMessage(c, m)
+		unlock()
 	case *Report:
 		t.log.Debug("tracker: report", "swarm", c.swarm, "reporter", c.peer.ID, "target", m.Peer,
 			"segment", m.Segment, "piece", m.Piece, "reason", m.Reason)

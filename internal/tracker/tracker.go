@@ -78,6 +78,10 @@ func New(cfg Config) (*Tracker, error) {
 		OnReport: func(_ SwarmKey, o swarm.Outcome) {
 			m.reports.WithLabelValues(string(o)).Inc()
 		},
+		OnDemote: func(k SwarmKey, id string) {
+			m.demoted.Inc()
+			cfg.Logger.Info("tracker: seeder showed no upload: stripe moved", "swarm", k, "peer", id)
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
