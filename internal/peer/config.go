@@ -16,6 +16,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"github.com/shoal-cdn/shoal/internal/transport/webrtc"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -89,6 +90,10 @@ type Config struct {
 	ICEInterface string
 	// STUN server URLs, used when ICEInterface is empty.
 	STUN []string
+	// TURN relays (`shoal turn`); with RelayOnly, ICE uses their relay candidates
+	// only, so neighbours see the relay's address and never ours (docs/abuse.md).
+	TURN      []webrtc.TURNServer
+	RelayOnly bool
 
 	// Player tunes the player model (default: hls.js's, 3 target durations
 	// behind live).

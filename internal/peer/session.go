@@ -47,6 +47,7 @@ func (p *Peer) newDialer(id string, signal transport.SignalFunc) (transport.Dial
 	}
 	return webrtc.New(webrtc.Config{
 		ID: id, Signal: signal, ICEInterface: p.cfg.ICEInterface, STUN: p.cfg.STUN,
+		TURN: p.cfg.TURN, RelayOnly: p.cfg.RelayOnly,
 		Logger: p.log.With("component", "webrtc"),
 	})
 }
