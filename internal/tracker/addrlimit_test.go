@@ -12,6 +12,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/shoal-cdn/shoal/internal/quota"
+	"github.com/shoal-cdn/shoal/internal/webtorrent"
 )
 
 // TestAddrLimitConnections: one address over its connection limit is refused with
@@ -142,5 +143,22 @@ func TestUnjoinedConnectionTimesOut(t *testing.T) {
 	defer cancel()
 	if _, err := joined.Recv(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("joined peer: Recv = %v, want nothing (still connected)", err)
+	}
+}
+
+// TestAnnounceSilentSocketTimesOut: the same rule on /announce: a WebTorrent socket
+// that never announces gets a failure and is closed after PeerTimeout.
+func TestAnnounceSilentSocketTimesOut(t *testing.T) {
+	h := newHarness(t, Config{PeerTimeout: 300 * time.Millisecond})
+	ws := wtPeer(t, h, "203.0.113.30")
+	m := wtRecv(t, ws, 3*time.Second)
+	f, ok := m.(*webtorrent.Failure)
+	if !ok || !strings.Contains(f.Reason, "no announce within") {
+		t.Fatalf("got %#v, want a failure naming the timeout", m)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, _, err := ws.Read(ctx); err == nil || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("socket still open after the failure: %v", err)
 	}
 }
