@@ -138,6 +138,10 @@ type Config struct {
 	// Registerer receives metrics (nil: none).
 	Registerer prometheus.Registerer
 
+	// declare, set only by this package's tests, is the upload capacity declared to
+	// the tracker whatever the engine does: with MaxUpload < 0 it makes the
+	// withholding seeder of docs/abuse.md.
+	declare int64
 	// tamper, set only by this package's tests, rewrites every piece we upload:
 	// it turns the engine into the malicious peer of the integrity tests.
 	tamper func(wire.SegmentID, int, []byte) []byte

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/shoal-cdn/shoal/internal/signalling"
 	"github.com/shoal-cdn/shoal/internal/tracker"
 	"github.com/shoal-cdn/shoal/internal/wire"
@@ -147,4 +149,63 @@ func loneLiar(t *testing.T, w *world, d time.Duration) <-chan int {
 		}
 	}()
 	return out
+}
+
+// TestWithholdingSeeder: a peer declares 10¹² bit/s to the tracker, so it is made a
+// seeder, but uploads nothing. The tracker takes its stripe after SeedGrace (6 s of
+// no shown upload) and gives it to an honest peer; no honest peer stalls meanwhile
+// (its pieces come from the edge at the deadline until then).
+func TestWithholdingSeeder(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	w := newWorld(t, tracker.Config{Registerer: reg})
+	demoted := func() float64 {
+		mfs, _ := reg.Gather()
+		for _, mf := range mfs {
+			if mf.GetName() == "shoal_tracker_seeders_demoted_total" {
+				return mf.GetMetric()[0].GetCounter().GetValue()
+			}
+		}
+		return 0
+	}
+	var joined atomic.Int64 // unix nanos: set by the test goroutine, read by the poller
+	var after time.Duration
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			if j := joined.Load(); j != 0 && after == 0 && demoted() > 0 {
+				after = time.Since(time.Unix(0, j))
+			}
+		}
+	}()
+	r := runSwarm(t, w, 5, 12*time.Second, func(i int, c *Config) {
+		if i == 0 {
+			c.MaxUpload, c.declare = -1, 1e12
+			joined.Store(time.Now().UnixNano())
+		}
+	})
+	close(stop)
+	<-done
+	logRun(t, "withholding seeder", r)
+	if n := demoted(); n != 1 {
+		t.Fatalf("%v seeders demoted, want the withholder alone", n)
+	}
+	if r.stats[0].BytesUp != 0 {
+		t.Fatalf("the withholder uploaded %d bytes: the test proves nothing", r.stats[0].BytesUp)
+	}
+	for i, st := range r.stats[1:] {
+		if st.Player.Stalls != 0 {
+			t.Errorf("honest peer %d: %d stalls", i+1, st.Player.Stalls)
+		}
+	}
+	if after == 0 || after > 10*time.Second {
+		t.Fatalf("stripe taken %v after the withholder joined, want within SeedGrace + a stats report + slack", after)
+	}
+	t.Logf("withholder's stripe taken %v after it joined", after.Round(100*time.Millisecond))
 }

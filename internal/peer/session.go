@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"math/rand/v2"
@@ -56,7 +57,7 @@ func (p *Peer) newDialer(id string, signal transport.SignalFunc) (transport.Dial
 // backoff; on the way out it sends the final stats and leaves.
 func (p *Peer) runTracker(ctx context.Context) {
 	d := signalling.Dialer{HTTPHeader: p.cfg.TrackerHeader.Clone(), HTTPClient: p.cfg.Client}
-	join := signalling.Join{Stream: p.cfg.Stream, Rendition: p.cfg.Rendition, UploadCapacity: p.cfg.UploadCapacity,
+	join := signalling.Join{Stream: p.cfg.Stream, Rendition: p.cfg.Rendition, UploadCapacity: cmp.Or(p.cfg.declare, p.cfg.UploadCapacity),
 		Region: p.cfg.Region, Token: p.cfg.Token}
 	backoff := minBackoff
 	trackers := append([]string{p.cfg.Tracker}, p.cfg.Trackers...)
