@@ -318,10 +318,10 @@ func TestRequestWhileChoking(t *testing.T) {
 	}
 }
 
-// Beyond the upload backlog (100 ms at the cap) pieces are refused over_cap.
+// Beyond the upload backlog (busyBacklog at the cap) pieces are refused over_cap.
 func TestRequestOverCap(t *testing.T) {
 	cfg := testConfig()
-	cfg.MaxUpload = 10 * 8 * wire.PieceSize // 10 pieces/s: the backlog holds one piece
+	cfg.MaxUpload = int64(float64(8*wire.PieceSize) / busyBacklog.Seconds()) // the backlog holds one piece
 	w := newWorld(t, cfg)
 	w.start()
 	w.connect("b", lb, honest, false)
