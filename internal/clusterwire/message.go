@@ -41,7 +41,8 @@ type Hello struct {
 	Policies map[string]signalling.Policy `json:"policies"`
 }
 
-// Peer is a member's record (swarm.Peer without Degree); Joined is Unix nanoseconds.
+// Peer is a member's record (swarm.Peer; Degree only in store replies); Joined is Unix
+// nanoseconds.
 type Peer struct {
 	ID             string `json:"id"`
 	Addr           string `json:"addr"`
@@ -49,6 +50,7 @@ type Peer struct {
 	UploadCapacity int64  `json:"upload_capacity"`
 	Limit          int    `json:"limit"`
 	Joined         int64  `json:"joined"`
+	Degree         int    `json:"degree,omitempty"` // store replies only (swarm.Peer.Degree)
 }
 
 // Restored is one member as the node holding its connection last saw it.

@@ -12,9 +12,11 @@ const DefaultPrefix = "shoal.tracker"
 //	P.node.NODE     Delivery to the node holding the addressees' connections
 //	P.policy        PolicyChange, every node
 //	P.streams       request: empty; every node answers with Streams (the swarms it owns)
+//	P.store.NODE    request: StoreCall to the node owning its swarm; answered with StoreReply
 func BeatSubject(prefix string) string        { return prefix + ".beat" }
 func HelloSubject(prefix string) string       { return prefix + ".hello" }
 func OwnerSubject(prefix, node string) string { return prefix + ".owner." + node }
 func NodeSubject(prefix, node string) string  { return prefix + ".node." + node }
 func PolicySubject(prefix string) string      { return prefix + ".policy" }
 func StreamsSubject(prefix string) string     { return prefix + ".streams" }
+func StoreSubject(prefix, node string) string { return prefix + ".store." + node }
