@@ -157,6 +157,7 @@ func (n *Node) Start(core *swarm.Core, deliver func([]swarm.Out)) error {
 		clusterwire.NodeSubject(p, n.cfg.Name):  n.onDelivery,
 		clusterwire.PolicySubject(p):            n.onPolicy,
 		clusterwire.StreamsSubject(p):           n.onStreams,
+		clusterwire.StoreSubject(p, n.cfg.Name): n.onStore,
 	} {
 		s, err := n.nc.Subscribe(subj, h)
 		if err != nil {

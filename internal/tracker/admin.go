@@ -144,7 +144,7 @@ func (t *Tracker) known(ctx context.Context, stream string) (bool, error) {
 	if ok {
 		return true, nil
 	}
-	all, err := t.store.Swarms(ctx)
+	all, err := t.shared.Swarms(ctx)
 	if err != nil {
 		return false, err
 	}

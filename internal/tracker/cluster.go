@@ -25,3 +25,10 @@ type Cluster interface {
 	// Close leaves the cluster (the others take this node's swarms over).
 	Close() error
 }
+
+// SharedStore is the optional part of a Cluster that offers the swarm state of every
+// node as one Store (cluster.Store): the operator's API lists and lifts bans through
+// it, whichever node the request reaches.
+type SharedStore interface {
+	SharedStore() swarm.Store
+}

@@ -30,10 +30,13 @@ type Tracker struct {
 	cfg   Config
 	core  *swarm.Core
 	store Store
-	log   *slog.Logger
-	m     *metrics
-	now   func() time.Time
-	wt    *announce.Server // GET /announce: WebTorrent swarms in the same Store, under the same policies
+	// shared answers for every node's swarms: the cluster's store (SharedStore) when
+	// clustered, else store. Bans, known streams and detached viewers' checks use it.
+	shared Store
+	log    *slog.Logger
+	m      *metrics
+	now    func() time.Time
+	wt     *announce.Server // GET /announce: WebTorrent swarms in the same Store, under the same policies
 
 	// locks serialise each swarm's core calls with the delivery of their messages, so
 	// a peer sees its swarm's changes in decision order.
@@ -113,9 +116,13 @@ func New(cfg Config) (*Tracker, error) {
 			return nil, fmt.Errorf("tracker: register metrics: %w", err)
 		}
 	}
+	t.shared = t.store
 	if cfg.Cluster != nil {
 		if err := cfg.Cluster.Start(core, t.deliver); err != nil {
 			return nil, err
+		}
+		if ss, ok := cfg.Cluster.(SharedStore); ok {
+			t.shared = ss.SharedStore()
 		}
 	}
 	return t, nil
