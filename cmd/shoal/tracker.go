@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/shoal-cdn/shoal/internal/cluster"
 	"github.com/shoal-cdn/shoal/internal/console"
 	"github.com/shoal-cdn/shoal/internal/server"
 	"github.com/shoal-cdn/shoal/internal/tracker"
@@ -88,13 +89,24 @@ func runTracker(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer stopNATS()
+	var ctl *cluster.Controls
 	if node != nil {
 		cfg.Cluster = node
 		defer node.Close()
+		if ctl, err = cf.controls(ctx, node, log); err != nil {
+			return err
+		}
+		if ctl != nil {
+			cfg.Controls = ctl
+			defer ctl.Close()
+		}
 	}
 	t, err := tracker.New(cfg)
 	if err != nil {
 		return err
+	}
+	if ctl != nil {
+		ctl.Watch(t.ApplyControl)
 	}
 	var egress func(context.Context, []string) (map[string]float64, error)
 	if *edgeMetrics != "" {

@@ -55,7 +55,6 @@ var ErrNoJetStream = errors.New("cluster: NATS has no JetStream")
 const (
 	controlsMaxValue = 64 << 10
 	controlsOpenWait = 20 * time.Second // JetStream's Raft electing a leader after a restart
-	noJetStreamAfter = 3 * time.Second  // no responder this long: the servers have none
 	controlsAttempt  = 2 * time.Second
 )
 
@@ -76,7 +75,6 @@ func (n *Node) OpenControls(ctx context.Context, replicas int) (*Controls, error
 	ctx, cancel := context.WithTimeout(ctx, controlsOpenWait)
 	defer cancel()
 	var kv jetstream.KeyValue
-	start := time.Now()
 	for {
 		r := replicas
 		if r == 0 {
@@ -93,7 +91,9 @@ func (n *Node) OpenControls(ctx context.Context, replicas int) (*Controls, error
 		switch {
 		case err == nil:
 		case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount),
-			errors.Is(err, nats.ErrNoResponders) && time.Since(start) > noJetStreamAfter:
+			errors.Is(err, nats.ErrNoResponders):
+			// A server with JetStream answers (or stays silent until it has a leader);
+			// no responder at all means it has none.
 			return nil, fmt.Errorf("%w: %v", ErrNoJetStream, err)
 		case ctx.Err() != nil:
 			return nil, fmt.Errorf("cluster: controls bucket: %w", err)
