@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -37,10 +38,9 @@ type Node struct {
 	local    map[swarm.SwarmKey]*localSwarm
 	policies map[string]signalling.Policy
 
-	// omu serialises the owner's work: core decisions and the routing of their
-	// messages, so each node receives a swarm's messages in decision order.
-	omu   sync.Mutex
-	owned map[swarm.SwarmKey]*ownedSwarm
+	// shards hold the owned swarms and run the owner's work (shard.go).
+	shards     [ownerShards]ownerShard
+	ownedCount atomic.Int64
 
 	subs    []*nats.Subscription
 	changed chan struct{} // a beat changed the view (cap 1)
@@ -95,7 +95,6 @@ func New(cfg Config) (*Node, error) {
 		view:     []string{cfg.Name},
 		local:    make(map[swarm.SwarmKey]*localSwarm),
 		policies: make(map[string]signalling.Policy),
-		owned:    make(map[swarm.SwarmKey]*ownedSwarm),
 		changed:  make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 	}
@@ -131,6 +130,10 @@ func New(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("cluster: connect %v: %w", cfg.URLs, err)
 	}
 	n.nc = nc
+	for i := range n.shards {
+		n.shards[i].owned = make(map[swarm.SwarmKey]*ownedSwarm)
+		n.shards[i].reqs = make(chan ownerReq, shardQueue)
+	}
 	return n, nil
 }
 
@@ -172,6 +175,9 @@ func (n *Node) Start(core *swarm.Core, deliver func([]swarm.Out)) error {
 	n.viewChanged()
 	n.loops.Go(n.beatLoop)
 	n.loops.Go(n.viewLoop)
+	for i := range n.shards {
+		n.loops.Go(func() { n.shardLoop(i) })
+	}
 	n.log.Info("cluster: joined", "nodes", n.Nodes())
 	return nil
 }
@@ -332,31 +338,34 @@ func (n *Node) viewChanged() {
 	n.m.nodes.Set(float64(len(view)))
 
 	now := time.Now()
-	n.omu.Lock()
-	for _, k := range sortedKeys(n.owned) {
-		os := n.owned[k]
-		if OwnerOf(view, k) != n.cfg.Name {
-			n.forgetLocked(now, k, os)
-			continue
-		}
-		var gone []string
-		for id, node := range os.where {
-			if !slices.Contains(view, node) {
-				gone = append(gone, id)
+	for i := range n.shards {
+		sh := &n.shards[i]
+		sh.mu.Lock()
+		for _, k := range sortedKeys(sh.owned) {
+			os := sh.owned[k]
+			if OwnerOf(view, k) != n.cfg.Name {
+				n.forgetLocked(sh, now, k, os)
+				continue
 			}
-		}
-		slices.Sort(gone)
-		for _, id := range gone {
-			outs, err := n.core.Leave(now, k, id)
-			if err != nil {
-				n.log.Warn("cluster: remove member of a dead node", "swarm", k, "peer", id, "err", err)
+			var gone []string
+			for id, node := range os.where {
+				if !slices.Contains(view, node) {
+					gone = append(gone, id)
+				}
 			}
-			delete(os.where, id)
-			n.routeLocked(outs)
+			slices.Sort(gone)
+			for _, id := range gone {
+				outs, err := n.core.Leave(now, k, id)
+				if err != nil {
+					n.log.Warn("cluster: remove member of a dead node", "swarm", k, "peer", id, "err", err)
+				}
+				delete(os.where, id)
+				n.routeLocked(outs)
+			}
+			n.cleanLocked(sh, k, os)
 		}
-		n.cleanLocked(k, os)
+		sh.mu.Unlock()
 	}
-	n.omu.Unlock()
 	for _, k := range moved {
 		n.restore(k)
 	}
@@ -368,41 +377,44 @@ func (n *Node) dropMoved() {
 	n.mu.Lock()
 	view := n.view
 	n.mu.Unlock()
-	n.omu.Lock()
-	defer n.omu.Unlock()
-	for k, os := range n.owned {
-		if OwnerOf(view, k) != n.cfg.Name {
-			n.forgetLocked(time.Now(), k, os)
+	for i := range n.shards {
+		sh := &n.shards[i]
+		sh.mu.Lock()
+		for k, os := range sh.owned {
+			if OwnerOf(view, k) != n.cfg.Name {
+				n.forgetLocked(sh, time.Now(), k, os)
+			}
 		}
+		sh.mu.Unlock()
 	}
 }
 
-func (n *Node) forgetLocked(now time.Time, k swarm.SwarmKey, os *ownedSwarm) {
+func (n *Node) forgetLocked(sh *ownerShard, now time.Time, k swarm.SwarmKey, os *ownedSwarm) {
 	if os.settle != nil {
 		os.settle.Stop()
 	}
 	n.core.Forget(now, k)
-	delete(n.owned, k)
-	n.m.owned.Set(float64(len(n.owned)))
+	delete(sh.owned, k)
+	n.m.owned.Set(float64(n.ownedCount.Add(-1)))
 	n.log.Info("cluster: swarm moved to another owner", "swarm", k)
 }
 
-func (n *Node) cleanLocked(k swarm.SwarmKey, os *ownedSwarm) {
-	if len(os.where) == 0 && n.core.Members(k) == 0 {
+func (n *Node) cleanLocked(sh *ownerShard, k swarm.SwarmKey, os *ownedSwarm) {
+	if len(os.where) == 0 && n.core.Members(k) == 0 && sh.owned[k] == os {
 		if os.settle != nil {
 			os.settle.Stop()
 		}
-		delete(n.owned, k)
+		delete(sh.owned, k)
+		n.m.owned.Set(float64(n.ownedCount.Add(-1)))
 	}
-	n.m.owned.Set(float64(len(n.owned)))
 }
 
-func (n *Node) ownedLocked(k swarm.SwarmKey) *ownedSwarm {
-	os := n.owned[k]
+func (n *Node) ownedLocked(sh *ownerShard, k swarm.SwarmKey) *ownedSwarm {
+	os := sh.owned[k]
 	if os == nil {
 		os = &ownedSwarm{where: make(map[string]string)}
-		n.owned[k] = os
-		n.m.owned.Set(float64(len(n.owned)))
+		sh.owned[k] = os
+		n.m.owned.Set(float64(n.ownedCount.Add(1)))
 	}
 	return os
 }
