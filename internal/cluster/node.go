@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/shoal-cdn/shoal/internal/announce"
 	"github.com/shoal-cdn/shoal/internal/clusterwire"
 	"github.com/shoal-cdn/shoal/internal/signalling"
 	"github.com/shoal-cdn/shoal/internal/swarm"
@@ -41,6 +42,17 @@ type Node struct {
 	// shards hold the owned swarms and run the owner's work (shard.go).
 	shards     [ownerShards]ownerShard
 	ownedCount atomic.Int64
+
+	// WebTorrent (webtorrent.go): the owner's core and its connection ids (wtMu), the
+	// holder's connections and the swarms each announced in (mu), the holder's
+	// delivery function.
+	wtCore    *announce.Core
+	wtMu      sync.Mutex
+	wtIDs     map[wtConnKey]announce.ConnID
+	wtRev     map[announce.ConnID]wtConnKey
+	wtNext    announce.ConnID
+	wtHeld    map[announce.ConnID]map[string]struct{}
+	wtDeliver func([]announce.Out)
 
 	subs    []*nats.Subscription
 	changed chan struct{} // a beat changed the view (cap 1)
@@ -96,6 +108,9 @@ func New(cfg Config) (*Node, error) {
 		local:    make(map[swarm.SwarmKey]*localSwarm),
 		policies: make(map[string]signalling.Policy),
 		changed:  make(chan struct{}, 1),
+		wtIDs:    make(map[wtConnKey]announce.ConnID),
+		wtRev:    make(map[announce.ConnID]wtConnKey),
+		wtHeld:   make(map[announce.ConnID]map[string]struct{}),
 		stop:     make(chan struct{}),
 	}
 	opts := []nats.Option{
@@ -152,6 +167,7 @@ func (n *Node) Nodes() []string {
 // policies (waiting two beat intervals for their answers), then beats until Close.
 func (n *Node) Start(core *swarm.Core, deliver func([]swarm.Out)) error {
 	n.core, n.deliver = core, deliver
+	n.wtCore = announce.NewCore(announce.CoreConfig{Store: core.Store(), Policy: core.Policy, MaxSwarms: core.Config().MaxSwarms})
 	p := n.cfg.Prefix
 	for subj, h := range map[string]nats.MsgHandler{
 		clusterwire.BeatSubject(p):              n.onBeat,
@@ -366,6 +382,7 @@ func (n *Node) viewChanged() {
 		}
 		sh.mu.Unlock()
 	}
+	n.wtDropNodes(now, view)
 	for _, k := range moved {
 		n.restore(k)
 	}

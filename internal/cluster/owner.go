@@ -39,6 +39,8 @@ func (n *Node) runRequestLocked(sh *ownerShard, q ownerReq, rt *router) {
 	k := swarm.SwarmKey{Stream: r.Stream, Rendition: r.Rendition}
 	now := time.Now()
 	switch r.Op {
+	case clusterwire.OpWTAnnounce, clusterwire.OpWTClose:
+		n.runWTLocked(now, r, rt)
 	case clusterwire.OpJoin:
 		p := fromWire(*r.Peer)
 		w, outs, err := n.core.Join(now, k, p)

@@ -43,18 +43,23 @@ func (r *router) add(outs []swarm.Out) {
 		if o.Close {
 			delete(os.where, o.To)
 		}
-		b := r.batches[node]
-		if b == nil {
-			b = &deliveryBatch{}
-			r.batches[node] = b
-			r.order = append(r.order, node)
-		}
-		if len(b.outs) >= clusterwire.MaxOuts || b.bytes+len(raw) > maxDeliveryBytes {
-			r.send(node, b)
-		}
-		b.outs = append(b.outs, clusterwire.Out{Stream: o.Swarm.Stream, Rendition: o.Swarm.Rendition, To: o.To, Close: o.Close, Msg: raw})
-		b.bytes += len(raw) + 128
+		r.queue(node, clusterwire.Out{Stream: o.Swarm.Stream, Rendition: o.Swarm.Rendition, To: o.To, Close: o.Close, Msg: raw})
 	}
+}
+
+// queue adds one message for node, sending the node's batch first if it is full.
+func (r *router) queue(node string, o clusterwire.Out) {
+	b := r.batches[node]
+	if b == nil {
+		b = &deliveryBatch{}
+		r.batches[node] = b
+		r.order = append(r.order, node)
+	}
+	if len(b.outs) >= clusterwire.MaxOuts || b.bytes+len(o.Msg) > maxDeliveryBytes {
+		r.send(node, b)
+	}
+	b.outs = append(b.outs, o)
+	b.bytes += len(o.Msg) + 128
 }
 
 // flush sends what is queued, one Delivery per node, and leaves r empty for reuse.

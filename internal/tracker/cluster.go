@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/shoal-cdn/shoal/internal/announce"
 	"github.com/shoal-cdn/shoal/internal/swarm"
 )
 
@@ -31,4 +32,11 @@ type Cluster interface {
 // it, whichever node the request reaches.
 type SharedStore interface {
 	SharedStore() swarm.Store
+}
+
+// WebTorrentCluster is the optional part of a Cluster that spans the WebTorrent
+// swarms of GET /announce too (cluster.Node): announces go to their swarm's owner,
+// whose messages come back through deliver. Called once, by New, before Start.
+type WebTorrentCluster interface {
+	WebTorrent(deliver func([]announce.Out)) announce.Cluster
 }

@@ -98,7 +98,12 @@ func New(cfg Config) (*Tracker, error) {
 		ctl:         controls{store: cfg.Controls},
 		extra:       make(map[SwarmKey]extra),
 	}
+	var wtc announce.Cluster
+	if wc, ok := cfg.Cluster.(WebTorrentCluster); ok {
+		wtc = wc.WebTorrent(func(outs []announce.Out) { t.wt.Deliver(outs) })
+	}
 	t.wt, err = announce.New(announce.Config{
+		Cluster:         wtc,
 		Core:            announce.CoreConfig{Store: cfg.Store, Policy: core.Policy, MaxSwarms: cfg.MaxSwarms},
 		MaxMessageBytes: cfg.MaxMessageBytes, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
 		PeerTimeout: cfg.PeerTimeout, SendQueue: cfg.SendQueue, SendQueueBytes: cfg.SendQueueBytes,
