@@ -69,6 +69,7 @@ func runTracker(ctx context.Context, args []string, stdout io.Writer) error {
 	edgeMetrics := fs.String("edge-metrics", "", "comma-separated edge URLs whose /metrics give the console its CDN egress")
 	originURL := fs.String("origin", "", "origin base URL: a takedown through the admin API also ends the stream there (POST /takedown/STREAM)")
 	publishToken := fs.String("publish-token", "", "the origin's publish token, for --origin's takedown calls")
+	takedownEdges := fs.String("takedown-edges", "", "comma-separated edge URLs a takedown purges at once (their POST /takedown/STREAM, with --admin-token)")
 	cert, key := tlsFlags(fs)
 	logger := logFlags(fs)
 	if err := parse(fs, args); err != nil {
@@ -81,8 +82,15 @@ func runTracker(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	cfg.Logger, cfg.Registerer = log, reg
+	var hooks []func(context.Context, string, bool) error
 	if *originURL != "" {
-		cfg.OnTakedown = originTakedown(*originURL, *publishToken)
+		hooks = append(hooks, originTakedown(*originURL, *publishToken))
+	}
+	for _, u := range splitList(*takedownEdges) {
+		hooks = append(hooks, edgeTakedown(u, *tf.adminToken))
+	}
+	if len(hooks) > 0 {
+		cfg.OnTakedown = allTakedowns(hooks)
 	}
 	node, stopNATS, err := cf.start(log, reg)
 	if err != nil {
