@@ -22,8 +22,10 @@ const (
 	// shardQueue bounds the requests waiting for one shard. A full queue holds the
 	// NATS callback; NATS's pending limits (SetPendingLimits in Start) bound the rest.
 	shardQueue = 1024
-	// shardBatch bounds the requests a shard runs before it sends their messages.
+	// shardBatch and shardHold bound the requests a shard runs, and for how long,
+	// before it sends their messages.
 	shardBatch = 64
+	shardHold  = time.Millisecond
 )
 
 // ownerShard is the owned swarms of one shard. mu serialises the core decisions of
@@ -77,11 +79,16 @@ func (n *Node) shardLoop(i int) {
 			return
 		case q := <-sh.reqs:
 			sh.mu.Lock()
+			start := time.Now()
 			n.runRequestLocked(sh, q, rt)
-			// Run what queued meanwhile (up to shardBatch) before sending: their
-			// messages to one node share a Delivery.
+			// Run what queued meanwhile (up to shardBatch, for up to shardHold)
+			// before sending: their messages to one node share a Delivery, and no
+			// message waits behind more than shardHold of others' work.
 		drain:
 			for range shardBatch - 1 {
+				if time.Since(start) > shardHold {
+					break
+				}
 				select {
 				case q = <-sh.reqs:
 					n.runRequestLocked(sh, q, rt)
