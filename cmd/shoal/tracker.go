@@ -69,6 +69,8 @@ func runTracker(ctx context.Context, args []string, stdout io.Writer) error {
 	edgeMetrics := fs.String("edge-metrics", "", "comma-separated edge URLs whose /metrics give the console its CDN egress")
 	originURL := fs.String("origin", "", "origin base URL: a takedown through the admin API also ends the stream there (POST /takedown/STREAM)")
 	publishToken := fs.String("publish-token", "", "the origin's publish token, for --origin's takedown calls")
+	welcomeTrackers := fs.String("welcome-trackers", "", "comma-separated ws(s)://HOST/tracker URLs of the other tracker nodes, sent in every welcome for viewers to fail over to")
+	welcomeEdges := fs.String("welcome-edges", "", "comma-separated http(s) edge URLs sent in every welcome for viewers to fail over to")
 	takedownEdges := fs.String("takedown-edges", "", "comma-separated edge URLs a takedown purges at once (their POST /takedown/STREAM, with --admin-token)")
 	cert, key := tlsFlags(fs)
 	logger := logFlags(fs)
@@ -82,6 +84,7 @@ func runTracker(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	cfg.Logger, cfg.Registerer = log, reg
+	cfg.WelcomeTrackers, cfg.WelcomeEdges = splitList(*welcomeTrackers), splitList(*welcomeEdges)
 	var hooks []func(context.Context, string, bool) error
 	if *originURL != "" {
 		hooks = append(hooks, originTakedown(*originURL, *publishToken))
