@@ -36,6 +36,7 @@ type Node struct {
 	mu       sync.Mutex
 	live     map[string]time.Time // node → last beat (self included, never expires)
 	view     []string             // sorted keys of live
+	expired  map[string]bool      // nodes this node declared dead (silent), until seen again
 	local    map[swarm.SwarmKey]*localSwarm
 	policies map[string]signalling.Policy
 
@@ -105,6 +106,7 @@ func New(cfg Config) (*Node, error) {
 		cfg: cfg, log: cfg.Logger.With("node", cfg.Name), m: m,
 		live:     map[string]time.Time{cfg.Name: {}},
 		view:     []string{cfg.Name},
+		expired:  make(map[string]bool),
 		local:    make(map[swarm.SwarmKey]*localSwarm),
 		policies: make(map[string]signalling.Policy),
 		changed:  make(chan struct{}, 1),
@@ -177,6 +179,7 @@ func (n *Node) Start(core *swarm.Core, deliver func([]swarm.Out)) error {
 		clusterwire.PolicySubject(p):            n.onPolicy,
 		clusterwire.StreamsSubject(p):           n.onStreams,
 		clusterwire.StoreSubject(p, n.cfg.Name): n.onStore,
+		clusterwire.ResyncSubject(p, n.cfg.Name): n.onResync,
 	} {
 		s, err := n.nc.Subscribe(subj, h)
 		if err != nil {
@@ -298,6 +301,7 @@ func (n *Node) viewLoop() {
 		for node, seen := range n.live {
 			if node != n.cfg.Name && now.Sub(seen) > n.cfg.DeadAfter {
 				delete(n.live, node)
+				n.expired[node] = true
 				dead = append(dead, node)
 			}
 		}
@@ -344,6 +348,15 @@ func (n *Node) viewChanged() {
 	n.mu.Lock()
 	n.view = slices.Sorted(maps.Keys(n.live))
 	view := n.view
+	// A node this one declared dead is alive after all (it was only slow): it never
+	// saw its view change, so it must be told to restore its members here.
+	var back []string
+	for node := range n.expired {
+		if _, ok := n.live[node]; ok {
+			back = append(back, node)
+			delete(n.expired, node)
+		}
+	}
 	var moved []swarm.SwarmKey
 	for k, ls := range n.local {
 		if OwnerOf(view, k) != ls.owner {
@@ -384,6 +397,34 @@ func (n *Node) viewChanged() {
 	}
 	n.wtDropNodes(now, view)
 	for _, k := range moved {
+		n.restore(k)
+	}
+	for _, node := range back {
+		b, _ := clusterwire.Encode(&clusterwire.Beat{Node: n.cfg.Name})
+		if err := n.nc.Publish(clusterwire.ResyncSubject(n.cfg.Prefix, node), b); err != nil {
+			n.m.failures.WithLabelValues("resync").Inc()
+		}
+		n.log.Warn("cluster: a node declared dead is back: asking it to restore its members", "peer_node", node)
+	}
+}
+
+// onResync restores this node's members of the swarms the sender owns: it declared
+// this node dead and removed them, though this node never saw its own view change.
+func (n *Node) onResync(msg *nats.Msg) {
+	var b clusterwire.Beat
+	if clusterwire.Decode(msg.Data, &b) != nil || b.Node == n.cfg.Name {
+		return
+	}
+	n.mu.Lock()
+	var keys []swarm.SwarmKey
+	for _, k := range sortedKeys(n.local) {
+		if n.ownerOfLocked(k) == b.Node {
+			keys = append(keys, k)
+		}
+	}
+	n.mu.Unlock()
+	n.log.Warn("cluster: a node had declared this one dead: restoring its members there", "peer_node", b.Node, "swarms", len(keys))
+	for _, k := range keys {
 		n.restore(k)
 	}
 }
