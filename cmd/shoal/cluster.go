@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shoal-cdn/shoal/internal/cluster"
+	"github.com/shoal-cdn/shoal/internal/swarm"
 )
 
 // clusterFlags join `shoal tracker` to a tracker cluster over NATS.
@@ -122,14 +123,23 @@ func splitList(s string) []string {
 	return out
 }
 
-// controls opens the cluster's shared policy bucket (JetStream KV) in place of the
-// per-node --policy-file; nil, nil when NATS has no JetStream (policies then stay
-// per node, as the warning says).
-func (c *clusterFlags) controls(ctx context.Context, n *cluster.Node, log *slog.Logger) (*cluster.Controls, error) {
+// shared opens the cluster's JetStream buckets: the operator's controls (in place of
+// the per-node --policy-file) and the swarms' bans (around the store the tracker's
+// core decides with). nil, nil, nil when NATS has no JetStream (controls and bans then
+// stay per node, as the warning says).
+func (c *clusterFlags) shared(ctx context.Context, n *cluster.Node, log *slog.Logger) (*cluster.Controls, *cluster.Bans, error) {
 	ctl, err := n.OpenControls(ctx, *c.kvReplicas)
 	if errors.Is(err, cluster.ErrNoJetStream) {
 		log.Warn("cluster: NATS has no JetStream, so policies are kept per node (--policy-file) and a restart forgets other nodes' changes; enable JetStream on the NATS servers or give --nats-embed-store", "err", err)
-		return nil, nil
+		return nil, nil, nil
 	}
-	return ctl, err
+	if err != nil {
+		return nil, nil, err
+	}
+	bans, err := n.OpenBans(ctx, swarm.NewMemStore(64), *c.kvReplicas)
+	if err != nil {
+		ctl.Close()
+		return nil, nil, err
+	}
+	return ctl, bans, nil
 }

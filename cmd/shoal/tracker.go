@@ -104,12 +104,14 @@ func runTracker(ctx context.Context, args []string, stdout io.Writer) error {
 	if node != nil {
 		cfg.Cluster = node
 		defer node.Close()
-		if ctl, err = cf.controls(ctx, node, log); err != nil {
+		var bans *cluster.Bans
+		if ctl, bans, err = cf.shared(ctx, node, log); err != nil {
 			return err
 		}
 		if ctl != nil {
-			cfg.Controls = ctl
+			cfg.Controls, cfg.Store = ctl, bans
 			defer ctl.Close()
+			defer bans.Close()
 		}
 	}
 	t, err := tracker.New(cfg)

@@ -68,45 +68,15 @@ func ControlsBucket(prefix string) string {
 // It waits up to 20 s for JetStream to become available (a restarting NATS cluster
 // elects its leaders first); ErrNoJetStream when the servers have none.
 func (n *Node) OpenControls(ctx context.Context, replicas int) (*Controls, error) {
-	js, err := jetstream.New(n.nc)
+	kv, err := n.openBucket(ctx, jetstream.KeyValueConfig{
+		Bucket: ControlsBucket(n.cfg.Prefix), Description: "shoal tracker: operator's stream controls",
+		History: 1, Storage: jetstream.FileStorage, MaxValueSize: controlsMaxValue,
+	}, replicas)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, controlsOpenWait)
 	defer cancel()
-	var kv jetstream.KeyValue
-	for {
-		r := replicas
-		if r == 0 {
-			r = min(3, 1+len(n.nc.DiscoveredServers()))
-		}
-		// Each attempt on its own deadline: a request made before JetStream has a
-		// leader gets no answer at all.
-		actx, acancel := context.WithTimeout(ctx, controlsAttempt)
-		kv, err = js.CreateOrUpdateKeyValue(actx, jetstream.KeyValueConfig{
-			Bucket: ControlsBucket(n.cfg.Prefix), Description: "shoal tracker: operator's stream controls",
-			History: 1, Replicas: r, Storage: jetstream.FileStorage, MaxValueSize: controlsMaxValue,
-		})
-		acancel()
-		switch {
-		case err == nil:
-		case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount),
-			errors.Is(err, nats.ErrNoResponders):
-			// A server with JetStream answers (or stays silent until it has a leader);
-			// no responder at all means it has none.
-			return nil, fmt.Errorf("%w: %v", ErrNoJetStream, err)
-		case ctx.Err() != nil:
-			return nil, fmt.Errorf("cluster: controls bucket: %w", err)
-		default:
-			n.log.Debug("cluster: controls bucket not ready", "err", err)
-			select {
-			case <-ctx.Done():
-			case <-time.After(250 * time.Millisecond):
-			}
-			continue
-		}
-		break
-	}
 	wctx, stop := context.WithCancel(context.Background())
 	w, err := kv.WatchAll(wctx)
 	if err != nil {
@@ -249,4 +219,43 @@ func (c *Controls) Close() error {
 		err = nil // already ended with the context or the connection
 	}
 	return err
+}
+
+// openBucket creates (or opens) a key-value bucket with replicas copies (0: as many
+// NATS servers as this node knows, up to 3), waiting up to controlsOpenWait for
+// JetStream; ErrNoJetStream when the servers have none.
+func (n *Node) openBucket(ctx context.Context, cfg jetstream.KeyValueConfig, replicas int) (jetstream.KeyValue, error) {
+	js, err := jetstream.New(n.nc)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, controlsOpenWait)
+	defer cancel()
+	for {
+		cfg.Replicas = replicas
+		if cfg.Replicas == 0 {
+			cfg.Replicas = min(3, 1+len(n.nc.DiscoveredServers()))
+		}
+		// Each attempt on its own deadline: a request made before JetStream has a
+		// leader gets no answer at all.
+		actx, acancel := context.WithTimeout(ctx, controlsAttempt)
+		kv, err := js.CreateOrUpdateKeyValue(actx, cfg)
+		acancel()
+		switch {
+		case err == nil:
+			return kv, nil
+		case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount),
+			errors.Is(err, nats.ErrNoResponders):
+			// A server with JetStream answers (or stays silent until it has a leader);
+			// no responder at all means it has none.
+			return nil, fmt.Errorf("%w: %v", ErrNoJetStream, err)
+		case ctx.Err() != nil:
+			return nil, fmt.Errorf("cluster: bucket %s: %w", cfg.Bucket, err)
+		}
+		n.log.Debug("cluster: bucket not ready", "bucket", cfg.Bucket, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shoal-cdn/shoal/internal/signalling"
+	"github.com/shoal-cdn/shoal/internal/swarm"
 	"github.com/shoal-cdn/shoal/internal/tracker"
 )
 
@@ -23,7 +24,8 @@ import (
 // its controls in the cluster's bucket.
 type jsNode struct {
 	testNode
-	ctl *Controls
+	ctl  *Controls
+	bans *Bans
 }
 
 func (jn *jsNode) stop() {
@@ -31,6 +33,7 @@ func (jn *jsNode) stop() {
 	<-jn.done
 	jn.srv.Close()
 	jn.ctl.Close()
+	jn.bans.Close()
 	jn.node.Close()
 	jn.nats.Shutdown()
 	jn.nats.WaitForShutdown()
@@ -73,14 +76,18 @@ func startJSCluster(t *testing.T, dirs []string) []*jsNode {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		tr, err := tracker.New(tracker.Config{Cluster: node, Controls: ctl, Registerer: prometheus.NewRegistry(), TrustProxy: true, AdminOpen: true})
+		bans, err := node.OpenBans(ctx, swarm.NewMemStore(4), 3)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		tr, err := tracker.New(tracker.Config{Cluster: node, Controls: ctl, Store: bans, Registerer: prometheus.NewRegistry(), TrustProxy: true, AdminOpen: true})
 		if err != nil {
 			t.Fatal(err)
 		}
 		ctl.Watch(tr.ApplyControl)
 		runCtx, cancel := context.WithCancel(context.Background())
 		jn := &jsNode{testNode: testNode{name: name, nats: s, node: node, tr: tr, srv: httptest.NewServer(tr.Handler()),
-			cancel: cancel, done: make(chan struct{})}, ctl: ctl}
+			cancel: cancel, done: make(chan struct{})}, ctl: ctl, bans: bans}
 		go func() { tr.Run(runCtx); close(jn.done) }()
 		nodes = append(nodes, jn)
 	}
@@ -195,4 +202,58 @@ func TestControlsClusterWide(t *testing.T) {
 	waitFor(t, 5*time.Second, "n1 sees the takedown lifted", func() bool { return !a.tr.Control("demo").TakenDown })
 	waitFor(t, 5*time.Second, "n3 sees the takedown lifted", func() bool { return !c.tr.Control("demo").TakenDown })
 	dial(t, &c.testNode, "10.0.2.3", 1e6)
+}
+
+// TestBansOutliveOwner: a ban made on a swarm's owner is in the cluster's bucket and
+// in every node's store, so when the owner leaves, the new owner refuses the banned
+// address; lifting it on a survivor lifts it on every node.
+func TestBansOutliveOwner(t *testing.T) {
+	nodes := startJSCluster(t, []string{t.TempDir(), t.TempDir(), t.TempDir()})
+	stopped := map[*jsNode]bool{}
+	t.Cleanup(func() {
+		for _, jn := range nodes {
+			if !stopped[jn] {
+				jn.stop()
+			}
+		}
+	})
+	ctx := ctxT(t)
+	until := time.Now().Add(time.Hour)
+	if err := nodes[0].node.Store().Ban(ctx, demo, swarm.Ban{Addr: "192.0.2.66", Until: until}); err != nil {
+		t.Fatal(err)
+	}
+	for _, jn := range nodes {
+		waitFor(t, 5*time.Second, jn.name+" holds the ban in its own store", func() bool {
+			b, _ := jn.bans.MemStore.Banned(ctx, demo, "", "192.0.2.66", time.Now())
+			return b
+		})
+	}
+	var owner *jsNode
+	var rest []*jsNode
+	for _, jn := range nodes {
+		if jn.name == OwnerOf(jn.node.Nodes(), demo) {
+			owner = jn
+		} else {
+			rest = append(rest, jn)
+		}
+	}
+	owner.stop()
+	stopped[owner] = true
+	waitFor(t, 5*time.Second, "the survivors see two nodes", func() bool { return len(rest[0].node.Nodes()) == 2 && len(rest[1].node.Nodes()) == 2 })
+	if b, err := rest[0].node.Store().Banned(ctx, demo, "", "192.0.2.66", time.Now()); err != nil || !b {
+		t.Fatalf("the new owner does not hold the ban: %v, %v", b, err)
+	}
+	d := signalling.Dialer{HTTPHeader: map[string][]string{"X-Forwarded-For": {"192.0.2.66"}}}
+	if _, err := d.Dial(ctxT(t), rest[1].url(), signalling.Join{Stream: demo.Stream, Rendition: demo.Rendition, UploadCapacity: 1e6}); err == nil {
+		t.Fatal("the banned address joined after its swarm changed owner")
+	}
+	if code, body := httpDo(t, "DELETE", rest[0].srv.URL+"/api/streams/demo/bans?addr=192.0.2.66", ""); code != http.StatusOK {
+		t.Fatalf("unban: %d %s", code, body)
+	}
+	for _, jn := range rest {
+		waitFor(t, 5*time.Second, jn.name+" lifted the ban", func() bool {
+			b, _ := jn.bans.MemStore.Banned(ctx, demo, "", "192.0.2.66", time.Now())
+			return !b
+		})
+	}
 }

@@ -172,13 +172,13 @@ func (n *Node) Start(core *swarm.Core, deliver func([]swarm.Out)) error {
 	n.wtCore = announce.NewCore(announce.CoreConfig{Store: core.Store(), Policy: core.Policy, MaxSwarms: core.Config().MaxSwarms})
 	p := n.cfg.Prefix
 	for subj, h := range map[string]nats.MsgHandler{
-		clusterwire.BeatSubject(p):              n.onBeat,
-		clusterwire.HelloSubject(p):             n.onHello,
-		clusterwire.OwnerSubject(p, n.cfg.Name): n.onRequest,
-		clusterwire.NodeSubject(p, n.cfg.Name):  n.onDelivery,
-		clusterwire.PolicySubject(p):            n.onPolicy,
-		clusterwire.StreamsSubject(p):           n.onStreams,
-		clusterwire.StoreSubject(p, n.cfg.Name): n.onStore,
+		clusterwire.BeatSubject(p):               n.onBeat,
+		clusterwire.HelloSubject(p):              n.onHello,
+		clusterwire.OwnerSubject(p, n.cfg.Name):  n.onRequest,
+		clusterwire.NodeSubject(p, n.cfg.Name):   n.onDelivery,
+		clusterwire.PolicySubject(p):             n.onPolicy,
+		clusterwire.StreamsSubject(p):            n.onStreams,
+		clusterwire.StoreSubject(p, n.cfg.Name):  n.onStore,
 		clusterwire.ResyncSubject(p, n.cfg.Name): n.onResync,
 	} {
 		s, err := n.nc.Subscribe(subj, h)
