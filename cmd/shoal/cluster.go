@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -14,12 +16,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shoal-cdn/shoal/internal/cluster"
+	"github.com/shoal-cdn/shoal/internal/swarm"
 )
 
 // clusterFlags join `shoal tracker` to a tracker cluster over NATS.
 type clusterFlags struct {
 	nats, node, creds, tlsCA, tlsCert, tlsKey *string
 	embed, embedCluster, embedRoutes          *string
+	embedStore                                *string
+	kvReplicas                                *int
 	deadAfter                                 *time.Duration
 }
 
@@ -34,6 +39,8 @@ func addClusterFlags(fs *flag.FlagSet) *clusterFlags {
 		embed:        fs.String("nats-embed", "", "run an embedded nats-server with its client port on HOST:PORT (joined when --nats is empty)"),
 		embedCluster: fs.String("nats-embed-cluster", "", "the embedded server's route address HOST:PORT: it forms a NATS cluster with --nats-embed-routes"),
 		embedRoutes:  fs.String("nats-embed-routes", "", "route addresses nats://HOST:PORT[,…] of the other embedded servers"),
+		embedStore:   fs.String("nats-embed-store", "", "turn JetStream on in the embedded server, keeping its files (the cluster's policies) in DIR"),
+		kvReplicas:   fs.Int("nats-kv-replicas", 0, "copies of the cluster's policy bucket in JetStream (0: one per NATS server known, up to 3)"),
 		deadAfter:    fs.Duration("cluster-dead-after", time.Second, "a node silent this long is dead and its swarms are taken over (heartbeats every 250ms)"),
 	}
 }
@@ -45,7 +52,7 @@ func (c *clusterFlags) start(log *slog.Logger, reg prometheus.Registerer) (*clus
 	urls := splitList(*c.nats)
 	if *c.embed != "" {
 		s, err := cluster.StartServer(cluster.ServerConfig{Name: *c.node, Listen: *c.embed,
-			Cluster: *c.embedCluster, Routes: splitList(*c.embedRoutes)})
+			Cluster: *c.embedCluster, Routes: splitList(*c.embedRoutes), StoreDir: *c.embedStore})
 		if err != nil {
 			return nil, stop, err
 		}
@@ -54,8 +61,8 @@ func (c *clusterFlags) start(log *slog.Logger, reg prometheus.Registerer) (*clus
 		if len(urls) == 0 {
 			urls = []string{s.ClientURL()}
 		}
-	} else if *c.embedCluster != "" || *c.embedRoutes != "" {
-		return nil, stop, fmt.Errorf("--nats-embed-cluster and --nats-embed-routes need --nats-embed")
+	} else if *c.embedCluster != "" || *c.embedRoutes != "" || *c.embedStore != "" {
+		return nil, stop, fmt.Errorf("--nats-embed-cluster, --nats-embed-routes and --nats-embed-store need --nats-embed")
 	}
 	if len(urls) == 0 {
 		return nil, stop, nil
@@ -114,4 +121,25 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// shared opens the cluster's JetStream buckets: the operator's controls (in place of
+// the per-node --policy-file) and the swarms' bans (around the store the tracker's
+// core decides with). nil, nil, nil when NATS has no JetStream (controls and bans then
+// stay per node, as the warning says).
+func (c *clusterFlags) shared(ctx context.Context, n *cluster.Node, log *slog.Logger) (*cluster.Controls, *cluster.Bans, error) {
+	ctl, err := n.OpenControls(ctx, *c.kvReplicas)
+	if errors.Is(err, cluster.ErrNoJetStream) {
+		log.Warn("cluster: NATS has no JetStream, so policies are kept per node (--policy-file) and a restart forgets other nodes' changes; enable JetStream on the NATS servers or give --nats-embed-store", "err", err)
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	bans, err := n.OpenBans(ctx, swarm.NewMemStore(64), *c.kvReplicas)
+	if err != nil {
+		ctl.Close()
+		return nil, nil, err
+	}
+	return ctl, bans, nil
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"time"
 
 	"github.com/shoal-cdn/shoal/internal/edge"
@@ -40,6 +41,7 @@ func runEdge(ctx context.Context, args []string, stdout io.Writer) error {
 	listen := fs.String("listen", "127.0.0.1:8082", "address to serve on (port 0 picks a free port)")
 	originURL := fs.String("origin", "", "base URL of the origin, e.g. http://127.0.0.1:8081 (required)")
 	ef := addEdgeFlags(fs)
+	adminToken := fs.String("admin-token", "", "bearer token of POST/DELETE /takedown/STREAM (the tracker's --takedown-edges purges this edge at once); none: refused")
 	cert, key := tlsFlags(fs)
 	logger := logFlags(fs)
 	if err := parse(fs, args); err != nil {
@@ -57,7 +59,10 @@ func runEdge(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer e.Close() // stops origin fetches still in flight
+	mux := http.NewServeMux()
+	mux.Handle("/takedown/", e.TakedownHandler(*adminToken))
+	mux.Handle("/", e.Handler())
 	return serve(ctx, server.Config{Addr: *listen, TLSCert: *cert, TLSKey: *key, Logger: log},
-		withMetrics(reg, e.Handler()), stdout, log,
+		withMetrics(reg, mux), stdout, log,
 		func(url string) string { return fmt.Sprintf("shoal edge on %s (origin %s)", url, *originURL) })
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/shoal-cdn/shoal/internal/cluster"
 	"github.com/shoal-cdn/shoal/internal/console"
 	"github.com/shoal-cdn/shoal/internal/quota"
 	"github.com/shoal-cdn/shoal/internal/server"
@@ -88,6 +89,9 @@ func runTracker(ctx context.Context, args []string, stdout io.Writer) error {
 	edgeMetrics := fs.String("edge-metrics", "", "comma-separated edge URLs whose /metrics give the console its CDN egress")
 	originURL := fs.String("origin", "", "origin base URL: a takedown through the admin API also ends the stream there (POST /takedown/STREAM)")
 	publishToken := fs.String("publish-token", "", "the origin's publish token, for --origin's takedown calls")
+	welcomeTrackers := fs.String("welcome-trackers", "", "comma-separated ws(s)://HOST/tracker URLs of the other tracker nodes, sent in every welcome for viewers to fail over to")
+	welcomeEdges := fs.String("welcome-edges", "", "comma-separated http(s) edge URLs sent in every welcome for viewers to fail over to")
+	takedownEdges := fs.String("takedown-edges", "", "comma-separated edge URLs a takedown purges at once (their POST /takedown/STREAM, with --admin-token)")
 	cert, key := tlsFlags(fs)
 	logger := logFlags(fs)
 	if err := parse(fs, args); err != nil {
@@ -100,21 +104,42 @@ func runTracker(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	cfg.Logger, cfg.Registerer = log, reg
+	cfg.WelcomeTrackers, cfg.WelcomeEdges = splitList(*welcomeTrackers), splitList(*welcomeEdges)
+	var hooks []func(context.Context, string, bool) error
 	if *originURL != "" {
-		cfg.OnTakedown = originTakedown(*originURL, *publishToken)
+		hooks = append(hooks, originTakedown(*originURL, *publishToken))
+	}
+	for _, u := range splitList(*takedownEdges) {
+		hooks = append(hooks, edgeTakedown(u, *tf.adminToken))
+	}
+	if len(hooks) > 0 {
+		cfg.OnTakedown = allTakedowns(hooks)
 	}
 	node, stopNATS, err := cf.start(log, reg)
 	if err != nil {
 		return err
 	}
 	defer stopNATS()
+	var ctl *cluster.Controls
 	if node != nil {
 		cfg.Cluster = node
 		defer node.Close()
+		var bans *cluster.Bans
+		if ctl, bans, err = cf.shared(ctx, node, log); err != nil {
+			return err
+		}
+		if ctl != nil {
+			cfg.Controls, cfg.Store = ctl, bans
+			defer ctl.Close()
+			defer bans.Close()
+		}
 	}
 	t, err := tracker.New(cfg)
 	if err != nil {
 		return err
+	}
+	if ctl != nil {
+		ctl.Watch(t.ApplyControl)
 	}
 	var egress func(context.Context, []string) (map[string]float64, error)
 	if *edgeMetrics != "" {

@@ -38,6 +38,9 @@ type Config struct {
 	Logger     *slog.Logger          // nil → discard
 	Registerer prometheus.Registerer // nil → no metrics
 	Now        func() time.Time      // nil → time.Now (bans)
+	// Cluster, when set, sends announces to their swarm's owner node instead of this
+	// server's Core (which then answers scrapes only); nil → one process.
+	Cluster Cluster
 }
 
 func (c *Config) defaults() {
@@ -173,6 +176,10 @@ func (s *Server) handle(c *conn, b []byte) {
 	switch m := m.(type) {
 	case *webtorrent.Announce:
 		s.m.announces.WithLabelValues(m.Event).Inc()
+		if s.cfg.Cluster != nil {
+			s.cfg.Cluster.Announce(s.cfg.Now(), c.id, c.addr, m.InfoHash, b)
+			return
+		}
 		outs = s.core.Announce(s.cfg.Now(), c.id, m)
 	case *webtorrent.Scrape:
 		s.m.scrapes.Inc()
@@ -180,6 +187,10 @@ func (s *Server) handle(c *conn, b []byte) {
 	}
 	s.deliver(outs)
 }
+
+// Deliver writes outs to this server's connections (those gone are skipped): the
+// Cluster hands it the owners' messages.
+func (s *Server) Deliver(outs []Out) { s.deliver(outs) }
 
 func (s *Server) deliver(outs []Out) {
 	for _, o := range outs {
@@ -225,4 +236,7 @@ func (s *Server) drop(c *conn) {
 	s.mu.Unlock()
 	s.release(c)
 	s.core.Close(s.cfg.Now(), c.id)
+	if s.cfg.Cluster != nil {
+		s.cfg.Cluster.Close(s.cfg.Now(), c.id)
+	}
 }

@@ -113,3 +113,33 @@ func TestOwnerKilled(t *testing.T) {
 		t.Fatalf("newcomer after takeover: %+v", q.Welcome())
 	}
 }
+
+// TestDeclaredDeadButAlive: an owner that declares a slow node dead removes that
+// node's viewers; when the node's beats are heard again it is asked to restore them
+// (it never saw its own view change), and the owner counts them again.
+func TestDeclaredDeadButAlive(t *testing.T) {
+	nodes := startCluster(t, 2, tracker.Config{})
+	var owner, holder *testNode
+	for _, tn := range nodes {
+		if tn.name == OwnerOf(tn.node.Nodes(), demo) {
+			owner = tn
+		} else {
+			holder = tn
+		}
+	}
+	dial(t, holder, "10.0.0.1", 10e6)
+	dial(t, holder, "10.0.0.2", 10e6)
+	waitFor(t, 5*time.Second, "2 members", func() bool { return owner.node.core.Members(demo) == 2 })
+	// As the owner's viewLoop does when the holder is silent for DeadAfter.
+	owner.node.mu.Lock()
+	delete(owner.node.live, holder.name)
+	owner.node.expired[holder.name] = true
+	owner.node.mu.Unlock()
+	owner.node.viewChanged()
+	if m := owner.node.core.Members(demo); m != 0 {
+		t.Fatalf("the owner kept %d members of a node it declared dead", m)
+	}
+	// The holder's next beat brings it back; its members are restored.
+	took := waitFor(t, 5*time.Second, "the holder's members restored on the owner", func() bool { return owner.node.core.Members(demo) == 2 })
+	t.Logf("members back %v after the false death", took)
+}

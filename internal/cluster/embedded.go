@@ -20,6 +20,10 @@ type ServerConfig struct {
 	Routes  []string // nats://host:port of the other servers' Cluster addresses
 	// ClusterName names the NATS cluster; default "shoal".
 	ClusterName string
+	// StoreDir turns JetStream on, keeping its streams (the cluster's controls
+	// bucket) in this directory; empty: no JetStream. In a NATS cluster every server
+	// needs its own directory and a Name unique in the cluster.
+	StoreDir string
 }
 
 // ErrServer wraps failures to start an embedded server.
@@ -35,6 +39,9 @@ func StartServer(cfg ServerConfig) (*server.Server, error) {
 	opts := &server.Options{
 		ServerName: cfg.Name, Host: host, Port: port,
 		NoLog: true, NoSigs: true, MaxPayload: 4 << 20,
+	}
+	if cfg.StoreDir != "" {
+		opts.JetStream, opts.StoreDir = true, cfg.StoreDir
 	}
 	if cfg.Cluster != "" {
 		ch, cp, err := splitHostPort(cfg.Cluster)
@@ -53,6 +60,10 @@ func StartServer(cfg ServerConfig) (*server.Server, error) {
 			}
 			opts.Routes = append(opts.Routes, u...)
 		}
+	}
+	if opts.JetStream && cfg.Cluster != "" && len(opts.Routes) == 0 {
+		// nats-server would stop at once: clustered JetStream needs routes.
+		return nil, fmt.Errorf("%w: JetStream in a NATS cluster needs routes: give every server the route addresses of all (its own included)", ErrServer)
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {

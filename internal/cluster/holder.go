@@ -172,8 +172,13 @@ func (n *Node) onDelivery(msg *nats.Msg) {
 		return
 	}
 	outs := make([]swarm.Out, 0, len(d.Outs))
+	var wt []clusterwire.Out
 	n.mu.Lock()
 	for _, o := range d.Outs {
+		if o.Conn != 0 {
+			wt = append(wt, o)
+			continue
+		}
 		m, err := signalling.DecodeServer(o.Msg)
 		if err != nil {
 			n.m.failures.WithLabelValues("decode").Inc()
@@ -191,7 +196,10 @@ func (n *Node) onDelivery(msg *nats.Msg) {
 		outs = append(outs, swarm.Out{Swarm: k, To: o.To, Msg: m, Close: o.Close})
 	}
 	n.mu.Unlock()
-	n.deliver(outs)
+	if len(outs) > 0 {
+		n.deliver(outs)
+	}
+	n.deliverWT(wt)
 }
 
 func (lp *localPeer) note(m signalling.Message) {

@@ -9,6 +9,7 @@ type metrics struct {
 	takeovers prometheus.Counter
 	forwarded *prometheus.CounterVec
 	failures  *prometheus.CounterVec
+	ownerWait prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -25,11 +26,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Cluster messages sent, by kind (request op, delivery)."}, []string{"kind"}),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shoal_tracker_cluster_failures_total",
 			Help: "Cluster messages that could not be sent or were refused, by kind."}, []string{"kind"}),
+		ownerWait: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "shoal_tracker_cluster_owner_wait_seconds",
+			Help:    "Time a request to this node as a swarm's owner waited in its shard's queue before it ran.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10)}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.nodes, m.owned, m.restores, m.takeovers, m.forwarded, m.failures} {
+	for _, c := range []prometheus.Collector{m.nodes, m.owned, m.restores, m.takeovers, m.forwarded, m.failures, m.ownerWait} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

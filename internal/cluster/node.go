@@ -9,10 +9,12 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/shoal-cdn/shoal/internal/announce"
 	"github.com/shoal-cdn/shoal/internal/clusterwire"
 	"github.com/shoal-cdn/shoal/internal/signalling"
 	"github.com/shoal-cdn/shoal/internal/swarm"
@@ -34,13 +36,24 @@ type Node struct {
 	mu       sync.Mutex
 	live     map[string]time.Time // node → last beat (self included, never expires)
 	view     []string             // sorted keys of live
+	expired  map[string]bool      // nodes this node declared dead (silent), until seen again
 	local    map[swarm.SwarmKey]*localSwarm
 	policies map[string]signalling.Policy
 
-	// omu serialises the owner's work: core decisions and the routing of their
-	// messages, so each node receives a swarm's messages in decision order.
-	omu   sync.Mutex
-	owned map[swarm.SwarmKey]*ownedSwarm
+	// shards hold the owned swarms and run the owner's work (shard.go).
+	shards     [ownerShards]ownerShard
+	ownedCount atomic.Int64
+
+	// WebTorrent (webtorrent.go): the owner's core and its connection ids (wtMu), the
+	// holder's connections and the swarms each announced in (mu), the holder's
+	// delivery function.
+	wtCore    *announce.Core
+	wtMu      sync.Mutex
+	wtIDs     map[wtConnKey]announce.ConnID
+	wtRev     map[announce.ConnID]wtConnKey
+	wtNext    announce.ConnID
+	wtHeld    map[announce.ConnID]map[string]struct{}
+	wtDeliver func([]announce.Out)
 
 	subs    []*nats.Subscription
 	changed chan struct{} // a beat changed the view (cap 1)
@@ -93,10 +106,13 @@ func New(cfg Config) (*Node, error) {
 		cfg: cfg, log: cfg.Logger.With("node", cfg.Name), m: m,
 		live:     map[string]time.Time{cfg.Name: {}},
 		view:     []string{cfg.Name},
+		expired:  make(map[string]bool),
 		local:    make(map[swarm.SwarmKey]*localSwarm),
 		policies: make(map[string]signalling.Policy),
-		owned:    make(map[swarm.SwarmKey]*ownedSwarm),
 		changed:  make(chan struct{}, 1),
+		wtIDs:    make(map[wtConnKey]announce.ConnID),
+		wtRev:    make(map[announce.ConnID]wtConnKey),
+		wtHeld:   make(map[announce.ConnID]map[string]struct{}),
 		stop:     make(chan struct{}),
 	}
 	opts := []nats.Option{
@@ -131,6 +147,10 @@ func New(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("cluster: connect %v: %w", cfg.URLs, err)
 	}
 	n.nc = nc
+	for i := range n.shards {
+		n.shards[i].owned = make(map[swarm.SwarmKey]*ownedSwarm)
+		n.shards[i].reqs = make(chan ownerReq, shardQueue)
+	}
 	return n, nil
 }
 
@@ -149,14 +169,17 @@ func (n *Node) Nodes() []string {
 // policies (waiting two beat intervals for their answers), then beats until Close.
 func (n *Node) Start(core *swarm.Core, deliver func([]swarm.Out)) error {
 	n.core, n.deliver = core, deliver
+	n.wtCore = announce.NewCore(announce.CoreConfig{Store: core.Store(), Policy: core.Policy, MaxSwarms: core.Config().MaxSwarms})
 	p := n.cfg.Prefix
 	for subj, h := range map[string]nats.MsgHandler{
-		clusterwire.BeatSubject(p):              n.onBeat,
-		clusterwire.HelloSubject(p):             n.onHello,
-		clusterwire.OwnerSubject(p, n.cfg.Name): n.onRequest,
-		clusterwire.NodeSubject(p, n.cfg.Name):  n.onDelivery,
-		clusterwire.PolicySubject(p):            n.onPolicy,
-		clusterwire.StreamsSubject(p):           n.onStreams,
+		clusterwire.BeatSubject(p):               n.onBeat,
+		clusterwire.HelloSubject(p):              n.onHello,
+		clusterwire.OwnerSubject(p, n.cfg.Name):  n.onRequest,
+		clusterwire.NodeSubject(p, n.cfg.Name):   n.onDelivery,
+		clusterwire.PolicySubject(p):             n.onPolicy,
+		clusterwire.StreamsSubject(p):            n.onStreams,
+		clusterwire.StoreSubject(p, n.cfg.Name):  n.onStore,
+		clusterwire.ResyncSubject(p, n.cfg.Name): n.onResync,
 	} {
 		s, err := n.nc.Subscribe(subj, h)
 		if err != nil {
@@ -171,6 +194,9 @@ func (n *Node) Start(core *swarm.Core, deliver func([]swarm.Out)) error {
 	n.viewChanged()
 	n.loops.Go(n.beatLoop)
 	n.loops.Go(n.viewLoop)
+	for i := range n.shards {
+		n.loops.Go(func() { n.shardLoop(i) })
+	}
 	n.log.Info("cluster: joined", "nodes", n.Nodes())
 	return nil
 }
@@ -275,6 +301,7 @@ func (n *Node) viewLoop() {
 		for node, seen := range n.live {
 			if node != n.cfg.Name && now.Sub(seen) > n.cfg.DeadAfter {
 				delete(n.live, node)
+				n.expired[node] = true
 				dead = append(dead, node)
 			}
 		}
@@ -321,6 +348,15 @@ func (n *Node) viewChanged() {
 	n.mu.Lock()
 	n.view = slices.Sorted(maps.Keys(n.live))
 	view := n.view
+	// A node this one declared dead is alive after all (it was only slow): it never
+	// saw its view change, so it must be told to restore its members here.
+	var back []string
+	for node := range n.expired {
+		if _, ok := n.live[node]; ok {
+			back = append(back, node)
+			delete(n.expired, node)
+		}
+	}
 	var moved []swarm.SwarmKey
 	for k, ls := range n.local {
 		if OwnerOf(view, k) != ls.owner {
@@ -331,32 +367,64 @@ func (n *Node) viewChanged() {
 	n.m.nodes.Set(float64(len(view)))
 
 	now := time.Now()
-	n.omu.Lock()
-	for _, k := range sortedKeys(n.owned) {
-		os := n.owned[k]
-		if OwnerOf(view, k) != n.cfg.Name {
-			n.forgetLocked(now, k, os)
-			continue
-		}
-		var gone []string
-		for id, node := range os.where {
-			if !slices.Contains(view, node) {
-				gone = append(gone, id)
+	for i := range n.shards {
+		sh := &n.shards[i]
+		sh.mu.Lock()
+		for _, k := range sortedKeys(sh.owned) {
+			os := sh.owned[k]
+			if OwnerOf(view, k) != n.cfg.Name {
+				n.forgetLocked(sh, now, k, os)
+				continue
 			}
-		}
-		slices.Sort(gone)
-		for _, id := range gone {
-			outs, err := n.core.Leave(now, k, id)
-			if err != nil {
-				n.log.Warn("cluster: remove member of a dead node", "swarm", k, "peer", id, "err", err)
+			var gone []string
+			for id, node := range os.where {
+				if !slices.Contains(view, node) {
+					gone = append(gone, id)
+				}
 			}
-			delete(os.where, id)
-			n.routeLocked(outs)
+			slices.Sort(gone)
+			for _, id := range gone {
+				outs, err := n.core.Leave(now, k, id)
+				if err != nil {
+					n.log.Warn("cluster: remove member of a dead node", "swarm", k, "peer", id, "err", err)
+				}
+				delete(os.where, id)
+				n.routeLocked(outs)
+			}
+			n.cleanLocked(sh, k, os)
 		}
-		n.cleanLocked(k, os)
+		sh.mu.Unlock()
 	}
-	n.omu.Unlock()
+	n.wtDropNodes(now, view)
 	for _, k := range moved {
+		n.restore(k)
+	}
+	for _, node := range back {
+		b, _ := clusterwire.Encode(&clusterwire.Beat{Node: n.cfg.Name})
+		if err := n.nc.Publish(clusterwire.ResyncSubject(n.cfg.Prefix, node), b); err != nil {
+			n.m.failures.WithLabelValues("resync").Inc()
+		}
+		n.log.Warn("cluster: a node declared dead is back: asking it to restore its members", "peer_node", node)
+	}
+}
+
+// onResync restores this node's members of the swarms the sender owns: it declared
+// this node dead and removed them, though this node never saw its own view change.
+func (n *Node) onResync(msg *nats.Msg) {
+	var b clusterwire.Beat
+	if clusterwire.Decode(msg.Data, &b) != nil || b.Node == n.cfg.Name {
+		return
+	}
+	n.mu.Lock()
+	var keys []swarm.SwarmKey
+	for _, k := range sortedKeys(n.local) {
+		if n.ownerOfLocked(k) == b.Node {
+			keys = append(keys, k)
+		}
+	}
+	n.mu.Unlock()
+	n.log.Warn("cluster: a node had declared this one dead: restoring its members there", "peer_node", b.Node, "swarms", len(keys))
+	for _, k := range keys {
 		n.restore(k)
 	}
 }
@@ -367,41 +435,44 @@ func (n *Node) dropMoved() {
 	n.mu.Lock()
 	view := n.view
 	n.mu.Unlock()
-	n.omu.Lock()
-	defer n.omu.Unlock()
-	for k, os := range n.owned {
-		if OwnerOf(view, k) != n.cfg.Name {
-			n.forgetLocked(time.Now(), k, os)
+	for i := range n.shards {
+		sh := &n.shards[i]
+		sh.mu.Lock()
+		for k, os := range sh.owned {
+			if OwnerOf(view, k) != n.cfg.Name {
+				n.forgetLocked(sh, time.Now(), k, os)
+			}
 		}
+		sh.mu.Unlock()
 	}
 }
 
-func (n *Node) forgetLocked(now time.Time, k swarm.SwarmKey, os *ownedSwarm) {
+func (n *Node) forgetLocked(sh *ownerShard, now time.Time, k swarm.SwarmKey, os *ownedSwarm) {
 	if os.settle != nil {
 		os.settle.Stop()
 	}
 	n.core.Forget(now, k)
-	delete(n.owned, k)
-	n.m.owned.Set(float64(len(n.owned)))
+	delete(sh.owned, k)
+	n.m.owned.Set(float64(n.ownedCount.Add(-1)))
 	n.log.Info("cluster: swarm moved to another owner", "swarm", k)
 }
 
-func (n *Node) cleanLocked(k swarm.SwarmKey, os *ownedSwarm) {
-	if len(os.where) == 0 && n.core.Members(k) == 0 {
+func (n *Node) cleanLocked(sh *ownerShard, k swarm.SwarmKey, os *ownedSwarm) {
+	if len(os.where) == 0 && n.core.Members(k) == 0 && sh.owned[k] == os {
 		if os.settle != nil {
 			os.settle.Stop()
 		}
-		delete(n.owned, k)
+		delete(sh.owned, k)
+		n.m.owned.Set(float64(n.ownedCount.Add(-1)))
 	}
-	n.m.owned.Set(float64(len(n.owned)))
 }
 
-func (n *Node) ownedLocked(k swarm.SwarmKey) *ownedSwarm {
-	os := n.owned[k]
+func (n *Node) ownedLocked(sh *ownerShard, k swarm.SwarmKey) *ownedSwarm {
+	os := sh.owned[k]
 	if os == nil {
 		os = &ownedSwarm{where: make(map[string]string)}
-		n.owned[k] = os
-		n.m.owned.Set(float64(len(n.owned)))
+		sh.owned[k] = os
+		n.m.owned.Set(float64(n.ownedCount.Add(1)))
 	}
 	return os
 }

@@ -12,8 +12,8 @@ import (
 	"github.com/shoal-cdn/shoal/internal/swarm"
 )
 
-// onRequest runs a request on this node's core as the swarm's owner and routes the
-// resulting messages to the nodes holding their addressees.
+// onRequest decodes a request for a swarm this node owns and queues it on the
+// swarm's shard (shard.go), which runs it in arrival order.
 func (n *Node) onRequest(msg *nats.Msg) {
 	var r clusterwire.Request
 	if err := clusterwire.Decode(msg.Data, &r); err != nil {
@@ -24,11 +24,23 @@ func (n *Node) onRequest(msg *nats.Msg) {
 		}
 		return
 	}
+	sh := n.shardOf(swarm.SwarmKey{Stream: r.Stream, Rendition: r.Rendition})
+	select {
+	case sh.reqs <- ownerReq{r: &r, msg: msg, at: time.Now()}:
+	case <-n.stop:
+	}
+}
+
+// runRequestLocked runs a request on this node's core as the swarm's owner and
+// hands the resulting messages to rt for the nodes holding their addressees. sh.mu
+// must be held.
+func (n *Node) runRequestLocked(sh *ownerShard, q ownerReq, rt *router) {
+	r, msg := q.r, q.msg
 	k := swarm.SwarmKey{Stream: r.Stream, Rendition: r.Rendition}
 	now := time.Now()
-	n.omu.Lock()
-	defer n.omu.Unlock()
 	switch r.Op {
+	case clusterwire.OpWTAnnounce, clusterwire.OpWTClose:
+		n.runWTLocked(now, r, rt)
 	case clusterwire.OpJoin:
 		p := fromWire(*r.Peer)
 		w, outs, err := n.core.Join(now, k, p)
@@ -42,13 +54,13 @@ func (n *Node) onRequest(msg *nats.Msg) {
 			n.log.Warn("cluster: join", "swarm", k, "err", err)
 			rep.Error = clusterwire.JoinInternal
 		default:
-			n.ownedLocked(k).where[p.ID] = r.Node
+			n.ownedLocked(sh, k).where[p.ID] = r.Node
 			if rec, err := n.core.Store().Peer(context.Background(), k, p.ID); err == nil {
 				p = rec
 			}
 			wp := toWire(p)
 			rep.Welcome, rep.Peer = &w, &wp
-			n.routeLocked(outs)
+			rt.add(outs)
 		}
 		respond(msg, &rep)
 	case clusterwire.OpLeave:
@@ -56,10 +68,10 @@ func (n *Node) onRequest(msg *nats.Msg) {
 		if err != nil {
 			n.log.Warn("cluster: leave", "swarm", k, "peer", r.From, "err", err)
 		}
-		if os := n.owned[k]; os != nil {
-			n.routeLocked(outs)
+		if os := sh.owned[k]; os != nil {
+			rt.add(outs)
 			delete(os.where, r.From)
-			n.cleanLocked(k, os)
+			n.cleanLocked(sh, k, os)
 		}
 	case clusterwire.OpMessage:
 		m, err := signalling.DecodeClient(r.Msg)
@@ -67,7 +79,7 @@ func (n *Node) onRequest(msg *nats.Msg) {
 			n.m.failures.WithLabelValues("decode").Inc()
 			return
 		}
-		n.routeLocked(n.core.Handle(now, k, r.From, m))
+		rt.add(n.core.Handle(now, k, r.From, m))
 	case clusterwire.OpRestore:
 		peers := make([]swarm.Restored, len(r.Peers))
 		for i, rp := range r.Peers {
@@ -76,7 +88,7 @@ func (n *Node) onRequest(msg *nats.Msg) {
 		if err := n.core.Restore(now, k, peers); err != nil {
 			n.log.Warn("cluster: restore", "swarm", k, "node", r.Node, "err", err)
 		}
-		os := n.ownedLocked(k)
+		os := n.ownedLocked(sh, k)
 		for _, rp := range r.Peers {
 			if _, ok := os.where[rp.Peer.ID]; !ok {
 				os.where[rp.Peer.ID] = r.Node
@@ -87,13 +99,15 @@ func (n *Node) onRequest(msg *nats.Msg) {
 			os.settle = time.AfterFunc(n.cfg.SettleDelay, func() { n.settle(k, os) })
 		}
 	}
+	n.m.ownerWait.Observe(now.Sub(q.at).Seconds())
 }
 
 // settle ends a takeover of swarm k once the restores had time to arrive.
 func (n *Node) settle(k swarm.SwarmKey, os *ownedSwarm) {
-	n.omu.Lock()
-	defer n.omu.Unlock()
-	if n.owned[k] != os {
+	sh := n.shardOf(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.owned[k] != os {
 		return
 	}
 	os.settle = nil
@@ -102,65 +116,12 @@ func (n *Node) settle(k swarm.SwarmKey, os *ownedSwarm) {
 	n.log.Info("cluster: swarm settled", "swarm", k, "members", n.core.Members(k))
 }
 
-// routeLocked sends outs, in order, to the nodes holding their addressees (one
-// Delivery per node, split to stay under the payload bound). omu must be held.
+// routeLocked sends outs, in order, to the nodes holding their addressees at once
+// (router). The locks of the shards of the outs' swarms must be held.
 func (n *Node) routeLocked(outs []swarm.Out) {
-	if len(outs) == 0 {
-		return
-	}
-	type batch struct {
-		outs  []clusterwire.Out
-		bytes int
-	}
-	batches := make(map[string]*batch)
-	var order []string
-	flush := func(node string, b *batch) {
-		if len(b.outs) == 0 {
-			return
-		}
-		data, err := clusterwire.Encode(&clusterwire.Delivery{Outs: b.outs})
-		if err == nil {
-			err = n.nc.Publish(clusterwire.NodeSubject(n.cfg.Prefix, node), data)
-		}
-		if err != nil {
-			n.m.failures.WithLabelValues("delivery").Inc()
-			n.log.Debug("cluster: deliver", "node", node, "err", err)
-		} else {
-			n.m.forwarded.WithLabelValues("delivery").Inc()
-		}
-		b.outs, b.bytes = nil, 0
-	}
-	for _, o := range outs {
-		os := n.owned[o.Swarm]
-		if os == nil {
-			continue
-		}
-		node, ok := os.where[o.To]
-		if !ok {
-			continue
-		}
-		raw, err := signalling.Encode(o.Msg)
-		if err != nil {
-			continue
-		}
-		if o.Close {
-			delete(os.where, o.To)
-		}
-		b := batches[node]
-		if b == nil {
-			b = &batch{}
-			batches[node] = b
-			order = append(order, node)
-		}
-		if len(b.outs) >= clusterwire.MaxOuts || b.bytes+len(raw) > maxDeliveryBytes {
-			flush(node, b)
-		}
-		b.outs = append(b.outs, clusterwire.Out{Stream: o.Swarm.Stream, Rendition: o.Swarm.Rendition, To: o.To, Close: o.Close, Msg: raw})
-		b.bytes += len(raw) + 128
-	}
-	for _, node := range order {
-		flush(node, batches[node])
-	}
+	r := n.newRouter()
+	r.add(outs)
+	r.flush()
 }
 
 // onPolicy applies an operator's policy change to the swarms this node owns.
@@ -172,8 +133,7 @@ func (n *Node) onPolicy(msg *nats.Msg) {
 	n.mu.Lock()
 	n.policies[pc.Stream] = pc.Policy
 	n.mu.Unlock()
-	n.omu.Lock()
-	defer n.omu.Unlock()
+	defer n.lockAll()()
 	n.routeLocked(n.core.SetPolicy(time.Now(), pc.Stream, pc.Policy))
 }
 

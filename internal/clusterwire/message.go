@@ -27,7 +27,16 @@ const (
 	OpLeave   = "leave"   // From left Swarm (or its connection ended)
 	OpMessage = "message" // Msg (signal, stats, report: client JSON) from From in Swarm
 	OpRestore = "restore" // Peers, held by Node, were members of Swarm under a previous owner
+	// WebTorrent (GET /announce, docs/webtorrent.md): Stream is the hex info hash and
+	// Rendition WebTorrentRendition; Conn is the connection on Node.
+	OpWTAnnounce = "wt_announce" // Msg: the client's announce as it sent it, Addr its address
+	OpWTClose    = "wt_close"    // connection Conn closed
 )
+
+// WebTorrentRendition is the Rendition of a WebTorrent swarm (one per info hash,
+// Stream its hex), as the tracker keys it (announce.Rendition); no native rendition
+// name contains '#'.
+const WebTorrentRendition = "#webtorrent"
 
 // Beat says a node is alive (Leaving false) or draining (Leaving true: take over now).
 type Beat struct {
@@ -41,7 +50,8 @@ type Hello struct {
 	Policies map[string]signalling.Policy `json:"policies"`
 }
 
-// Peer is a member's record (swarm.Peer without Degree); Joined is Unix nanoseconds.
+// Peer is a member's record (swarm.Peer; Degree only in store replies); Joined is Unix
+// nanoseconds.
 type Peer struct {
 	ID             string `json:"id"`
 	Addr           string `json:"addr"`
@@ -49,6 +59,7 @@ type Peer struct {
 	UploadCapacity int64  `json:"upload_capacity"`
 	Limit          int    `json:"limit"`
 	Joined         int64  `json:"joined"`
+	Degree         int    `json:"degree,omitempty"` // store replies only (swarm.Peer.Degree)
 }
 
 // Restored is one member as the node holding its connection last saw it.
@@ -68,6 +79,8 @@ type Request struct {
 	Peer      *Peer           `json:"peer,omitempty"`  // join
 	Msg       json.RawMessage `json:"msg,omitempty"`   // message: a client message (docs/tracker.md)
 	Peers     []Restored      `json:"peers,omitempty"` // restore
+	Conn      uint64          `json:"conn,omitempty"`  // wt_announce, wt_close
+	Addr      string          `json:"addr,omitempty"`  // wt_announce
 }
 
 // JoinReply answers OpJoin: the welcome and the record as the owner completed it
@@ -86,11 +99,14 @@ const (
 )
 
 // Out is one tracker message (docs/tracker.md, server → client) for peer To.
-// Close: disconnect To once Msg is written (the owner already removed it).
+// Close: disconnect To once Msg is written (the owner already removed it). With Conn
+// set it is instead a WebTorrent tracker message (docs/webtorrent.md, server →
+// client) for that /announce connection of the receiving node, and To is empty.
 type Out struct {
 	Stream    string          `json:"stream"`
 	Rendition string          `json:"rendition"`
 	To        string          `json:"to"`
+	Conn      uint64          `json:"conn,omitempty"`
 	Close     bool            `json:"close,omitempty"`
 	Msg       json.RawMessage `json:"msg"`
 }
@@ -147,7 +163,7 @@ func Decode(b []byte, m Message) error {
 func ValidNode(s string) bool { return signalling.ValidName(s) }
 
 func checkSwarm(stream, rendition string) error {
-	if !signalling.ValidName(stream) || !signalling.ValidName(rendition) {
+	if !signalling.ValidName(stream) || (!signalling.ValidName(rendition) && rendition != WebTorrentRendition) {
 		return fmt.Errorf("bad swarm %q/%q", stream, rendition)
 	}
 	return nil
@@ -215,6 +231,13 @@ func (r *Request) validate() error {
 		if r.Op == OpMessage && len(r.Msg) == 0 {
 			return errors.New("message without msg")
 		}
+	case OpWTAnnounce, OpWTClose:
+		if r.Conn == 0 || r.Rendition != WebTorrentRendition || len(r.Addr) > 64 {
+			return errors.New("webtorrent request without conn, or bad rendition or address")
+		}
+		if r.Op == OpWTAnnounce && len(r.Msg) == 0 {
+			return errors.New("wt_announce without msg")
+		}
 	case OpRestore:
 		if len(r.Peers) > MaxPeers {
 			return fmt.Errorf("%d peers", len(r.Peers))
@@ -265,6 +288,12 @@ func (d *Delivery) validate() error {
 	for _, o := range d.Outs {
 		if err := checkSwarm(o.Stream, o.Rendition); err != nil {
 			return err
+		}
+		if o.Conn != 0 {
+			if o.To != "" || o.Close || len(o.Msg) == 0 {
+				return fmt.Errorf("bad webtorrent out to conn %d", o.Conn)
+			}
+			continue
 		}
 		if !signalling.ValidPeerID(o.To) || len(o.Msg) == 0 {
 			return fmt.Errorf("bad out to %q", o.To)

@@ -29,6 +29,10 @@ func newFor(name string) Message {
 		return &PolicyChange{}
 	case "streams":
 		return &Streams{}
+	case "storecall":
+		return &StoreCall{}
+	case "storereply":
+		return &StoreReply{}
 	}
 	return nil
 }
@@ -97,6 +101,7 @@ func FuzzDecode(f *testing.F) {
 		func() Message { return &Request{} }, func() Message { return &JoinReply{} },
 		func() Message { return &Delivery{} }, func() Message { return &PolicyChange{} },
 		func() Message { return &Streams{} },
+		func() Message { return &StoreCall{} }, func() Message { return &StoreReply{} },
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, k := range kinds {

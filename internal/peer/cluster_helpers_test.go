@@ -67,6 +67,29 @@ var trackerBanner = regexp.MustCompile(`shoal tracker on http://127\.0\.0\.1:(\d
 // exit cleanly (unless the test killed it).
 func startTrackerProc(t *testing.T, bin, name string, args ...string) *trackerProc {
 	t.Helper()
+	tp, up := launchTrackerProc(t, bin, name, args...)
+	tp.waitUp(t, up)
+	return tp
+}
+
+// waitUp waits for the banner of a launched tracker.
+func (tp *trackerProc) waitUp(t *testing.T, up <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-up:
+	case err := <-tp.exited:
+		tp.exited <- err
+		t.Fatalf("tracker %s exited before serving: %v", tp.name, err)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("tracker %s printed no banner within 30 s", tp.name)
+	}
+}
+
+// launchTrackerProc starts a tracker as startTrackerProc does without waiting for
+// its banner (nodes that need each other to start, like JetStream's quorum); up is
+// closed when it serves.
+func launchTrackerProc(t *testing.T, bin, name string, args ...string) (*trackerProc, <-chan struct{}) {
+	t.Helper()
 	port := freePort(t)
 	args = append([]string{"tracker", "--node", name, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--log-level", "info",
 		// Every test peer comes from 127.0.0.1 (docs/abuse.md): lift the per-address limit.
@@ -120,14 +143,7 @@ func startTrackerProc(t *testing.T, bin, name string, args ...string) *trackerPr
 		}
 		logf.Close()
 	})
-	select {
-	case <-up:
-	case err := <-tp.exited:
-		t.Fatalf("tracker %s exited before serving: %v", name, err)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("tracker %s printed no banner within 30 s", name)
-	}
-	return tp
+	return tp, up
 }
 
 // kill sends SIGKILL and waits for the process to go.
@@ -136,6 +152,18 @@ func (tp *trackerProc) kill(t *testing.T) {
 	tp.cmd.Process.Kill()
 	err := <-tp.exited
 	tp.exited <- err
+}
+
+// stop sends SIGTERM and waits (up to 10 s) for a clean exit.
+func (tp *trackerProc) stop() error {
+	tp.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-tp.exited:
+		tp.exited <- err
+		return err
+	case <-time.After(10 * time.Second):
+		return fmt.Errorf("tracker %s did not stop within 10 s of SIGTERM", tp.name)
+	}
 }
 
 // alive reports whether the process is still running (no panic, no exit).

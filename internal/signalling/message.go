@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/shoal-cdn/shoal/internal/media"
 )
@@ -112,6 +113,41 @@ type Welcome struct {
 	Policy     Policy      `json:"policy"`
 	Neighbours []Neighbour `json:"neighbours"`
 	Stripe     Stripe      `json:"stripe,omitzero"` // the peer's seeding assignment; absent = not a seeder
+	// Trackers and Edges are the operator's other tracker nodes (ws:// or wss://
+	// …/tracker) and edges (http:// or https://) to fail over to; absent = none
+	// advertised (docs/tracker.md "welcome").
+	Trackers []string `json:"trackers,omitempty"`
+	Edges    []string `json:"edges,omitempty"`
+}
+
+// Bounds of a welcome's failover lists.
+const (
+	MaxWelcomeURLs = 16
+	MaxURLBytes    = 512
+)
+
+// CheckFailoverURLs checks lists meant for a welcome's trackers and edges.
+func CheckFailoverURLs(trackers, edges []string) error {
+	if err := validateURLs("trackers", trackers, "ws://", "wss://"); err != nil {
+		return err
+	}
+	return validateURLs("edges", edges, "http://", "https://")
+}
+
+func validateURLs(what string, urls []string, schemes ...string) error {
+	if len(urls) > MaxWelcomeURLs {
+		return fmt.Errorf("%d %s, at most %d", len(urls), what, MaxWelcomeURLs)
+	}
+	for _, u := range urls {
+		ok := false
+		for _, sc := range schemes {
+			ok = ok || (strings.HasPrefix(u, sc) && len(u) > len(sc))
+		}
+		if !ok || len(u) > MaxURLBytes {
+			return fmt.Errorf("bad %s URL %q: want %v, at most %d bytes", what, u, schemes, MaxURLBytes)
+		}
+	}
+	return nil
 }
 
 // Stripe (server → client) makes the peer the seeder of stripe Index of Count for every
@@ -324,6 +360,9 @@ func validate(m Message, fromClient bool) error {
 			return fmt.Errorf("bad peer_id %q", m.PeerID)
 		}
 		if err := validateStripe(m.Stripe); err != nil {
+			return err
+		}
+		if err := CheckFailoverURLs(m.Trackers, m.Edges); err != nil {
 			return err
 		}
 		return validateNeighbours(m.Neighbours)

@@ -1,6 +1,9 @@
 package signalling
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestStripeValidation(t *testing.T) {
 	for _, tc := range []struct {
@@ -33,5 +36,34 @@ func TestStripeValidation(t *testing.T) {
 	b, err := Encode(&Welcome{PeerID: "abc", Neighbours: []Neighbour{}})
 	if err != nil || string(b) != `{"type":"welcome","peer_id":"abc","policy":{"p2p_enabled":false,"max_upload":0,"neighbours":0},"neighbours":[]}` {
 		t.Fatalf("%s %v", b, err)
+	}
+}
+
+// TestWelcomeFailoverLists: the welcome's trackers and edges decode, are bounded,
+// and must be WebSocket and HTTP URLs respectively; absent, they encode as nothing.
+func TestWelcomeFailoverLists(t *testing.T) {
+	base := `{"type":"welcome","peer_id":"T7mFq2ZkSe-2b0pU9yH1aQ","policy":{},"neighbours":[]`
+	many := `"` + strings.Repeat(`http://e",  "`, MaxWelcomeURLs) + `http://e"`
+	for _, tc := range []struct {
+		extra string
+		ok    bool
+	}{
+		{`,"trackers":["wss://b/tracker"],"edges":["https://e2"]}`, true},
+		{`,"edges":["ftp://e2"]}`, false},
+		{`,"edges":["http://"]}`, false},
+		{`,"trackers":["https://b/tracker"]}`, false},
+		{`,"edges":["http://` + strings.Repeat("x", MaxURLBytes) + `"]}`, false},
+		{`,"edges":[` + strings.ReplaceAll(many, `",  "`, `","`) + `]}`, false},
+	} {
+		m, err := DecodeServer([]byte(base + tc.extra))
+		if (err == nil) != tc.ok {
+			t.Fatalf("%s: %v, %v", tc.extra, m, err)
+		}
+		if tc.ok {
+			w := m.(*Welcome)
+			if len(w.Trackers) != 1 || w.Edges[0] != "https://e2" {
+				t.Fatalf("decoded %+v", w)
+			}
+		}
 	}
 }

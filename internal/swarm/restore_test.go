@@ -6,6 +6,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/shoal-cdn/shoal/internal/signalling"
 )
 
 // TestRestoreSettle: a swarm's owner dies with three of its nine members (the ones
@@ -91,4 +94,28 @@ func TestRestoreSettle(t *testing.T) {
 	b.join("q", "10.0.20.1", 5e6)
 	b.leave("p7")
 	b.check()
+}
+
+// TestRestoredSeederLeavesBeforeSettle: a restored seeder that leaves before Settle
+// (a viewer gone within the settle delay of a takeover) is removed without a panic,
+// and the swarm still settles with stripes for the one who stayed.
+func TestRestoredSeederLeavesBeforeSettle(t *testing.T) {
+	c, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := []Restored{
+		{Peer: Peer{ID: "s1", Addr: "10.0.0.1", UploadCapacity: 50e6, Limit: 10}, Stripe: signalling.Stripe{Index: 0, Count: 1}},
+		{Peer: Peer{ID: "s2", Addr: "10.0.1.1", UploadCapacity: 40e6, Limit: 10}},
+	}
+	if err := c.Restore(time.Now(), demo, rs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Leave(time.Now(), demo, "s1"); err != nil {
+		t.Fatal(err)
+	}
+	c.Settle(time.Now(), demo)
+	if m := c.Members(demo); m != 1 {
+		t.Fatalf("%d members after the seeder left, want 1", m)
+	}
 }

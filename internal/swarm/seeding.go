@@ -114,7 +114,9 @@ func (sd *seeding) unseat(id string) seat {
 	s := sd.seeders[id]
 	delete(sd.seeders, id)
 	sd.weak.remove(id)
-	sd.held[s.Index]--
+	if s.Index < len(sd.held) { // a seat taken over by Core.Restore has no partition until the next re-rank
+		sd.held[s.Index]--
+	}
 	return s
 }
 

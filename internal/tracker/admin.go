@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"sync"
 
 	"github.com/coder/websocket"
@@ -144,7 +145,7 @@ func (t *Tracker) known(ctx context.Context, stream string) (bool, error) {
 	if ok {
 		return true, nil
 	}
-	all, err := t.store.Swarms(ctx)
+	all, err := t.shared.Swarms(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -180,6 +181,40 @@ func (t *Tracker) update(ctx context.Context, stream string, fn func(c *Control)
 	if err := t.ctl.store.PutControl(ctx, next); err != nil {
 		return old, err
 	}
+	t.applyLocked(old, next, true)
+	t.log.Info("tracker: control changed", "stream", stream, "policy", next.Policy, "regions", len(next.Regions), "taken_down", next.TakenDown)
+	return next, nil
+}
+
+// ApplyControl applies a Control another node of the cluster stored (the shared
+// ControlStore, cluster.Controls, hands each node the others' changes): this node's
+// copy, its connections of regions that went off or on, and a takedown's
+// disconnections. The swarms' policy itself reached every owner with the storing
+// node's SetPolicy. An unchanged Control changes nothing.
+func (t *Tracker) ApplyControl(c Control) error {
+	if err := c.validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadPolicy, err)
+	}
+	if c.Policy != nil {
+		if err := t.checkPolicy(*c.Policy, false); err != nil {
+			return err
+		}
+	}
+	t.ctl.writeMu.Lock()
+	defer t.ctl.writeMu.Unlock()
+	old := t.Control(c.Stream)
+	t.applyLocked(old, cloneControl(c), false)
+	if !reflect.DeepEqual(old, c) {
+		t.log.Info("tracker: control changed on another node", "stream", c.Stream, "policy", c.Policy, "regions", len(c.Regions), "taken_down", c.TakenDown)
+	}
+	return nil
+}
+
+// applyLocked makes next this tracker's copy of the stream's Control and applies what
+// changed from old: the swarms' policy (when setPolicy: this node stored the change),
+// then the connections. writeMu must be held.
+func (t *Tracker) applyLocked(old, next Control, setPolicy bool) {
+	stream := next.Stream
 	t.ctl.mu.Lock()
 	if next.empty() {
 		delete(t.ctl.m, stream)
@@ -187,16 +222,15 @@ func (t *Tracker) update(ctx context.Context, stream string, fn func(c *Control)
 		t.ctl.m[stream] = cloneControl(next)
 	}
 	t.ctl.mu.Unlock()
-
-	t.SetPolicy(stream, t.corePolicy(next))
+	if setPolicy {
+		t.SetPolicy(stream, t.corePolicy(next))
+	}
 	if !maps.Equal(old.Regions, next.Regions) {
 		t.reconcileRegions(stream)
 	}
 	if next.TakenDown && !old.TakenDown {
 		t.dropStream(stream)
 	}
-	t.log.Info("tracker: control changed", "stream", stream, "policy", next.Policy, "regions", len(next.Regions), "taken_down", next.TakenDown)
-	return next, nil
 }
 
 // streamConns returns the connections joined to any rendition of stream.

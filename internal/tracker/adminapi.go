@@ -275,7 +275,7 @@ type BanView struct {
 }
 
 func (t *Tracker) banLister(w http.ResponseWriter) (swarm.BanLister, bool) {
-	bl, ok := t.store.(swarm.BanLister)
+	bl, ok := t.shared.(swarm.BanLister)
 	if !ok {
 		apiError(w, http.StatusNotImplemented, "this tracker's store cannot list bans")
 	}
@@ -284,7 +284,7 @@ func (t *Tracker) banLister(w http.ResponseWriter) (swarm.BanLister, bool) {
 
 // renditions returns the swarms of stream the store knows.
 func (t *Tracker) renditions(ctx context.Context, stream string) ([]SwarmKey, error) {
-	all, err := t.store.Swarms(ctx)
+	all, err := t.shared.Swarms(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -30,6 +30,14 @@ type Control struct {
 // empty reports whether c holds nothing beyond the defaults.
 func (c Control) empty() bool { return c.Policy == nil && len(c.Regions) == 0 && !c.TakenDown }
 
+// IsEmpty reports whether c holds nothing beyond the defaults (a ControlStore deletes
+// such a Control rather than keeping it).
+func (c Control) IsEmpty() bool { return c.empty() }
+
+// Validate checks c as the admin API does before storing it: a store shared with
+// other processes checks what it reads.
+func (c Control) Validate() error { return c.validate() }
+
 // ControlStore persists Controls across restarts. FileControlStore is the default; a
 // clustered tracker puts a shared store here, so a policy set on one node holds on
 // every node (each node re-reads it at start; live changes reach other nodes only

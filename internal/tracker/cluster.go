@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/shoal-cdn/shoal/internal/announce"
 	"github.com/shoal-cdn/shoal/internal/swarm"
 )
 
@@ -24,4 +25,18 @@ type Cluster interface {
 	Swarms(ctx context.Context) ([]swarm.SwarmStats, error)
 	// Close leaves the cluster (the others take this node's swarms over).
 	Close() error
+}
+
+// SharedStore is the optional part of a Cluster that offers the swarm state of every
+// node as one Store (cluster.Store): the operator's API lists and lifts bans through
+// it, whichever node the request reaches.
+type SharedStore interface {
+	SharedStore() swarm.Store
+}
+
+// WebTorrentCluster is the optional part of a Cluster that spans the WebTorrent
+// swarms of GET /announce too (cluster.Node): announces go to their swarm's owner,
+// whose messages come back through deliver. Called once, by New, before Start.
+type WebTorrentCluster interface {
+	WebTorrent(deliver func([]announce.Out)) announce.Cluster
 }

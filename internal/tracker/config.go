@@ -3,6 +3,7 @@ package tracker
 import (
 	"context"
 	"fmt"
+	"github.com/shoal-cdn/shoal/internal/signalling"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -60,6 +61,10 @@ type Config struct {
 	// Empty: writes are refused, unless AdminOpen (a loopback-only `shoal up`).
 	AdminToken string
 	AdminOpen  bool
+	// WelcomeTrackers and WelcomeEdges are sent in every welcome (trackers, edges):
+	// the other tracker nodes and the edges viewers may fail over to; nil → none.
+	WelcomeTrackers []string
+	WelcomeEdges    []string
 	// Controls keeps the operator's policies across restarts; nil → memory only.
 	Controls ControlStore
 	// OnTakedown, if set, is called after the tracker took a stream down (down) or
@@ -112,6 +117,9 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: negative or too small limit (MaxMessageBytes ≥ 256)", ErrBadConfig)
 	case c.PeerTimeout < 30*time.Millisecond || c.WriteTimeout < 0:
 		return c, fmt.Errorf("%w: negative duration or PeerTimeout under 30ms", ErrBadConfig)
+	}
+	if err := signalling.CheckFailoverURLs(c.WelcomeTrackers, c.WelcomeEdges); err != nil {
+		return c, fmt.Errorf("%w: welcome lists: %w", ErrBadConfig, err)
 	}
 	if c.Store == nil {
 		c.Store = NewMemStore(64)

@@ -167,7 +167,7 @@ func (t *Tracker) attachToCore(c *conn) {
 // joinDetached welcomes a viewer of a region with P2P off without making it a member
 // of the core. Bans still apply. The swarm lock must be held.
 func (t *Tracker) joinDetached(c *conn, s SwarmKey, p Peer) (Welcome, error) {
-	banned, err := t.store.Banned(context.Background(), s, "", p.Addr, t.now())
+	banned, err := t.shared.Banned(context.Background(), s, "", p.Addr, t.now())
 	switch {
 	case err != nil:
 		return Welcome{}, err
@@ -185,7 +185,7 @@ func (t *Tracker) joinDetached(c *conn, s SwarmKey, p Peer) (Welcome, error) {
 // collectExtras forgets the detached figures of swarms with no detached viewer left
 // that the core has collected too, so /api/streams drops them as it drops the others.
 func (t *Tracker) collectExtras(ctx context.Context) {
-	all, err := t.store.Swarms(ctx)
+	all, err := t.shared.Swarms(ctx)
 	if err != nil {
 		return
 	}

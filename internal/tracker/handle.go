@@ -122,6 +122,7 @@ func (t *Tracker) join(c *conn, j *Join) bool {
 	// Neighbours hear about the newcomer before its welcome is even queued, so its
 	// offers can never overtake their "add".
 	t.deliver(outs)
+	welcome.Trackers, welcome.Edges = t.cfg.WelcomeTrackers, t.cfg.WelcomeEdges
 	c.send(&welcome)
 	t.log.Debug("tracker: join", "swarm", s, "peer", p.ID, "addr", c.addr, "neighbours", len(welcome.Neighbours))
 	return true

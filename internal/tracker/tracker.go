@@ -29,10 +29,13 @@ type Tracker struct {
 	cfg   Config
 	core  *swarm.Core
 	store Store
-	log   *slog.Logger
-	m     *metrics
-	now   func() time.Time
-	wt    *announce.Server // GET /announce: WebTorrent swarms in the same Store, under the same policies
+	// shared answers for every node's swarms: the cluster's store (SharedStore) when
+	// clustered, else store. Bans, known streams and detached viewers' checks use it.
+	shared Store
+	log    *slog.Logger
+	m      *metrics
+	now    func() time.Time
+	wt     *announce.Server // GET /announce: WebTorrent swarms in the same Store, under the same policies
 	// limits count connections and joins per address over /tracker and /announce.
 	limits  *quota.Limits
 	proxies quota.Proxies
@@ -107,7 +110,12 @@ func New(cfg Config) (*Tracker, error) {
 		ctl:         controls{store: cfg.Controls},
 		extra:       make(map[SwarmKey]extra),
 	}
+	var wtc announce.Cluster
+	if wc, ok := cfg.Cluster.(WebTorrentCluster); ok {
+		wtc = wc.WebTorrent(func(outs []announce.Out) { t.wt.Deliver(outs) })
+	}
 	t.wt, err = announce.New(announce.Config{
+		Cluster:         wtc,
 		Core:            announce.CoreConfig{Store: cfg.Store, Policy: core.Policy, MaxSwarms: cfg.MaxSwarms},
 		MaxMessageBytes: cfg.MaxMessageBytes, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
 		PeerTimeout: cfg.PeerTimeout, SendQueue: cfg.SendQueue, SendQueueBytes: cfg.SendQueueBytes,
@@ -125,9 +133,13 @@ func New(cfg Config) (*Tracker, error) {
 			return nil, fmt.Errorf("tracker: register metrics: %w", err)
 		}
 	}
+	t.shared = t.store
 	if cfg.Cluster != nil {
 		if err := cfg.Cluster.Start(core, t.deliver); err != nil {
 			return nil, err
+		}
+		if ss, ok := cfg.Cluster.(SharedStore); ok {
+			t.shared = ss.SharedStore()
 		}
 	}
 	return t, nil

@@ -1,6 +1,6 @@
 // Package storetest is the shared behaviour suite for swarm.Store implementations,
-// in the manner of chihaya's storage tests: every store (in-memory today, clustered
-// later) must pass Run.
+// in the manner of chihaya's storage tests: every store must pass Run (the in-memory
+// one in internal/swarm, the clustered one in internal/cluster: TestStoreSuite).
 package storetest
 
 import (

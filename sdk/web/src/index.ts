@@ -18,6 +18,7 @@ import type Hls from "hls.js";
 import type { FragmentLoaderContext, HlsConfig, LevelLoadedData, ErrorData, Loader, LoaderContext, ManifestLoadingData } from "hls.js";
 import { Emitter } from "./emitter.js";
 import { fragmentLoader } from "./loader.js";
+import { EdgeFailover } from "./edges.js";
 import { QoE } from "./qoe.js";
 import { defaultSubtle, importPublicKey, type Subtle } from "./record.js";
 import { Swarm, type SwarmEvents } from "./swarm.js";
@@ -28,6 +29,7 @@ import type { SegmentId } from "./wire.js";
 export { Swarm } from "./swarm.js";
 export { uploadConsent } from "./consent.js";
 export { TrackerClient } from "./tracker.js";
+export { EdgeFailover } from "./edges.js";
 export * as wire from "./wire.js";
 export * as record from "./record.js";
 
@@ -37,6 +39,11 @@ export interface ShoalOptions {
   /** More tracker URLs (the nodes of a tracker cluster), tried in turn after trackerUrl
    * when a session is lost or refused. */
   trackers?: string[];
+  /** Edges (base URLs) to fail over between for the SDK's own requests (segment
+   * ranges, records, the key): the stream's own edge first if not listed. A network
+   * error or a 5xx moves to the next and retries there; back to the first after 10 s.
+   * The welcome's edges are added after these. */
+  edges?: string[];
   /** Only fragments of this stream use P2P (default: any stream under /live/). */
   stream?: string;
   /** Only this rendition uses P2P (default: whichever hls.js plays). */
@@ -114,6 +121,8 @@ export class ShoalP2P extends Emitter<ShoalEvents> {
   private fallbackReason?: string;
   private readonly swarms = new Map<string, { swarm: Swarm; used: number }>();
   private readonly keys = new Map<string, Promise<CryptoKey>>();
+  /** edges: failover between the stream's edge and opts.edges, made with the first swarm. */
+  private edges?: EdgeFailover;
   private cdnDirect = 0;
   private retired = { bytesCdn: 0, bytesP2P: 0, bytesUploaded: 0, bytesDuplicate: 0, badPieces: 0 };
   private stalls = 0;
@@ -160,6 +169,12 @@ export class ShoalP2P extends Emitter<ShoalEvents> {
     }
   }
 
+  /** edgesFor returns the edge failover, made on first use with origin (the stream's edge) first. */
+  private edgesFor(origin: string): EdgeFailover {
+    this.edges ??= new EdgeFailover([origin, ...(this.opts.edges ?? [])]);
+    return this.edges;
+  }
+
   private wants(stream: string, rendition: string): boolean {
     return (!this.opts.stream || this.opts.stream === stream) && (!this.opts.rendition || this.opts.rendition === rendition);
   }
@@ -168,7 +183,7 @@ export class ShoalP2P extends Emitter<ShoalEvents> {
     let k = this.keys.get(stream);
     if (!k) {
       k = (async () => {
-        const text = this.opts.trustedKey ?? (await (await fetch(this.opts.keyUrl ?? `${origin}/live/${stream}/key`)).text());
+        const text = this.opts.trustedKey ?? (await (await this.edgesFor(origin).fetch(this.opts.keyUrl ?? `${origin}/live/${stream}/key`)).text());
         return importPublicKey(text, this.subtle!);
       })();
       this.keys.set(stream, k);
@@ -220,7 +235,11 @@ export class ShoalP2P extends Emitter<ShoalEvents> {
           key,
           iceServers: this.opts.iceServers,
           relayOnly: this.opts.relayOnly,
+          fetch: this.edgesFor(origin).fetch,
           playback: () => ({ playhead: this.hls.media?.currentTime ?? 0, stalls: this.stalls, startupMs: this.qoe.startupMs(), stalledMs: this.qoe.stalledMs() }),
+        });
+        swarm.on("tracker", (e) => {
+          if (e.edges) this.edgesFor(origin).add(e.edges);
         });
         for (const ev of ["peer", "bad-piece", "policy", "tracker", "banned"] as const) {
           swarm.on(ev, (e) => this.emit(ev, e as never));

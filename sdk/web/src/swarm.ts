@@ -52,7 +52,8 @@ export interface SwarmEvents {
   policy: Policy;
   stripe: Stripe;
   /** The tracker refused or lost us; pieces keep coming from the edge. */
-  tracker: { connected: boolean; reason?: string };
+  /** edges and trackers: the failover lists of the welcome, if it had any. */
+  tracker: { connected: boolean; reason?: string; edges?: string[]; trackers?: string[] };
   banned: { reason: string };
 }
 
@@ -120,6 +121,8 @@ export class Swarm extends Emitter<SwarmEvents> implements PeerHost {
   private bucket = 0;
   private bucketAt = performance.now();
   private readonly fetchFn: typeof fetch;
+  /** Tracker nodes the last welcome advertised, tried after the configured ones. */
+  private welcomeTrackers: string[] = [];
   private pendingHave = new Map<Segment, number[]>();
   private readonly byPeer = new Map<string, { up: number; down: number }>();
   /** Segment names of the last playlist. */
@@ -136,7 +139,7 @@ export class Swarm extends Emitter<SwarmEvents> implements PeerHost {
   }
 
   private newTracker(): TrackerClient {
-    const urls = [this.opts.trackerUrl, ...(this.opts.trackerUrls ?? [])];
+    const urls = [this.opts.trackerUrl, ...(this.opts.trackerUrls ?? []), ...this.welcomeTrackers.filter((u) => u !== this.opts.trackerUrl && !this.opts.trackerUrls?.includes(u))];
     return new TrackerClient({
       url: urls[this.trackerIndex++ % urls.length],
       stream: this.opts.stream,
@@ -195,7 +198,8 @@ export class Swarm extends Emitter<SwarmEvents> implements PeerHost {
       this.selfId = w.peer_id;
       this.stripe = w.stripe ?? { index: 0, count: 0 };
       this.applyPolicy(w.policy);
-      this.emit("tracker", { connected: true });
+      if (w.trackers) this.welcomeTrackers = w.trackers;
+      this.emit("tracker", { connected: true, trackers: w.trackers, edges: w.edges });
       for (const nb of w.neighbours) this.connect(nb.peer_id, nb.initiator);
       this.statsTimer = setInterval(() => this.sendStats(), STATS_MS);
     } catch (e) {

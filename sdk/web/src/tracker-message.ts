@@ -72,6 +72,10 @@ export interface Welcome {
   neighbours: Neighbour[];
   /** Seeding assignment; absent (or count 0) = not a seeder. */
   stripe?: Stripe;
+  /** The operator's other tracker nodes (ws:// or wss://) to fail over to. */
+  trackers?: string[];
+  /** The operator's edges (http:// or https://) to fail over to. */
+  edges?: string[];
 }
 export interface Neighbours {
   type: "neighbours";
@@ -164,6 +168,8 @@ const layouts: Record<string, Field[]> = {
     ["policy", "policy", false],
     ["neighbours", "neighbours", false],
     ["stripe", "stripe", true],
+    ["trackers", "strs", true],
+    ["edges", "strs", true],
   ],
   neighbours: [
     ["add", "neighbours", true],
@@ -411,6 +417,8 @@ function validate(m: TrackerMessage, fromClient: boolean): void {
       if (!validPeerId(m.peer_id)) bad(`bad peer_id`);
       validateStripe(m.stripe ?? { index: 0, count: 0 });
       validateNeighbours(m.neighbours);
+      validateURLs("trackers", m.trackers, ["ws://", "wss://"]);
+      validateURLs("edges", m.edges, ["http://", "https://"]);
       break;
     case "neighbours":
       validateNeighbours(m.add);
@@ -425,6 +433,19 @@ function validate(m: TrackerMessage, fromClient: boolean): void {
     case "error":
       if (!m.code) bad("missing code");
       break;
+  }
+}
+
+/** Bounds of a welcome's failover lists (as internal/signalling). */
+export const maxWelcomeURLs = 16;
+export const maxURLBytes = 512;
+
+function validateURLs(what: string, urls: string[] | undefined, schemes: string[]): void {
+  if (!urls) return;
+  if (urls.length > maxWelcomeURLs) bad(`${urls.length} ${what}, at most ${maxWelcomeURLs}`);
+  for (const u of urls) {
+    const ok = schemes.some((sc) => u.startsWith(sc) && u.length > sc.length);
+    if (!ok || new TextEncoder().encode(u).length > maxURLBytes) bad(`bad ${what} URL ${jsonString(u)}`);
   }
 }
 

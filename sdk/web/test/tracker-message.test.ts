@@ -55,3 +55,14 @@ test("server messages: stripe, unknown types and bad fields", () => {
     neighbours: [],
   });
 });
+
+test("welcome: trackers and edges to fail over to, bounded and checked", () => {
+  const base = '{"type":"welcome","peer_id":"T7mFq2ZkSe-2b0pU9yH1aQ","policy":{"p2p_enabled":true,"max_upload":0,"neighbours":10},"neighbours":[]';
+  const w = decodeServer(base + ',"trackers":["wss://b/tracker"],"edges":["https://e2"]}');
+  assert.ok(w.type === "welcome");
+  assert.deepEqual([w.trackers, w.edges], [["wss://b/tracker"], ["https://e2"]]);
+  for (const extra of [',"edges":["ftp://e2"]}', ',"edges":["http://"]}', ',"trackers":["https://b"]}',
+    `,"edges":["http://${"x".repeat(512)}"]}`, `,"edges":[${Array(17).fill('"http://e"').join(",")}]}`]) {
+    assert.throws(() => decodeServer(base + extra), TrackerMessageError, extra);
+  }
+});

@@ -1,0 +1,173 @@
+package cluster
+
+import (
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/shoal-cdn/shoal/internal/announce"
+	"github.com/shoal-cdn/shoal/internal/clusterwire"
+	"github.com/shoal-cdn/shoal/internal/swarm"
+	"github.com/shoal-cdn/shoal/internal/webtorrent"
+)
+
+// WebTorrent swarms (GET /announce) span the cluster as native ones do: the owner of
+// a swarm (rendezvous hashing of announce.Key) runs its announce.Core; the node
+// holding a client's WebSocket forwards the client's announces to it, and the owner
+// sends its replies, forwarded offers and answers to the nodes holding their
+// addressees. The owner knows a connection as (holding node, its connection id),
+// mapped to an id of its own core.
+
+// maxHeldSwarms bounds the swarms a holder remembers per connection (so it can tell
+// their owners when it closes); the owner's core refuses above its own limit (16).
+const maxHeldSwarms = 64
+
+type wtConnKey struct {
+	node string
+	conn announce.ConnID
+}
+
+// wtHolder is announce.Cluster for this node's /announce connections.
+type wtHolder struct{ n *Node }
+
+// WebTorrent returns the announce.Cluster of this node's /announce endpoint; deliver
+// writes the owners' messages to its connections (announce.Server.Deliver). Call it
+// before Start.
+func (n *Node) WebTorrent(deliver func([]announce.Out)) announce.Cluster {
+	n.wtDeliver = deliver
+	return wtHolder{n}
+}
+
+// Announce implements announce.Cluster.
+func (h wtHolder) Announce(now time.Time, id announce.ConnID, addr, infoHash string, raw []byte) {
+	n := h.n
+	k := announce.Key(infoHash)
+	n.mu.Lock()
+	held := n.wtHeld[id]
+	if held == nil {
+		held = make(map[string]struct{})
+		n.wtHeld[id] = held
+	}
+	if len(held) < maxHeldSwarms {
+		held[k.Stream] = struct{}{}
+	}
+	owner := n.ownerOfLocked(k)
+	n.mu.Unlock()
+	n.publish(owner, &clusterwire.Request{Op: clusterwire.OpWTAnnounce, Node: n.cfg.Name,
+		Stream: k.Stream, Rendition: clusterwire.WebTorrentRendition, Conn: uint64(id), Addr: addr, Msg: raw})
+}
+
+// Close implements announce.Cluster: each owner of a swarm id announced in is told.
+func (h wtHolder) Close(now time.Time, id announce.ConnID) {
+	n := h.n
+	n.mu.Lock()
+	held := n.wtHeld[id]
+	delete(n.wtHeld, id)
+	owners := make(map[string]string) // owner → one of its swarms (the request's key)
+	for _, s := range slices.Sorted(maps.Keys(held)) {
+		o := n.ownerOfLocked(swarm.SwarmKey{Stream: s, Rendition: announce.Rendition})
+		if _, ok := owners[o]; !ok {
+			owners[o] = s
+		}
+	}
+	n.mu.Unlock()
+	for owner, s := range owners {
+		n.publish(owner, &clusterwire.Request{Op: clusterwire.OpWTClose, Node: n.cfg.Name,
+			Stream: s, Rendition: clusterwire.WebTorrentRendition, Conn: uint64(id)})
+	}
+}
+
+// wtLocal returns the owner core's id of connection (node, conn), opening it there
+// the first time.
+func (n *Node) wtLocal(node string, conn uint64, addr string) announce.ConnID {
+	key := wtConnKey{node, announce.ConnID(conn)}
+	n.wtMu.Lock()
+	defer n.wtMu.Unlock()
+	if id, ok := n.wtIDs[key]; ok {
+		return id
+	}
+	n.wtNext++
+	id := n.wtNext
+	n.wtIDs[key], n.wtRev[id] = id, key
+	n.wtCore.Open(id, addr)
+	return id
+}
+
+// wtForget closes connection (node, conn) in the owner core.
+func (n *Node) wtForget(now time.Time, node string, conn uint64) {
+	key := wtConnKey{node, announce.ConnID(conn)}
+	n.wtMu.Lock()
+	id, ok := n.wtIDs[key]
+	delete(n.wtIDs, key)
+	delete(n.wtRev, id)
+	n.wtMu.Unlock()
+	if ok {
+		n.wtCore.Close(now, id)
+	}
+}
+
+// wtDropNodes closes, in the owner core, the connections of nodes not in view.
+func (n *Node) wtDropNodes(now time.Time, view []string) {
+	n.wtMu.Lock()
+	var gone []wtConnKey
+	for key := range n.wtIDs {
+		if !slices.Contains(view, key.node) {
+			gone = append(gone, key)
+		}
+	}
+	n.wtMu.Unlock()
+	for _, key := range gone {
+		n.wtForget(now, key.node, uint64(key.conn))
+	}
+}
+
+// runWTLocked runs a WebTorrent request as the owner of its swarm.
+func (n *Node) runWTLocked(now time.Time, r *clusterwire.Request, rt *router) {
+	switch r.Op {
+	case clusterwire.OpWTClose:
+		n.wtForget(now, r.Node, r.Conn)
+	case clusterwire.OpWTAnnounce:
+		m, err := webtorrent.DecodeRequest(r.Msg)
+		a, ok := m.(*webtorrent.Announce)
+		if err != nil || !ok || webtorrent.Hex(a.InfoHash) != r.Stream {
+			n.m.failures.WithLabelValues("decode").Inc()
+			return
+		}
+		outs := n.wtCore.Announce(now, n.wtLocal(r.Node, r.Conn, r.Addr), a)
+		rt.addWT(r.Stream, outs)
+	}
+}
+
+// addWT queues an owner core's messages for the nodes holding their connections.
+func (r *router) addWT(stream string, outs []announce.Out) {
+	n := r.n
+	for _, o := range outs {
+		n.wtMu.Lock()
+		key, ok := n.wtRev[o.To]
+		n.wtMu.Unlock()
+		if !ok {
+			continue
+		}
+		raw, err := webtorrent.Encode(o.Msg)
+		if err != nil {
+			continue
+		}
+		r.queue(key.node, clusterwire.Out{Stream: stream, Rendition: clusterwire.WebTorrentRendition, Conn: uint64(key.conn), Msg: raw})
+	}
+}
+
+// deliverWT hands the WebTorrent messages of a Delivery to this node's /announce.
+func (n *Node) deliverWT(outs []clusterwire.Out) {
+	var local []announce.Out
+	for _, o := range outs {
+		m, err := webtorrent.DecodeReply(o.Msg)
+		if err != nil {
+			n.m.failures.WithLabelValues("decode").Inc()
+			continue
+		}
+		local = append(local, announce.Out{To: announce.ConnID(o.Conn), Msg: m})
+	}
+	if len(local) > 0 && n.wtDeliver != nil {
+		n.wtDeliver(local)
+	}
+}

@@ -1,0 +1,106 @@
+package cluster
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/shoal-cdn/shoal/internal/announce"
+	"github.com/shoal-cdn/shoal/internal/clusterwire"
+	"github.com/shoal-cdn/shoal/internal/tracker"
+	"github.com/shoal-cdn/shoal/internal/webtorrent"
+)
+
+func wtDial(t *testing.T, tn *testNode, addr string) *websocket.Conn {
+	t.Helper()
+	url := "ws" + strings.TrimPrefix(tn.srv.URL, "http") + "/announce"
+	ws, _, err := websocket.Dial(ctxT(t), url, &websocket.DialOptions{HTTPHeader: http.Header{"X-Forwarded-For": {addr}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.CloseNow() })
+	return ws
+}
+
+func wtSend(t *testing.T, ws *websocket.Conn, m webtorrent.Message) {
+	t.Helper()
+	b, _ := webtorrent.Encode(m)
+	if err := ws.Write(ctxT(t), websocket.MessageText, b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wtUntil reads messages until match accepts one, failing after d.
+func wtUntil(t *testing.T, ws *websocket.Conn, d time.Duration, what string, match func(webtorrent.Message) bool) webtorrent.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	for {
+		_, b, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatalf("waiting for %s: %v", what, err)
+		}
+		m, err := webtorrent.DecodeReply(b)
+		if err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+		if match(m) {
+			return m
+		}
+	}
+}
+
+// TestWebTorrentSpansNodes: WebTorrent clients on /announce of two different nodes
+// are one swarm: an offer from a client on node 2 reaches the client on node 1, its
+// answer comes back, and /api/streams on the third node lists the swarm with both.
+func TestWebTorrentSpansNodes(t *testing.T) {
+	if clusterwire.WebTorrentRendition != announce.Rendition {
+		t.Fatalf("clusterwire.WebTorrentRendition %q != announce.Rendition %q", clusterwire.WebTorrentRendition, announce.Rendition)
+	}
+	nodes := startCluster(t, 3, tracker.Config{})
+	const ih = "Jm9bS0x2YnZqT1kxWkE4"
+	hexIH := webtorrent.Hex(ih)
+	a := wtDial(t, nodes[0], "192.0.2.1")
+	wtSend(t, a, &webtorrent.Announce{InfoHash: ih, PeerID: "-PM0203-aaaaaaaaaaaa", Event: webtorrent.EventStarted})
+	wtUntil(t, a, 5*time.Second, "a's reply", func(m webtorrent.Message) bool {
+		r, ok := m.(*webtorrent.AnnounceReply)
+		return ok && r.Incomplete == 1
+	})
+	b := wtDial(t, nodes[1], "192.0.2.2")
+	offer := []byte(`{"type":"offer","sdp":"v=0"}`)
+	wtSend(t, b, &webtorrent.Announce{InfoHash: ih, PeerID: "-PM0203-bbbbbbbbbbbb", Event: webtorrent.EventStarted,
+		Offers: []webtorrent.Offer{{OfferID: "offer-id-of-20-bytes", Offer: offer}}})
+	o := wtUntil(t, a, 5*time.Second, "b's offer on node 1", func(m webtorrent.Message) bool {
+		_, ok := m.(*webtorrent.ForwardedOffer)
+		return ok
+	}).(*webtorrent.ForwardedOffer)
+	if o.PeerID != "-PM0203-bbbbbbbbbbbb" || o.OfferID != "offer-id-of-20-bytes" || string(o.Offer) != string(offer) {
+		t.Fatalf("forwarded offer %+v", o)
+	}
+	answer := []byte(`{"type":"answer","sdp":"v=0"}`)
+	wtSend(t, a, &webtorrent.Announce{InfoHash: ih, PeerID: "-PM0203-aaaaaaaaaaaa", ToPeerID: "-PM0203-bbbbbbbbbbbb",
+		OfferID: "offer-id-of-20-bytes", Answer: answer})
+	ans := wtUntil(t, b, 5*time.Second, "a's answer on node 2", func(m webtorrent.Message) bool {
+		_, ok := m.(*webtorrent.ForwardedAnswer)
+		return ok
+	}).(*webtorrent.ForwardedAnswer)
+	if ans.PeerID != "-PM0203-aaaaaaaaaaaa" || string(ans.Answer) != string(answer) {
+		t.Fatalf("forwarded answer %+v", ans)
+	}
+	wtPeers := func(tn *testNode) int {
+		st, err := tn.tr.Streams(ctxT(t), hexIH)
+		if err != nil || len(st) != 1 || st[0].Protocol != "webtorrent" {
+			return -1
+		}
+		return st[0].Peers
+	}
+	for _, tn := range nodes {
+		waitFor(t, 5*time.Second, tn.name+" lists the swarm with both", func() bool { return wtPeers(tn) == 2 })
+	}
+	a.Close(websocket.StatusNormalClosure, "")
+	waitFor(t, 5*time.Second, "node 3 counts one after a closed", func() bool { return wtPeers(nodes[2]) == 1 })
+}
