@@ -33,6 +33,9 @@ type Stats struct {
 	EdgePieces [4]int
 	// Urgent is the urgent window of the last plan.
 	Urgent time.Duration
+	// On demand (vod.go): segment bytes held at the last budget check, and
+	// segments dropped to stay within VOD.KeepBytes.
+	VODHeld, VODDropped int64
 }
 
 // Stats returns the figures now.
@@ -46,6 +49,7 @@ func (e *Engine) Stats() Stats {
 	}
 	st.Player = e.pl.Stats()
 	st.Urgent = e.urgent
+	st.VODHeld = e.vod.held
 	return st
 }
 
