@@ -127,7 +127,7 @@ func TestVODKeepBytes(t *testing.T) {
 	w.startTitle(0)
 	w.runFor(24 * time.Second)
 	w.connect("b", 1, honest, true) // (it answers no PING: connected for less than pongTimeout)
-	w.runFor(8 * time.Second) // 8 segments played
+	w.runFor(8 * time.Second)       // 8 segments played
 	st := w.e.Stats()
 	if st.VODHeld > 5*segSize || st.VODDropped == 0 {
 		t.Fatalf("held %d bytes (budget %d), dropped %d", st.VODHeld, 5*segSize, st.VODDropped)
