@@ -209,7 +209,7 @@ func (e *Engine) Wake() time.Time {
 	}
 	at(e.nextBusy)
 	at(e.vod.goalWake)
-	for _, seq := range e.order {
+	for _, seq := range e.wanted() {
 		if s := e.segs[seq]; s.rec == nil && !s.recLoading && s.recTries < maxRecordTries && s.recRetry.After(e.lastReady) {
 			at(s.recRetry)
 		}
@@ -419,7 +419,7 @@ func (e *Engine) fetchRecords(now time.Time) {
 	}
 	e.recScan = false
 	head, started := e.pl.Playhead()
-	for _, seq := range e.order {
+	for _, seq := range e.wanted() {
 		s := e.segs[seq]
 		if s.rec != nil || s.recLoading || s.recTries >= maxRecordTries {
 			continue
@@ -559,6 +559,9 @@ func (e *Engine) flushHaves() {
 func (e *Engine) schedPolicy() scheduler.Policy {
 	pol := e.cfg.Scheduler
 	pol.P2P, pol.NoUpload, pol.Stripe = e.p2p(), !e.uploads(), e.stripe
+	if e.vod.on {
+		pol.Stripe = scheduler.Stripe{} // vod.go: a title seeds nothing
+	}
 	return pol
 }
 
@@ -570,10 +573,13 @@ func (e *Engine) schedule(now time.Time) {
 	}
 	st := scheduler.State{Now: now, Self: self, Policy: e.schedPolicy(), Segments: e.segBuf[:0]}
 	var size int64 // largest segment wanted: the urgent window must fetch one whole
-	for _, seq := range e.order {
+	for _, seq := range e.wanted() {
 		s := e.segs[seq]
 		if s.rec == nil || s.complete {
 			continue
+		}
+		if e.vodEdgeOnlyFull(len(st.Segments)) {
+			break
 		}
 		dl, ok := e.deadline(s)
 		if !ok {

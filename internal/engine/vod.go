@@ -16,6 +16,8 @@ const (
 	// DefaultKeepBytes: what a viewer keeps of a title it watched, for its
 	// neighbours (a shoal peer; the browser SDK keeps less).
 	DefaultKeepBytes = 256 << 20
+	// vodEdgeAhead: incomplete segments scheduled at once with P2P off.
+	vodEdgeAhead = 2
 )
 
 // VODConfig tunes on-demand playback; the zero value takes the defaults. It
@@ -52,10 +54,20 @@ type Seek struct{ Pos time.Duration }
 func (Seek) event() {}
 
 // vodState is the engine's on-demand side; its zero value is live.
+//
+// A title seeds nothing (schedPolicy drops the stripe): live seeding spreads
+// the one fresh segment everyone is about to need, but viewers of a title
+// are spread over it, so a seeder would fetch its stripe of every segment of
+// its buffer goal for neighbours that mostly play elsewhere (measured: a
+// third of the hybrid run's edge pieces, and stalls where those fetches held
+// the downlink). A piece nobody near us holds comes from the edge at the
+// scheduler's hashed fallback moment, so among viewers at one position one
+// goes first and the others pull from it.
 type vodState struct {
 	on       bool      // the first playlist had ended: a title
 	ended    bool      // the playlist ended: stop polling, keep the window
 	goalWake time.Time // the next segment enters the buffer goal
+	window   []uint64  // the seqs from the playhead to the buffer goal (of order)
 	held     int64     // segment bytes held, as of the last budget check
 }
 
@@ -115,6 +127,24 @@ func (e *Engine) vodDemand(seq uint64, now time.Time) {
 	e.onSeek(Seek{Pos: pos}, now)
 }
 
+// wanted is what record fetches and plans look at: live, the whole window;
+// a title, the segments from the playhead to the buffer goal (as of the last
+// Ready: a seek moves it at the next), not the whole title at every Ready.
+func (e *Engine) wanted() []uint64 {
+	if !e.vod.on {
+		return e.order
+	}
+	return e.vod.window
+}
+
+// vodEdgeOnlyFull: with P2P off a title is buffered vodEdgeAhead segments
+// at a time, as a player does (hls.js loads one fragment after another), not
+// the whole buffer goal at once, which would share the downlink between a
+// dozen segments and delay the one due first.
+func (e *Engine) vodEdgeOnlyFull(n int) bool {
+	return e.vod.on && !e.p2p() && n >= vodEdgeAhead
+}
+
 // inGoal reports whether a segment due at dl is wanted now: always live; on
 // demand within the buffer goal.
 func (e *Engine) inGoal(dl time.Time) bool {
@@ -127,19 +157,21 @@ func (e *Engine) vodReady(now time.Time) {
 	if !e.vod.on {
 		return
 	}
-	e.vod.goalWake = time.Time{}
+	e.vod.goalWake, e.vod.window = time.Time{}, nil
 	head, ok := e.pl.Playhead()
 	if !ok {
 		return
 	}
 	i, _ := slices.BinarySearch(e.order, head)
-	for _, seq := range e.order[i:] {
-		dl, ok := e.pl.Deadline(seq)
+	j := i
+	for ; j < len(e.order); j++ {
+		dl, ok := e.pl.Deadline(e.order[j])
 		if ok && dl.After(now.Add(e.cfg.VOD.BufferGoal)) {
 			e.vod.goalWake = dl.Add(-e.cfg.VOD.BufferGoal)
 			break
 		}
 	}
+	e.vod.window = e.order[i:j]
 	if !e.vod.goalWake.IsZero() && !e.vod.goalWake.After(now) {
 		e.vod.goalWake = time.Time{}
 	}

@@ -40,6 +40,8 @@ type Stats struct {
 	Player player.Stats `json:"player"`
 	// Latencies are the player model's live-latency samples (oldest first).
 	Latencies []time.Duration `json:"-"`
+	// SeekTimes are the player model's seek times on a title (oldest first).
+	SeekTimes []time.Duration `json:"-"`
 	// EdgePieces counts pieces requested from the edge by reason, indexed
 	// by EdgeP2POff, EdgeUrgent, EdgeSeed and EdgeFallback.
 	EdgePieces [4]int `json:"edge_pieces"`
@@ -84,9 +86,12 @@ func (p *Peer) publishSnapshot() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	ps := st.Player
-	st.Latencies = p.snap.Latencies
+	st.Latencies, st.SeekTimes = p.snap.Latencies, p.snap.SeekTimes
 	if ps.Played != p.snap.Player.Played || ps.Stalls != p.snap.Player.Stalls || ps.Started != p.snap.Player.Started {
 		st.Latencies = p.core.LatencySamples()
+	}
+	if ps.Seeks != p.snap.Player.Seeks || ps.SeekSum != p.snap.Player.SeekSum {
+		st.SeekTimes = p.core.SeekSamples()
 	}
 	p.snap = st
 }

@@ -279,6 +279,9 @@ func (p *Player) Deadline(seq uint64) (time.Time, bool) {
 	switch {
 	case !p.playing:
 		base = p.segs[c].start
+		if p.v.vod {
+			return p.vodWaitDeadline(i, c)
+		}
 	case p.stalled:
 		j, _ := p.after(p.cur)
 		base = p.segs[j].start

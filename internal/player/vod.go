@@ -119,6 +119,17 @@ func (p *Player) decideVOD() bool {
 	return true
 }
 
+// vodWaitDeadline is Deadline of segs[i] while waiting (startup, seek) at
+// segs[c]: that one is due now, and playback will begin p.offset into it,
+// so the next is due its remaining duration later, not a whole one (a start
+// or seek near a segment's end needs the next segment almost at once).
+func (p *Player) vodWaitDeadline(i, c int) (time.Time, bool) {
+	if i == c {
+		return p.now, true
+	}
+	return p.now.Add(p.segs[i].start - p.segs[c].start - p.offset), true
+}
+
 // seeked ends the seek whose segment became available at avail and returns
 // when playback resumed.
 func (p *Player) seeked(avail time.Time) time.Time {

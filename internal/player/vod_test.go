@@ -44,7 +44,7 @@ func TestVODStartAtPosition(t *testing.T) {
 		t.Fatalf("playhead %d %v, want segment 7 (14-16 s)", seq, ok)
 	}
 	mustDeadline(t, p, 7, t0)
-	mustDeadline(t, p, 8, t0.Add(2*time.Second)) // whole segments: 7 is needed from its start
+	mustDeadline(t, p, 8, t0.Add(time.Second)) // playback will begin 1 s into 7
 	noDeadline(t, p, 6)
 	p.Available(7, t0.Add(100*time.Millisecond))
 	p.Advance(t0.Add(100 * time.Millisecond))
@@ -79,7 +79,7 @@ func TestVODSeek(t *testing.T) {
 	}
 	// The new position is due now; what the old position wanted is not.
 	mustDeadline(t, p, 20, now)
-	mustDeadline(t, p, 21, now.Add(2*time.Second))
+	mustDeadline(t, p, 21, now.Add(time.Second)) // playback resumes 1 s into 20
 	noDeadline(t, p, 11)
 	p.Available(20, now.Add(300*time.Millisecond))
 	p.Advance(now.Add(time.Second))
