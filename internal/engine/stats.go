@@ -36,6 +36,8 @@ type Stats struct {
 	// On demand (vod.go): segment bytes held at the last budget check, and
 	// segments dropped to stay within VOD.KeepBytes.
 	VODHeld, VODDropped int64
+	// VOD: playing an on-demand title.
+	VOD bool
 }
 
 // Stats returns the figures now.
@@ -49,7 +51,7 @@ func (e *Engine) Stats() Stats {
 	}
 	st.Player = e.pl.Stats()
 	st.Urgent = e.urgent
-	st.VODHeld = e.vod.held
+	st.VODHeld, st.VOD = e.vod.held, e.vod.on
 	return st
 }
 
