@@ -560,7 +560,7 @@ func (e *Engine) schedPolicy() scheduler.Policy {
 	pol := e.cfg.Scheduler
 	pol.P2P, pol.NoUpload, pol.Stripe = e.p2p(), !e.uploads(), e.stripe
 	if e.vod.on {
-		pol.Stripe = scheduler.Stripe{} // vod.go: a title seeds nothing
+		pol = vodPolicy(pol)
 	}
 	return pol
 }
