@@ -573,13 +573,10 @@ func (e *Engine) schedule(now time.Time) {
 	}
 	st := scheduler.State{Now: now, Self: self, Policy: e.schedPolicy(), Segments: e.segBuf[:0]}
 	var size int64 // largest segment wanted: the urgent window must fetch one whole
-	for _, seq := range e.wanted() {
+	for _, seq := range e.scheduled() {
 		s := e.segs[seq]
 		if s.rec == nil || s.complete {
 			continue
-		}
-		if e.vodEdgeOnlyFull(len(st.Segments)) {
-			break
 		}
 		dl, ok := e.deadline(s)
 		if !ok {

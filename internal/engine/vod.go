@@ -154,12 +154,28 @@ func vodPolicy(pol scheduler.Policy) scheduler.Policy {
 	return pol
 }
 
-// vodEdgeOnlyFull: with P2P off a title is buffered vodEdgeAhead segments
-// at a time, as a player does (hls.js loads one fragment after another), not
-// the whole buffer goal at once, which would share the downlink between a
-// dozen segments and delay the one due first.
-func (e *Engine) vodEdgeOnlyFull(n int) bool {
-	return e.vod.on && !e.p2p() && n >= vodEdgeAhead
+// scheduled is what a plan looks at: wanted, except that with P2P off a
+// title is buffered vodEdgeAhead segments at a time, as a player does
+// (hls.js loads one fragment after another), not the whole buffer goal at
+// once, which would share the downlink between a dozen segments and delay
+// the one due first. The cut counts segments whose record has not come yet,
+// so that a record arriving late never pushes a segment in flight out of the
+// plan (its fetch would be cancelled and made again: duplicates).
+func (e *Engine) scheduled() []uint64 {
+	w := e.wanted()
+	if !e.vod.on || e.p2p() {
+		return w
+	}
+	n := 0
+	for i, seq := range w {
+		if e.segs[seq].complete {
+			continue
+		}
+		if n++; n > vodEdgeAhead {
+			return w[:i]
+		}
+	}
+	return w
 }
 
 // inGoal reports whether a segment due at dl is wanted now: always live; on
