@@ -74,7 +74,8 @@ bench() {
 
 shoal_cmd() {
   # exec: the background job's pid must be the server's, for its RSS
-  exec "$shoal_bin" tracker --listen "127.0.0.1:$1" --log-level error
+  # Every loadgen peer comes from 127.0.0.1: lift the per-address limit (docs/abuse.md).
+  exec "$shoal_bin" tracker --listen "127.0.0.1:$1" --log-level error --addr-limit -1
 }
 bt_cmd() { exec node "$here/bt-server.mjs" "$1"; }
 
@@ -101,7 +102,7 @@ if [ "$CLUSTER" -gt 0 ]; then
     for j in $(seq 0 $((CLUSTER - 1))); do
       [ "$j" = "$k" ] || routes="$routes${routes:+,}nats://127.0.0.1:${rports[j]}"
     done
-    "$shoal_bin" tracker --listen "127.0.0.1:${tports[k]}" --node "node$k" --log-level warn --cluster-dead-after "$DEAD_AFTER" \
+    "$shoal_bin" tracker --listen "127.0.0.1:${tports[k]}" --node "node$k" --log-level warn --cluster-dead-after "$DEAD_AFTER" --addr-limit -1 \
       --nats-embed "127.0.0.1:${nports[k]}" --nats-embed-cluster "127.0.0.1:${rports[k]}" \
       --nats-embed-routes "$routes" >"$tmp/node$k.log" 2>&1 &
     tpids[k]=$!

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -33,6 +34,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	push := fs.Bool("push", false, "peers push fresh pieces to their substream subscribers (experimental; default: pull only)")
 	jsonOut := fs.String("json", "", "write the report as JSON to this file")
 	plotOut := fs.String("plot", "", "write a plot (CDN egress and offload over time) to this .svg or .png file")
+	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the whole bench to this file (for tuning the engine)")
 	logger := logFlags(fs)
 	// Component logs would drown the progress line: warnings only by default.
 	if f := fs.Lookup("log-level"); f != nil {
@@ -59,6 +61,17 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		if err := bench.CheckPlotPath(*plotOut); err != nil {
 			return err
 		}
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	rep, err := bench.Run(ctx, cfg)
 	if err != nil {

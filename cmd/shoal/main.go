@@ -27,6 +27,7 @@ var commands = []command{
 	{"edge", "caching HLS reverse proxy in front of an origin (a CDN node)", runEdge},
 	{"tracker", "WebSocket signalling for peer swarms", runTracker},
 	{"peer", "a viewer peer: edge + swarm, with a local HLS proxy for any player", runPeer},
+	{"turn", "TURN relay, so viewers' addresses stay hidden from each other", runTurn},
 	{"bench", "swarm bench: CDN-only vs hybrid, side by side, with the real peer engine", runBench},
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/shoal-cdn/shoal/internal/transport/webrtc"
 	"io"
 	"log/slog"
 	"net/url"
@@ -30,7 +31,11 @@ func runPeer(ctx context.Context, args []string, stdout io.Writer) error {
 	listen := fs.String("listen", "127.0.0.1:8090", "address of the local HLS proxy (port 0 picks a free port)")
 	var maxUpload byteSize
 	fs.Var(&maxUpload, "max-upload", "upload cap in bit/s, e.g. 4M (0: none; the tracker's policy may set a lower one)")
-	noUpload := fs.Bool("no-upload", false, "never upload to other peers")
+	noUpload := fs.Bool("no-upload", false, "never upload to other peers (consent: docs/abuse.md)")
+	turnURL := fs.String("turn", "", "TURN relay for WebRTC (turn:host:port, e.g. a `shoal turn`)")
+	turnUser := fs.String("turn-user", "", "TURN username (with `shoal turn --secret`: EXPIRY:NAME as minted by `shoal turn --mint`)")
+	turnPass := fs.String("turn-pass", "", "TURN password")
+	relayOnly := fs.Bool("relay-only", false, "WebRTC through the --turn relay only: neighbours see the relay's address, never yours")
 	stun := fs.String("stun", "", "comma-separated STUN server URLs (stun:host:port); ignored with --ice-interface")
 	iceIface := fs.String("ice-interface", "", `keep WebRTC on this one network interface ("lo": loopback only), no mDNS, no STUN`)
 	trustedKey := fs.String("trusted-key", "", "pin the stream's public key (base64, as served at /live/STREAM/key) instead of fetching it from the edge")
@@ -73,6 +78,13 @@ func runPeer(ctx context.Context, args []string, stdout io.Writer) error {
 	if *stun != "" {
 		cfg.STUN = strings.Split(*stun, ",")
 	}
+	if *turnURL != "" {
+		cfg.TURN = []webrtc.TURNServer{{URL: *turnURL, Username: *turnUser, Credential: *turnPass}}
+	}
+	if *relayOnly && *turnURL == "" {
+		return fmt.Errorf("--relay-only needs --turn")
+	}
+	cfg.RelayOnly = *relayOnly
 	if *trustedKey != "" {
 		if cfg.TrustedKey, err = manifest.ParsePublicKey([]byte(*trustedKey)); err != nil {
 			return fmt.Errorf("--trusted-key: %w", err)

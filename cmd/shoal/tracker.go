@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/shoal-cdn/shoal/internal/console"
+	"github.com/shoal-cdn/shoal/internal/quota"
 	"github.com/shoal-cdn/shoal/internal/server"
 	"github.com/shoal-cdn/shoal/internal/tracker"
 )
@@ -22,17 +23,23 @@ type trackerFlags struct {
 	policyFile   *string
 	regionHeader *string
 	regionCIDRs  keyValues
+	addrLimit    *int
+	addrCIDRs    keyValues
+	proxies      *string
 }
 
 // addTrackerFlags adds the tracker's flags; policyFile is --policy-file's default
 // ("" keeps policies in memory).
 func addTrackerFlags(fs *flag.FlagSet, policyFile string) *trackerFlags {
-	t := &trackerFlags{regionCIDRs: keyValues{}}
+	t := &trackerFlags{regionCIDRs: keyValues{}, addrCIDRs: keyValues{}}
 	t.neighbours = fs.Int("max-neighbours", 10, "neighbours the tracker gives each peer")
 	t.adminToken = fs.String("admin-token", "", "bearer token for the admin API's writes (docs/admin.md); none: writes refused (shoal up on loopback: allowed)")
 	t.policyFile = fs.String("policy-file", policyFile, "file keeping the operator's stream policies across restarts (empty: memory only)")
 	t.regionHeader = fs.String("region-header", "", "request header your proxy or edge sets to the viewer's region (trusted: only behind that proxy)")
 	fs.Var(t.regionCIDRs, "region-cidr", "viewer region by address: CIDR=REGION (repeatable); with this or --region-header, clients' own region labels are ignored")
+	t.addrLimit = fs.Int("addr-limit", quota.DefaultPerAddr, "connections and joins in a burst per source address (IPv6: per /64), over /tracker and /announce; the joins refill in 20s; -1: no limit (docs/abuse.md)")
+	fs.Var(t.addrCIDRs, "addr-limit-cidr", "--addr-limit for a range: CIDR=N (repeatable, longest prefix wins; 0: no limit), e.g. a campus NAT or your own load generator")
+	t.proxies = fs.String("trusted-proxy", "", "comma-separated CIDRs of your reverse proxies: only their X-Forwarded-For is believed")
 	return t
 }
 
@@ -49,8 +56,21 @@ func (t *trackerFlags) config(playSecret string) (tracker.Config, error) {
 	if err != nil {
 		return tracker.Config{}, fmt.Errorf("--region-cidr: %w", err)
 	}
+	ranges, err := quota.ParseRanges(t.addrCIDRs)
+	if err != nil {
+		return tracker.Config{}, fmt.Errorf("--addr-limit-cidr: %w", err)
+	}
+	proxies, err := quota.ParseProxies(*t.proxies)
+	if err != nil {
+		return tracker.Config{}, fmt.Errorf("--trusted-proxy: %w", err)
+	}
+	if *t.addrLimit == 0 || *t.addrLimit < -1 {
+		return tracker.Config{}, fmt.Errorf("--addr-limit: want a count ≥ 1, or -1 for no limit")
+	}
 	cfg := tracker.Config{MaxNeighbours: *t.neighbours, PlaySecret: []byte(playSecret), AdminToken: *t.adminToken,
-		RegionHeader: *t.regionHeader, RegionCIDRs: cidrs}
+		RegionHeader: *t.regionHeader, RegionCIDRs: cidrs,
+		AddrLimits:     quota.Config{PerAddr: *t.addrLimit, Ranges: ranges},
+		TrustedProxies: proxies.Prefixes}
 	if *t.policyFile != "" {
 		if cfg.Controls, err = tracker.OpenFileControlStore(*t.policyFile); err != nil {
 			return tracker.Config{}, fmt.Errorf("--policy-file: %w", err)

@@ -6,9 +6,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 
 	"github.com/shoal-cdn/shoal/internal/edge"
 	"github.com/shoal-cdn/shoal/internal/origin"
+	"github.com/shoal-cdn/shoal/internal/quota"
 	"github.com/shoal-cdn/shoal/internal/server"
 	"github.com/shoal-cdn/shoal/internal/tracker"
 	"github.com/shoal-cdn/shoal/sdk/web"
@@ -62,6 +64,10 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	tcfg.Logger, tcfg.Registerer = log.With("component", "tracker"), reg
+	// --peers and the demo's browser tabs all come from loopback: lift the per-address
+	// limit there, unless --addr-limit-cidr says otherwise.
+	tcfg.AddrLimits.Ranges = append(tcfg.AddrLimits.Ranges,
+		quota.Range{Prefix: netip.MustParsePrefix("127.0.0.0/8")}, quota.Range{Prefix: netip.MustParsePrefix("::1/128")})
 	// Without a token, only a loopback-only `shoal up` takes admin writes: nobody else
 	// can reach it.
 	tcfg.AdminOpen = tcfg.AdminToken == "" && loopbackOnly(*listen)

@@ -3,6 +3,7 @@ package announce
 import (
 	"context"
 	"io"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,8 +21,12 @@ type conn struct {
 	id       ConnID
 	ws       *websocket.Conn
 	addr     string
+	ip       netip.Addr // as counted by Config.Limits (invalid: not counted)
+	released atomic.Bool
 	limiter  *rate.Limiter
 	lastSeen atomic.Int64
+	opened   time.Time   // when serve began (real clock)
+	spoke    atomic.Bool // a message arrived: the liveness timer may read this
 
 	mu       sync.Mutex
 	queue    [][]byte
@@ -123,6 +128,13 @@ func (c *conn) ping() {
 		c.ws.CloseNow()
 		return
 	}
+	// A socket that answers pings but never announces would hold one of its
+	// address's connections (quota) for ever: it gets PeerTimeout to speak.
+	if !c.spoke.Load() && time.Since(c.opened) > timeout {
+		c.s.m.failures.WithLabelValues("timeout").Inc()
+		c.closeAfter(&webtorrent.Failure{Reason: "no announce within " + timeout.String()}, websocket.StatusPolicyViolation, "timeout")
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout/2)
 	if c.ws.Ping(ctx) == nil {
 		c.touch()
@@ -140,6 +152,7 @@ func (c *conn) ping() {
 func (c *conn) serve(ctx context.Context) {
 	defer close(c.finished)
 	defer c.end()
+	c.opened = time.Now()
 	c.touch()
 	c.mu.Lock()
 	c.pinger = time.AfterFunc(c.s.cfg.PeerTimeout/3, c.ping)
@@ -155,6 +168,7 @@ func (c *conn) serve(ctx context.Context) {
 			return
 		}
 		c.touch()
+		c.spoke.Store(true)
 		if int64(len(b)) > max {
 			c.s.m.failures.WithLabelValues("too_large").Inc()
 			c.closeAfter(&webtorrent.Failure{Reason: "message larger than the tracker's limit"}, websocket.StatusMessageTooBig, "too large")

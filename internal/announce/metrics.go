@@ -31,7 +31,7 @@ func newMetrics(reg prometheus.Registerer, core *Core) (*metrics, error) {
 			Name: "shoal_webtorrent_answers_forwarded_total", Help: "WebRTC answers forwarded to the offerer.",
 		}),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "shoal_webtorrent_failures_total", Help: "Failure replies: bad_request (not decodable), refused (ban, limits), too_large, rate_limited.",
+			Name: "shoal_webtorrent_failures_total", Help: "Failure replies: bad_request (not decodable), refused (ban, limits), too_large, rate_limited, addr_limit (HTTP 429: too many connections or joins from the address), timeout (no announce within PeerTimeout).",
 		}, []string{"kind"}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "shoal_webtorrent_slow_consumers_total", Help: "Connections dropped because their outbound queue overflowed.",

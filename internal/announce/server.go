@@ -6,12 +6,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/shoal-cdn/shoal/internal/quota"
 	"github.com/shoal-cdn/shoal/internal/webtorrent"
 	"golang.org/x/time/rate"
 )
@@ -29,7 +31,10 @@ type Config struct {
 	WriteTimeout    time.Duration // one write; default 10s
 	OriginPatterns  []string      // nil → any origin
 	// Addr returns the remote IP of a request (bans, locality); nil → r.RemoteAddr's host.
-	Addr       func(*http.Request) string
+	Addr func(*http.Request) string
+	// Limits counts connections and joins per address (a WebTorrent socket is
+	// counted as one join when it opens); nil → its own, with quota's defaults.
+	Limits     *quota.Limits
 	Logger     *slog.Logger          // nil → discard
 	Registerer prometheus.Registerer // nil → no metrics
 	Now        func() time.Time      // nil → time.Now (bans)
@@ -68,6 +73,9 @@ func (c *Config) defaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Limits == nil {
+		c.Limits, _ = quota.New(quota.Config{}) // the zero Config is valid
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -114,6 +122,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		limiter:  rate.NewLimiter(rate.Limit(s.cfg.RateLimit), s.cfg.RateBurst),
 		finished: make(chan struct{}),
 	}
+	if ip, err := netip.ParseAddr(c.addr); err == nil {
+		if err := s.admit(ip); err != nil {
+			s.m.failures.WithLabelValues("addr_limit").Inc()
+			s.log.Debug("announce: refused", "addr", c.addr, "err", err)
+			http.Error(w, "announce: "+err.Error(), http.StatusTooManyRequests)
+			return
+		}
+		c.ip = ip
+	}
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		OriginPatterns:     s.cfg.OriginPatterns,
 		InsecureSkipVerify: len(s.cfg.OriginPatterns) == 0,
@@ -121,6 +138,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		OnPongReceived:     func(context.Context, []byte) { c.touch() },
 	})
 	if err != nil {
+		s.release(c)
 		return
 	}
 	ws.SetReadLimit(s.cfg.MaxMessageBytes + 1)
@@ -182,9 +200,29 @@ func (s *Server) deliver(outs []Out) {
 	}
 }
 
+// admit counts a new socket from ip as a connection and a join.
+func (s *Server) admit(ip netip.Addr) error {
+	if err := s.cfg.Limits.Open(ip); err != nil {
+		return err
+	}
+	if err := s.cfg.Limits.Join(ip, time.Now()); err != nil {
+		s.cfg.Limits.Close(ip)
+		return err
+	}
+	return nil
+}
+
+// release gives c's address its connection back, once.
+func (s *Server) release(c *conn) {
+	if c.ip.IsValid() && !c.released.Swap(true) {
+		s.cfg.Limits.Close(c.ip)
+	}
+}
+
 func (s *Server) drop(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c.id)
 	s.mu.Unlock()
+	s.release(c)
 	s.core.Close(s.cfg.Now(), c.id)
 }

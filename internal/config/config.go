@@ -199,7 +199,7 @@ func ApplyFile(fs *flag.FlagSet, command, path string, b []byte) error {
 }
 
 // Commands are the section names a file may hold (besides "common" and "x-…").
-var Commands = []string{"up", "origin", "edge", "tracker", "peer", "bench"}
+var Commands = []string{"up", "origin", "edge", "tracker", "peer", "turn", "bench"}
 
 func isSection(name string) bool {
 	return slices.Contains(Commands, name) || name == "common" || strings.HasPrefix(name, "x-")

@@ -388,7 +388,7 @@ func (e *Engine) evict(seq uint64) {
 		if len(nb.queue) > 0 {
 			e.up.cancel(nb, &s.id, 0, s.pieces())
 		}
-		delete(nb.have, seq)
+		nb.forget(seq)
 	}
 	delete(e.segs, seq)
 	if i, ok := slices.BinarySearch(e.order, seq); ok {
@@ -540,16 +540,35 @@ func (e *Engine) flushHaves() {
 			for k < len(pieces) && pieces[k] == pieces[k-1]+1 {
 				k++
 			}
-			m := wire.Have{Segment: s.id, First: uint32(pieces[j]), Count: uint32(k - j)}
 			for _, nb := range e.nbList {
 				if nb.hello {
-					e.send(nb, m)
+					e.announce(nb, seq, s.id, pieces[j], pieces[k-1]+1)
 				}
 			}
 			j = k
 		}
 	}
 	clear(e.newHave)
+}
+
+// announce sends nb a HAVE for each sub-run of pieces [from, to) of seq that
+// nb has not announced itself (BitTorrent's HAVE suppression): a holder
+// never asks us for those, and leaving them out takes about half of the
+// HAVE frames off every link (docs/wire.md "Announcing").
+func (e *Engine) announce(nb *neighbour, seq uint64, id wire.SegmentID, from, to int) {
+	theirs := nb.have[seq]
+	for i := from; i < to; {
+		if theirs.Has(i) {
+			i++
+			continue
+		}
+		j := i + 1
+		for j < to && !theirs.Has(j) {
+			j++
+		}
+		e.send(nb, wire.Have{Segment: id, First: uint32(i), Count: uint32(j - i)})
+		i = j
+	}
 }
 
 // schedPolicy is the scheduler's policy now. With P2P on but no neighbour
@@ -704,6 +723,10 @@ func (e *Engine) housekeep(now time.Time) {
 			}
 			continue
 		}
+		if nb.inWriter && now.Sub(nb.writerSince) > writerTimeout {
+			e.drop(nb, "piece not taken in time")
+			continue
+		}
 		if nb.pingSent.IsZero() || now.Sub(nb.pingSent) >= pingEvery {
 			if !nb.pingSent.IsZero() && nb.pingToken != 0 && now.Sub(nb.lastPong) > pongTimeout && now.Sub(nb.since) > pongTimeout {
 				e.drop(nb, "unanswered pings")
@@ -746,7 +769,12 @@ func (e *Engine) housekeep(now time.Time) {
 		for _, nb := range e.nbList {
 			for seq := range nb.have {
 				if seq < lo {
-					delete(nb.have, seq)
+					nb.forget(seq)
+				}
+			}
+			for seq := range nb.refused {
+				if seq < lo {
+					nb.forget(seq)
 				}
 			}
 		}

@@ -318,10 +318,10 @@ func TestRequestWhileChoking(t *testing.T) {
 	}
 }
 
-// Beyond the upload backlog (100 ms at the cap) pieces are refused over_cap.
+// Beyond the upload backlog (busyBacklog at the cap) pieces are refused over_cap.
 func TestRequestOverCap(t *testing.T) {
 	cfg := testConfig()
-	cfg.MaxUpload = 10 * 8 * wire.PieceSize // 10 pieces/s: the backlog holds one piece
+	cfg.MaxUpload = int64(float64(8*wire.PieceSize) / busyBacklog.Seconds()) // the backlog holds one piece
 	w := newWorld(t, cfg)
 	w.start()
 	w.connect("b", lb, honest, false)
@@ -864,5 +864,37 @@ func TestEdgeAnswerAfterEpochChange(t *testing.T) {
 	}
 	if s := w.e.segs[farSeq]; s == nil || s.id.Epoch != "e2" || s.have.Count() != 0 {
 		t.Error("the new segment took the old epoch's bytes")
+	}
+}
+
+// A HAVE leaves out what its receiver announced itself (HAVE suppression):
+// b announced pieces 2 and 3 of farSeq and hears of the rest only; c hears of all.
+func TestHaveSuppression(t *testing.T) {
+	w := newWorld(t, testConfig())
+	w.start()
+	w.connect("b", lb, staller, false)
+	w.connect("c", lc, staller, false)
+	w.frame(lb, wire.Have{Segment: segID(farSeq), First: 2, Count: 2})
+	w.ready()
+	w.edgeGive(farSeq)
+	acts := w.ready()
+	var toB []wire.Have
+	for _, h := range sentOf[wire.Have](acts, lb) {
+		if h.Segment.Seq == farSeq {
+			toB = append(toB, h)
+		}
+	}
+	wantB := []wire.Have{{Segment: segID(farSeq), First: 0, Count: 2}, {Segment: segID(farSeq), First: 4, Count: segPieces - 4}}
+	if !slices.Equal(toB, wantB) {
+		t.Errorf("HAVEs to b %v, want %v", toB, wantB)
+	}
+	var toC []wire.Have
+	for _, h := range sentOf[wire.Have](acts, lc) {
+		if h.Segment.Seq == farSeq {
+			toC = append(toC, h)
+		}
+	}
+	if wantC := []wire.Have{{Segment: segID(farSeq), First: 0, Count: segPieces}}; !slices.Equal(toC, wantC) {
+		t.Errorf("HAVEs to c %v, want %v", toC, wantC)
 	}
 }

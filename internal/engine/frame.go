@@ -114,6 +114,9 @@ func (e *Engine) onFrame(nb *neighbour, m wire.Msg, now time.Time) {
 			} else {
 				bf = growSet(bf, int(m.First), int(m.Count)) // the hot path: one range
 			}
+			if len(nb.refused) > 0 {
+				bf = nb.unrefused(m.Segment.Seq, bf)
+			}
 			nb.have[m.Segment.Seq] = bf
 			e.announcedNew(m.Segment.Seq, now)
 			e.observeLag(nb, m.Segment.Seq, int(m.First), int(m.Count), now)
@@ -129,6 +132,10 @@ func (e *Engine) onFrame(nb *neighbour, m wire.Msg, now time.Time) {
 		if s := e.segs[m.Segment.Seq]; s != nil && s.id.Epoch == m.Segment.Epoch {
 			for i := int(m.First); i < int(m.First+m.Count); i++ {
 				e.pending.del(pendKey{m.Segment.Seq, i, nb.id})
+			}
+			if m.Reason == wire.ReasonUnknownSegment && s.rec != nil {
+				// It does not list a segment it announced: all of it is refused.
+				nb.onReject(m.Segment.Seq, 0, s.pieces(), wire.ReasonNotHeld, now)
 			}
 			nb.onReject(m.Segment.Seq, int(m.First), int(m.Count), m.Reason, now)
 		}
@@ -223,6 +230,9 @@ func (e *Engine) onBitfield(nb *neighbour, m wire.BitfieldMsg, now time.Time) {
 		if m.Bits.Has(i) {
 			bf = growSet(bf, i, 1)
 		}
+	}
+	if len(nb.refused) > 0 {
+		bf = nb.unrefused(m.Segment.Seq, bf)
 	}
 	nb.have[m.Segment.Seq] = bf
 }

@@ -15,6 +15,11 @@ const (
 	tputAlpha      = 0.2
 	pingEvery      = 2 * time.Second
 	pongTimeout    = 10 * time.Second
+	// writerTimeout: a piece its writer has not taken by then means the
+	// neighbour does not read. Dropped: else its queue would hold the
+	// peer-wide backlog (busyBacklog) and refuse everyone else over_cap until
+	// pongTimeout. A 16 KiB piece takes 0.3 s at 0.4 Mbit/s.
+	writerTimeout = 5 * time.Second
 	// ctrlBudget bounds the control frames the core hands a link's writer
 	// without the link draining them; beyond it the link is closed (a
 	// neighbour that does not read is stuck). The shell enforces it.
@@ -36,6 +41,10 @@ type neighbour struct {
 	upKbps  uint32
 
 	have map[uint64]scheduler.Bitfield // what it announced, per seq
+	// refused are the pieces it refused not_held after announcing them: a peer
+	// never gets a piece back once it lost it, so a later HAVE of one is a lie
+	// and ignored (else announce → REJECT → announce loops at its RTT).
+	refused map[uint64]scheduler.Bitfield
 
 	chokesUs  bool   // it chokes us (initially true)
 	serialIn  uint32 // last CHOKE/UNCHOKE serial applied
@@ -53,9 +62,10 @@ type neighbour struct {
 
 	// Upload: pieces it asked for, in upload order, and whether its writer
 	// holds one (uploader).
-	queue    []job
-	inWriter bool
-	ticket   uint64
+	queue       []job
+	inWriter    bool
+	writerSince time.Time // when the writer took its piece
+	ticket      uint64
 
 	push pushState
 }
@@ -104,11 +114,31 @@ func (nb *neighbour) onChoke(serial uint32, choke bool) bool {
 	return true
 }
 
+// unrefused clears from bf (its announcement of seq) the pieces it refused.
+func (nb *neighbour) unrefused(seq uint64, bf scheduler.Bitfield) scheduler.Bitfield {
+	for i, w := range nb.refused[seq] {
+		if i < len(bf) {
+			bf[i] &^= w
+		}
+	}
+	return bf
+}
+
+// forget drops what nb announced and refused of seq.
+func (nb *neighbour) forget(seq uint64) {
+	delete(nb.have, seq)
+	delete(nb.refused, seq)
+}
+
 // onReject applies a REJECT of pieces [first, first+count) of seq.
 func (nb *neighbour) onReject(seq uint64, first, count int, r wire.Reason, now time.Time) {
 	switch r {
 	case wire.ReasonNotHeld:
 		clearRange(nb.have[seq], first, count)
+		if nb.refused == nil {
+			nb.refused = make(map[uint64]scheduler.Bitfield)
+		}
+		nb.refused[seq] = growSet(nb.refused[seq], first, count)
 	case wire.ReasonChoked:
 		nb.chokesUs = true
 	case wire.ReasonUnknownSegment:

@@ -13,11 +13,14 @@ import (
 // scheduler: a neighbour must say it is busy past ~200 ms).
 const (
 	maxQueuedPieces = wire.MaxOutstanding
-	// busyBacklog: about two pieces at 2–3 Mbit/s. In the 100-peer bench
-	// a 250 ms backlog made every hop of a fresh piece wait behind older
-	// ones (~300 ms a hop) and cost 1.5–3 CDN copies per segment; at 100 ms
-	// requesters learn "busy" sooner and go to another holder.
-	busyBacklog = 100 * time.Millisecond
+	// busyBacklog: about three pieces at 2–3 Mbit/s. Short, so that the
+	// requesters that pile onto a fresh piece's first holder learn "busy"
+	// at once and go to another holder (250 ms, before the urgent window
+	// came from the edge timer, cost 1.5–3 CDN copies per segment at 100
+	// peers); not shorter, or the uplink idles between rejections: with
+	// HAVE suppression 200 ms beat 100 ms at 100, 300 and 1,000 viewers
+	// (docs/peer.md "Tuning toward one CDN copy").
+	busyBacklog = 200 * time.Millisecond
 )
 
 // uploader is the peer-wide upload line: one token bucket paces PIECE bytes
@@ -205,7 +208,7 @@ func (u *uploader) release(now time.Time, nbs []*neighbour, send func(*neighbour
 		best.queue = best.queue[1:]
 		u.queued -= j.size()
 		best.ticket = 0
-		best.inWriter = true
+		best.inWriter, best.writerSince = true, now
 		send(best, j)
 	}
 }

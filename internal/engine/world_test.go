@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/ed25519"
 	"fmt"
 	"slices"
@@ -75,6 +76,8 @@ type fakePeer struct {
 	link LinkID
 	mode peerMode
 	got  []wire.Msg // every frame the engine sent it
+	// why is the phantom's refusal (zero: not_held).
+	why wire.Reason
 }
 
 type peerMode int
@@ -83,6 +86,7 @@ const (
 	honest  peerMode = iota // answers every REQUEST with the right bytes
 	staller                 // never answers
 	liar                    // answers with bytes that fail verification
+	phantom                 // announces what it lacks: REJECT not_held, then announces it again
 )
 
 type world struct {
@@ -210,6 +214,9 @@ func (w *world) handle(a Action) {
 					bad := bytes.Clone(pieceData(r.Segment.Seq, i))
 					bad[0] ^= 0xff
 					w.frame(p.link, wire.Piece{Segment: r.Segment, Index: uint32(i), Data: bad})
+				case phantom:
+					w.frame(p.link, wire.Reject{Segment: r.Segment, First: uint32(i), Count: 1, Reason: cmp.Or(p.why, wire.ReasonNotHeld)})
+					w.frame(p.link, wire.Have{Segment: r.Segment, First: uint32(i), Count: 1})
 				}
 			}
 		}

@@ -68,7 +68,9 @@ var trackerBanner = regexp.MustCompile(`shoal tracker on http://127\.0\.0\.1:(\d
 func startTrackerProc(t *testing.T, bin, name string, args ...string) *trackerProc {
 	t.Helper()
 	port := freePort(t)
-	args = append([]string{"tracker", "--node", name, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--log-level", "info"}, args...)
+	args = append([]string{"tracker", "--node", name, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--log-level", "info",
+		// Every test peer comes from 127.0.0.1 (docs/abuse.md): lift the per-address limit.
+		"--addr-limit-cidr", "127.0.0.0/8=0"}, args...)
 	cmd := exec.Command(bin, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

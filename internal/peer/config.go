@@ -16,6 +16,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"github.com/shoal-cdn/shoal/internal/transport/webrtc"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -89,6 +90,10 @@ type Config struct {
 	ICEInterface string
 	// STUN server URLs, used when ICEInterface is empty.
 	STUN []string
+	// TURN relays (`shoal turn`); with RelayOnly, ICE uses their relay candidates
+	// only, so neighbours see the relay's address and never ours (docs/abuse.md).
+	TURN      []webrtc.TURNServer
+	RelayOnly bool
 
 	// Player tunes the player model (default: hls.js's, 3 target durations
 	// behind live).
@@ -136,6 +141,10 @@ type Config struct {
 	// Registerer receives metrics (nil: none).
 	Registerer prometheus.Registerer
 
+	// declare, set only by this package's tests, is the upload capacity declared to
+	// the tracker whatever the engine does: with MaxUpload < 0 it makes the
+	// withholding seeder of docs/abuse.md.
+	declare int64
 	// tamper, set only by this package's tests, rewrites every piece we upload:
 	// it turns the engine into the malicious peer of the integrity tests.
 	tamper func(wire.SegmentID, int, []byte) []byte

@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"math/rand/v2"
@@ -47,6 +48,7 @@ func (p *Peer) newDialer(id string, signal transport.SignalFunc) (transport.Dial
 	}
 	return webrtc.New(webrtc.Config{
 		ID: id, Signal: signal, ICEInterface: p.cfg.ICEInterface, STUN: p.cfg.STUN,
+		TURN: p.cfg.TURN, RelayOnly: p.cfg.RelayOnly,
 		Logger: p.log.With("component", "webrtc"),
 	})
 }
@@ -55,7 +57,7 @@ func (p *Peer) newDialer(id string, signal transport.SignalFunc) (transport.Dial
 // backoff; on the way out it sends the final stats and leaves.
 func (p *Peer) runTracker(ctx context.Context) {
 	d := signalling.Dialer{HTTPHeader: p.cfg.TrackerHeader.Clone(), HTTPClient: p.cfg.Client}
-	join := signalling.Join{Stream: p.cfg.Stream, Rendition: p.cfg.Rendition, UploadCapacity: p.cfg.UploadCapacity,
+	join := signalling.Join{Stream: p.cfg.Stream, Rendition: p.cfg.Rendition, UploadCapacity: cmp.Or(p.cfg.declare, p.cfg.UploadCapacity),
 		Region: p.cfg.Region, Token: p.cfg.Token}
 	backoff := minBackoff
 	trackers := append([]string{p.cfg.Tracker}, p.cfg.Trackers...)

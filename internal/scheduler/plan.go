@@ -140,9 +140,10 @@ func Schedule(st State) Plan {
 	}
 	// haves[si][j]: what neighbour nbList[j] announced of segment order[si],
 	// looked up once rather than for every piece.
+	flat := make([]Bitfield, len(order)*len(nbList))
 	haves := make([][]Bitfield, len(order))
 	for si, s := range order {
-		haves[si] = make([]Bitfield, len(nbList))
+		haves[si] = flat[si*len(nbList) : (si+1)*len(nbList) : (si+1)*len(nbList)]
 		for j, ns := range nbList {
 			haves[si][j] = ns.Have[s.Seq]
 		}
@@ -181,7 +182,13 @@ func Schedule(st State) Plan {
 	for si, s := range order {
 		covered[si] = NewBitfield(s.Pieces())
 	}
-	avoid := make(map[pieceKey]string)
+	var avoid map[pieceKey]string // made on the first write: most plans avoid nobody
+	avoidPiece := func(k pieceKey, from string) {
+		if avoid == nil {
+			avoid = make(map[pieceKey]string)
+		}
+		avoid[k] = from
+	}
 	for _, pd := range inflight {
 		k := pieceKey{pd.Seq, pd.Piece}
 		var s *Segment
@@ -214,10 +221,10 @@ func Schedule(st State) Plan {
 			cancel() // duplicate of an edge or older request
 		case !now.Before(s.Deadline.Add(-pol.Handover)):
 			cancel() // P2P must never cause a stall: the edge takes over
-			avoid[k] = pd.From
+			avoidPiece(k, pd.From)
 		case now.Sub(pd.Since) >= ns.timeout:
 			cancel() // re-issued below, elsewhere
-			avoid[k] = pd.From
+			avoidPiece(k, pd.From)
 		default:
 			covered[si].Set(pd.Piece)
 			wake(pd.Since.Add(ns.timeout))
@@ -234,11 +241,8 @@ func Schedule(st State) Plan {
 		tie   uint64
 	}
 	var cands []cand
-	type edgeKey struct {
-		seq uint64
-		why Reason
-	}
-	edge := make(map[edgeKey][]int)
+	// edge[si][why]: pieces of order[si] to fetch from the edge, by reason.
+	edge := make([][ReasonFallback + 1][]int, len(order))
 	seeding := pol.P2P && !pol.NoUpload && pol.Stripe.Count > 0 &&
 		pol.Stripe.Index >= 0 && pol.Stripe.Index < pol.Stripe.Count
 	for si, s := range order {
@@ -254,10 +258,10 @@ func Schedule(st State) Plan {
 			k := pieceKey{s.Seq, i}
 			switch {
 			case !pol.P2P:
-				edge[edgeKey{s.Seq, ReasonP2POff}] = append(edge[edgeKey{s.Seq, ReasonP2POff}], i)
+				edge[si][ReasonP2POff] = append(edge[si][ReasonP2POff], i)
 				continue
 			case urgent:
-				edge[edgeKey{s.Seq, ReasonUrgent}] = append(edge[edgeKey{s.Seq, ReasonUrgent}], i)
+				edge[si][ReasonUrgent] = append(edge[si][ReasonUrgent], i)
 				continue
 			}
 			wake(ua)
@@ -280,7 +284,7 @@ func Schedule(st State) Plan {
 			// one stripe, and the one that learns of the segment later pulls
 			// what the other seeded.
 			if seedable && !announced && StripeOf(s.Seq, i, n, pol.Stripe.Count) == pol.Stripe.Index {
-				edge[edgeKey{s.Seq, ReasonSeed}] = append(edge[edgeKey{s.Seq, ReasonSeed}], i)
+				edge[si][ReasonSeed] = append(edge[si][ReasonSeed], i)
 				continue
 			}
 			if avail > 0 {
@@ -302,7 +306,7 @@ func Schedule(st State) Plan {
 				wake(ft)
 				continue
 			}
-			edge[edgeKey{s.Seq, ReasonFallback}] = append(edge[edgeKey{s.Seq, ReasonFallback}], i)
+			edge[si][ReasonFallback] = append(edge[si][ReasonFallback], i)
 		}
 	}
 
@@ -317,12 +321,14 @@ func Schedule(st State) Plan {
 		}
 		return cmp.Compare(a.tie, b.tie)
 	})
-	type reqKey struct {
-		from string
-		seq  uint64
+	// reqs: pieces per (neighbour, segment), in the order first chosen; a
+	// plan asks a handful of neighbours, so a scan beats a map.
+	type req struct {
+		from   string
+		seq    uint64
+		pieces []int
 	}
-	reqs := make(map[reqKey][]int)
-	var reqOrder []reqKey
+	var reqs []req
 	for _, c := range cands {
 		k := pieceKey{c.seg.Seq, c.piece}
 		size := float64(c.seg.pieceLen(c.piece))
@@ -341,20 +347,21 @@ func Schedule(st State) Plan {
 			continue // all holders busy: retry on the next event
 		}
 		best.outstanding++
-		rk := reqKey{best.ID, c.seg.Seq}
-		if _, ok := reqs[rk]; !ok {
-			reqOrder = append(reqOrder, rk)
+		r := slices.IndexFunc(reqs, func(r req) bool { return r.from == best.ID && r.seq == c.seg.Seq })
+		if r < 0 {
+			reqs = append(reqs, req{from: best.ID, seq: c.seg.Seq})
+			r = len(reqs) - 1
 		}
-		reqs[rk] = append(reqs[rk], c.piece)
+		reqs[r].pieces = append(reqs[r].pieces, c.piece)
 	}
 
-	for _, s := range order {
+	for si, s := range order {
 		for why := ReasonP2POff; why <= ReasonFallback; why++ {
-			plan.Edge = appendRuns(plan.Edge, Edge, s.Seq, why, edge[edgeKey{s.Seq, why}])
+			plan.Edge = appendRuns(plan.Edge, Edge, s.Seq, why, edge[si][why])
 		}
 	}
-	for _, rk := range reqOrder {
-		plan.Requests = appendRuns(plan.Requests, rk.from, rk.seq, ReasonNone, reqs[rk])
+	for _, r := range reqs {
+		plan.Requests = appendRuns(plan.Requests, r.from, r.seq, ReasonNone, r.pieces)
 	}
 	return plan
 }

@@ -20,6 +20,13 @@ type Config struct {
 	Addr            string        // host:port; "" means 127.0.0.1:0
 	TLSCert, TLSKey string        // PEM files; both or neither
 	ShutdownTimeout time.Duration // grace for in-flight requests; 0 means 5s
+	// Slow-loris bounds: a client must send a request's headers within
+	// ReadHeaderTimeout (0 means 10s) and at most MaxHeaderBytes of them (0 means
+	// 64 KiB); a keep-alive connection idle for IdleTimeout (0 means 2m) is closed.
+	// Bodies are not bounded here (an encoder's PUT may be long): handlers bound them.
+	ReadHeaderTimeout time.Duration
+	IdleTimeout       time.Duration
+	MaxHeaderBytes    int
 	// Ready reports whether the server can take traffic (/readyz); nil means always.
 	Ready  func() error
 	Logger *slog.Logger // nil discards
@@ -43,6 +50,15 @@ func Listen(cfg Config, h http.Handler) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.ReadHeaderTimeout == 0 {
+		cfg.ReadHeaderTimeout = 10 * time.Second
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 2 * time.Minute
+	}
+	if cfg.MaxHeaderBytes == 0 {
+		cfg.MaxHeaderBytes = 64 << 10
+	}
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		return nil, errors.New("server: --tls-cert and --tls-key go together")
 	}
@@ -61,8 +77,9 @@ func Listen(cfg Config, h http.Handler) (*Server, error) {
 	s := &Server{cfg: cfg, ln: ln}
 	s.srv = &http.Server{
 		Handler:           s.withProbes(h),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
 	return s, nil

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -115,4 +116,76 @@ func selfSigned(t *testing.T, certFile, keyFile string) *x509.CertPool {
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)
 	return pool
+}
+
+// TestSlowLoris: a client trickling its headers byte by byte, or one that connects
+// and sends nothing, is cut off after ReadHeaderTimeout; an idle keep-alive
+// connection after IdleTimeout; clients sending normally meanwhile are served.
+func TestSlowLoris(t *testing.T) {
+	const hdr = 300 * time.Millisecond
+	s, err := Listen(Config{ReadHeaderTimeout: hdr, IdleTimeout: hdr}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "app")
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	// cutOff reports how long the server took to close c (reads until EOF/error).
+	cutOff := func(c net.Conn, start time.Time) time.Duration {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		io.Copy(io.Discard, c)
+		return time.Since(start)
+	}
+	trickle, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer trickle.Close()
+	silent, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	start := time.Now()
+	go func() {
+		for _, b := range []byte("GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + string(bytes.Repeat([]byte("a"), 200)) + "\r\n\r\n") {
+			if _, err := trickle.Write([]byte{b}); err != nil {
+				return // cut off
+			}
+			time.Sleep(20 * time.Millisecond) // 200+ bytes: ~5 s if never cut
+		}
+	}()
+	silentDone := make(chan time.Duration, 1)
+	go func() { silentDone <- cutOff(silent, start) }()
+
+	// Good clients, meanwhile: fresh connections served at once.
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	for range 5 {
+		if code, body := get(t, c, s.URL()+"/x"); code != 200 || body != "app" {
+			t.Fatalf("good client: %d %q", code, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if d := cutOff(trickle, start); d > 2*time.Second {
+		t.Fatalf("trickling client held its connection %v (header timeout %v)", d, hdr)
+	}
+	if d := <-silentDone; d > 2*time.Second {
+		t.Fatalf("silent client held its connection %v", d)
+	}
+
+	// A keep-alive connection left idle after its response is closed.
+	idle, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	io.WriteString(idle, "GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
+	start = time.Now()
+	if d := cutOff(idle, start); d > 2*time.Second || d < hdr/2 {
+		t.Fatalf("idle keep-alive connection closed after %v, want about %v", d, hdr)
+	}
 }

@@ -21,6 +21,7 @@ const (
 	CodeNotNeighbour = "not_neighbour"  // signal/report about a peer the tracker did not introduce
 	CodeUnknownPeer  = "unknown_peer"   // target peer is not (or no longer) in the swarm
 	CodeFull         = "full"           // too many swarms on this tracker (connection closed)
+	CodeAddrLimit    = "addr_limit"     // too many joins from this address (connection closed; retry later)
 	CodeSlow         = "slow_consumer"  // outbound queue overflowed (connection closed)
 	CodeTimeout      = "timeout"        // no message or pong within PeerTimeout
 	CodeInternal     = "internal"       // store failure

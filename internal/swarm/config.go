@@ -26,6 +26,12 @@ type Config struct {
 	// OnReport, if set, is told the outcome of every report (for metrics). It is
 	// called with a swarm's lock held and must not call back into the Core.
 	OnReport func(k SwarmKey, o Outcome)
+	// SeedGrace: a seeder whose reported upload does not grow for this long loses its
+	// stripe (shown.go); default 6s (three stats reports); negative: never.
+	SeedGrace time.Duration
+	// OnDemote, if set, is told of each seeder demoted for showing no upload (for
+	// metrics and logs), under the swarm's lock like OnReport.
+	OnDemote func(k SwarmKey, id string)
 }
 
 // Outcome is what a report led to.
@@ -57,6 +63,10 @@ func (c Config) withDefaults() (Config, error) {
 	dur(&c.BanDuration, time.Hour)
 	dur(&c.StrikeTTL, time.Hour)
 	dur(&c.EmptySwarmTTL, 10*time.Minute)
+	dur(&c.SeedGrace, 6*time.Second)
+	if c.OnDemote == nil {
+		c.OnDemote = func(SwarmKey, string) {}
+	}
 	switch {
 	case c.MaxNeighbours < 0 || c.MaxStrikes < 1 || c.MaxSwarms < 1:
 		return c, fmt.Errorf("%w: negative or too small limit", ErrBadConfig)

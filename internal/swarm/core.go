@@ -45,6 +45,7 @@ type swarm struct {
 	index   map[string]int      // id → position in members
 	seeds   *seeding            // nil while P2P is off
 	claims  map[string][]string // restored members → neighbours they claimed, until Settle
+	watch   map[string]watch    // seeders' shown upload (shown.go); only seeders
 }
 
 // New validates cfg, fills defaults and returns a Core.

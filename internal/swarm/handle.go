@@ -16,7 +16,7 @@ func (c *Core) Handle(now time.Time, k SwarmKey, from string, m signalling.Messa
 	case *signalling.Signal:
 		return c.relay(k, from, m)
 	case *signalling.Stats:
-		return c.stats(k, from, m)
+		return c.stats(now, k, from, m)
 	case *signalling.Report:
 		return c.report(now, k, from, m)
 	}
@@ -48,12 +48,17 @@ func (c *Core) relay(k SwarmKey, from string, m *signalling.Signal) []Out {
 	return []Out{{Swarm: k, To: m.To, Msg: &signalling.Signal{From: from, Data: m.Data}}}
 }
 
-func (c *Core) stats(k SwarmKey, from string, m *signalling.Stats) []Out {
+func (c *Core) stats(now time.Time, k SwarmKey, from string, m *signalling.Stats) []Out {
 	_, err := c.store.UpdateStats(c.ctx, k, from, Counters{
 		BytesCDN: m.BytesCDN, BytesP2P: m.BytesP2P, BytesUp: m.BytesUp, Stalls: m.Stalls,
 	})
 	if err != nil {
 		return errorOut(k, from, signalling.CodeInternal, "stats not recorded")
 	}
-	return nil
+	sw := c.lock(k, false)
+	if sw == nil {
+		return nil
+	}
+	defer sw.mu.Unlock()
+	return c.showUpload(now, k, sw, from, m.BytesUp)
 }

@@ -53,6 +53,7 @@ func (c *Core) Join(now time.Time, k SwarmKey, p Peer) (signalling.Welcome, []Ou
 		}
 		changed := sw.seeds.joined(Candidate{ID: p.ID, Upload: float64(p.UploadCapacity)}, len(sw.members), sw.candidates)
 		stripe = changed[p.ID]
+		c.watchSeats(now, sw, changed)
 		delete(changed, p.ID)
 		outs = append(outs, stripeOuts(k, changed)...)
 	}

@@ -25,9 +25,12 @@ func (c *Core) leaveLocked(now time.Time, k SwarmKey, sw *swarm, id string) ([]O
 	if !sw.remove(id) {
 		return nil, nil
 	}
+	delete(sw.watch, id)
 	var outs []Out
 	if sw.seeds != nil && len(sw.members) > 0 {
-		outs = stripeOuts(k, sw.seeds.left(id, len(sw.members), sw.candidates))
+		changed := sw.seeds.left(id, len(sw.members), sw.candidates)
+		c.watchSeats(now, sw, changed)
+		outs = stripeOuts(k, changed)
 	}
 	c.dropIfEmpty(k, sw)
 	nbrs, err := c.store.RemovePeer(c.ctx, k, id, now)

@@ -56,6 +56,7 @@ const (
 	CodeNotNeighbour = signalling.CodeNotNeighbour
 	CodeUnknownPeer  = signalling.CodeUnknownPeer
 	CodeFull         = signalling.CodeFull
+	CodeAddrLimit    = signalling.CodeAddrLimit
 	CodeSlow         = signalling.CodeSlow
 	CodeTimeout      = signalling.CodeTimeout
 	CodeInternal     = signalling.CodeInternal

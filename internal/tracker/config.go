@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/shoal-cdn/shoal/internal/quota"
 )
 
 // Config configures a Tracker. The zero value is valid: every zero field takes the
@@ -38,9 +40,18 @@ type Config struct {
 	EmptySwarmTTL time.Duration // an empty swarm's totals stay in /api/streams this long; default 10m
 	MaxSwarms     int           // swarms with peers on this tracker; default 10000
 
-	// TrustProxy uses the right-most X-Forwarded-For address as the peer's address
-	// (only behind a reverse proxy that sets it); otherwise r.RemoteAddr.
+	// TrustProxy uses the right-most X-Forwarded-For address of every request as the
+	// peer's address (only where nobody reaches the tracker but through a proxy that
+	// sets it, or in tests); otherwise r.RemoteAddr, see TrustedProxies.
 	TrustProxy bool
+	// TrustedProxies are the operator's reverse proxies: a request from one of them is
+	// the right-most X-Forwarded-For address that is not itself one (quota.Proxies).
+	// Other senders' X-Forwarded-For is ignored.
+	TrustedProxies []netip.Prefix
+	// AddrLimits bounds open connections and joins per source address, over /tracker
+	// and /announce together (internal/quota; zero value: 1,000 each, the joins
+	// refilled in 20 s, so carrier-grade NAT works).
+	AddrLimits quota.Config
 	// OriginPatterns restricts browser origins (coder/websocket syntax); nil → any origin,
 	// since viewers' pages live on other sites and tokens do the access control.
 	OriginPatterns []string

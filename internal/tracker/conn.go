@@ -2,6 +2,7 @@ package tracker
 
 import (
 	"errors"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,13 +19,17 @@ import (
 // nbio's connection and the timer; no goroutine.
 type conn struct {
 	t        *Tracker
-	addr     string // remote IP
+	addr     string     // remote IP
+	ip       netip.Addr // the same, as counted by Tracker.limits (invalid: not counted)
+	released atomic.Bool
 	reqToken string // token on the upgrade request, if any
 	limiter  *rate.Limiter
 	// region is the trusted region of the upgrade request, when regionTrusted.
 	region        string
 	regionTrusted bool
 	lastSeen      atomic.Int64 // unix nanos of the last message or pong
+	opened        time.Time    // when attach ran (real clock)
+	joined        atomic.Bool  // join succeeded: the liveness timer may read this
 
 	// Set once by join, before the conn is published in Tracker.conns; read by the
 	// connection's own callbacks (which run one at a time) and by deliveries after.
@@ -56,6 +61,7 @@ func (c *conn) attach(ws *nbws.Conn) {
 		return
 	}
 	c.ws = ws
+	c.opened = time.Now()
 	c.touch()
 	c.pinger = time.AfterFunc(c.t.cfg.PeerTimeout/3, c.ping)
 }
@@ -122,6 +128,19 @@ func (c *conn) ping() {
 		return
 	}
 	timeout := c.t.cfg.PeerTimeout
+	// A connection that answers pings but never joins would hold one of its
+	// address's connections for ever: it gets PeerTimeout to join.
+	if !c.joined.Load() && time.Since(c.opened) > timeout {
+		c.t.m.errors.WithLabelValues(CodeTimeout).Inc()
+		c.t.log.Debug("tracker: no join in time", "addr", c.addr)
+		c.closing = true
+		if b, err := Encode(&Error{Code: CodeTimeout, Message: "no join within " + timeout.String()}); err == nil {
+			c.ws.WriteMessage(nbws.TextMessage, b)
+		}
+		c.ws.WriteClose(int(websocket.StatusPolicyViolation), CodeTimeout)
+		c.ws.Close()
+		return
+	}
 	if time.Since(time.Unix(0, c.lastSeen.Load())) > timeout {
 		c.t.m.errors.WithLabelValues(CodeTimeout).Inc()
 		c.t.log.Debug("tracker: peer timed out", "addr", c.addr)

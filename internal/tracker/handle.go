@@ -27,10 +27,16 @@ func (t *Tracker) handle(c *conn, m Message) bool {
 		return true
 	}
 	switch m := m.(type) {
-	case *Signal, *Stats:
-		// No swarm lock: relays and stats change no membership, so their order
-		// against other events does not matter.
+	case *Signal:
+		// No swarm lock: relays change no membership, so their order against
+		// other events does not matter.
 		t.handleMessage(c, m)
+	case *Stats:
+		// Under the swarm lock: stats can demote a seeder that shows no upload
+		// (swarm/shown.go), a stripe change that must not overtake others.
+		unlock := t.lock(c.swarm)
+		t.handleMessage(c, m)
+		unlock()
 	case *Report:
 		t.log.Debug("tracker: report", "swarm", c.swarm, "reporter", c.peer.ID, "target", m.Peer,
 			"segment", m.Segment, "piece", m.Piece, "reason", m.Reason)
@@ -63,6 +69,14 @@ func (t *Tracker) join(c *conn, j *Join) bool {
 		}
 	}
 
+	// Real time, not t.now(): the join rate is about the network, like timeouts.
+	if c.ip.IsValid() {
+		if err := t.limits.Join(c.ip, time.Now()); err != nil {
+			t.m.errors.WithLabelValues(CodeAddrLimit).Inc()
+			c.closeAfter(&Error{Code: CodeAddrLimit, Message: err.Error()}, websocket.StatusTryAgainLater, CodeAddrLimit)
+			return false
+		}
+	}
 	if t.takenDown(j.Stream) {
 		t.m.errors.WithLabelValues(CodeUnauthorized).Inc()
 		c.closeAfter(&Error{Code: CodeUnauthorized, Message: "stream " + j.Stream + " was taken down by the operator"},
@@ -96,6 +110,7 @@ func (t *Tracker) join(c *conn, j *Join) bool {
 		return true
 	}
 	c.swarm, c.peer = s, p
+	c.joined.Store(true)
 	t.mu.Lock()
 	if t.conns[s] == nil {
 		t.conns[s] = make(map[string]*conn)

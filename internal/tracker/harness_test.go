@@ -14,8 +14,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// harness is a real tracker behind a loopback httptest server. TrustProxy is on so each
-// test client can claim its own address with X-Forwarded-For.
+// harness is a real tracker behind a loopback httptest server. TrustProxy is on (unless
+// the test sets TrustedProxies) so each test client can claim its own address with
+// X-Forwarded-For.
 type harness struct {
 	t   *testing.T
 	tr  *Tracker
@@ -28,7 +29,9 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	cfg.Registerer = reg
-	cfg.TrustProxy = true
+	if cfg.TrustedProxies == nil {
+		cfg.TrustProxy = true
+	}
 	tr, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ type metrics struct {
 	errors  *prometheus.CounterVec
 	dropped prometheus.Counter
 	stripes prometheus.Counter
+	demoted prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -49,9 +50,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		stripes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "shoal_tracker_stripe_changes_total", Help: "Stripe messages sent (a peer's seeding assignment changed after it joined).",
 		}),
+		demoted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shoal_tracker_seeders_demoted_total", Help: "Seeders that lost their stripe for showing no upload (docs/abuse.md).",
+		}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.peers, m.swarms, m.joins, m.relayed, m.bans, m.reports, m.errors, m.dropped, m.stripes} {
+		for _, c := range []prometheus.Collector{m.peers, m.swarms, m.joins, m.relayed, m.bans, m.reports, m.errors, m.dropped, m.stripes, m.demoted} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("tracker: register metrics: %w", err)
 			}

@@ -10,13 +10,12 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
-	"net/netip"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/shoal-cdn/shoal/internal/announce"
+	"github.com/shoal-cdn/shoal/internal/quota"
 	"github.com/shoal-cdn/shoal/internal/swarm"
 	"github.com/shoal-cdn/shoal/internal/token"
 	"golang.org/x/time/rate"
@@ -34,6 +33,9 @@ type Tracker struct {
 	m     *metrics
 	now   func() time.Time
 	wt    *announce.Server // GET /announce: WebTorrent swarms in the same Store, under the same policies
+	// limits count connections and joins per address over /tracker and /announce.
+	limits  *quota.Limits
+	proxies quota.Proxies
 
 	// locks serialise each swarm's core calls with the delivery of their messages, so
 	// a peer sees its swarm's changes in decision order.
@@ -76,11 +78,21 @@ func New(cfg Config) (*Tracker, error) {
 		OnReport: func(_ SwarmKey, o swarm.Outcome) {
 			m.reports.WithLabelValues(string(o)).Inc()
 		},
+		OnDemote: func(k SwarmKey, id string) {
+			m.demoted.Inc()
+			cfg.Logger.Info("tracker: seeder showed no upload: stripe moved", "swarm", k, "peer", id)
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
+	limits, err := quota.New(cfg.AddrLimits)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
+	}
 	t := &Tracker{
+		limits:      limits,
+		proxies:     quota.Proxies{Prefixes: cfg.TrustedProxies, All: cfg.TrustProxy},
 		cfg:         cfg,
 		core:        core,
 		store:       cfg.Store,
@@ -100,7 +112,7 @@ func New(cfg Config) (*Tracker, error) {
 		MaxMessageBytes: cfg.MaxMessageBytes, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
 		PeerTimeout: cfg.PeerTimeout, SendQueue: cfg.SendQueue, SendQueueBytes: cfg.SendQueueBytes,
 		WriteTimeout: cfg.WriteTimeout, OriginPatterns: cfg.OriginPatterns,
-		Addr: t.remoteIP, Logger: cfg.Logger, Registerer: cfg.Registerer, Now: cfg.Now,
+		Addr: t.remoteIP, Limits: limits, Logger: cfg.Logger, Registerer: cfg.Registerer, Now: cfg.Now,
 	})
 	if err != nil {
 		return nil, err
@@ -258,30 +270,32 @@ func newPeerID() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// remoteIP returns the peer's address: the right-most X-Forwarded-For entry (the one
-// our proxy appended) when TrustProxy is set, else the TCP peer.
+// remoteIP returns the peer's address (quota.Proxies.ClientAddr): the TCP peer, or
+// behind a trusted proxy the address it forwarded.
 func (t *Tracker) remoteIP(r *http.Request) string {
-	if t.cfg.TrustProxy {
-		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
-			parts := strings.Split(xff[len(xff)-1], ",")
-			if ip, err := netip.ParseAddr(strings.TrimSpace(parts[len(parts)-1])); err == nil {
-				return ip.Unmap().String()
-			}
-		}
+	if ip := t.proxies.ClientAddr(r); ip.IsValid() {
+		return ip.String()
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	if ip, err := netip.ParseAddr(host); err == nil {
-		return ip.Unmap().String()
-	}
 	return host
 }
 
 func (t *Tracker) serveWS(w http.ResponseWriter, r *http.Request) {
+	ip := t.proxies.ClientAddr(r)
+	if ip.IsValid() {
+		if err := t.limits.Open(ip); err != nil {
+			t.m.errors.WithLabelValues(CodeAddrLimit).Inc()
+			t.log.Debug("tracker: connection refused", "addr", ip, "err", err)
+			http.Error(w, "tracker: "+err.Error(), http.StatusTooManyRequests)
+			return
+		}
+	}
 	c := &conn{
 		t:       t,
+		ip:      ip,
 		addr:    t.remoteIP(r),
 		limiter: rate.NewLimiter(rate.Limit(t.cfg.RateLimit), t.cfg.RateBurst),
 	}
@@ -291,6 +305,7 @@ func (t *Tracker) serveWS(w http.ResponseWriter, r *http.Request) {
 	c.region, c.regionTrusted = t.trustedRegion(r, c.addr)
 	u, err := t.upgrader(c)
 	if err != nil {
+		t.release(c)
 		http.Error(w, "tracker: "+err.Error(), http.StatusServiceUnavailable)
 		return
 	}
@@ -303,9 +318,17 @@ func (t *Tracker) serveWS(w http.ResponseWriter, r *http.Request) {
 		t.mu.Lock()
 		delete(t.all, c)
 		t.mu.Unlock()
+		t.release(c)
 		return // the upgrader has written the HTTP error
 	}
 	c.attach(ws)
+}
+
+// release gives c's address its connection back, once.
+func (t *Tracker) release(c *conn) {
+	if c.ip.IsValid() && !c.released.Swap(true) {
+		t.limits.Close(c.ip)
+	}
 }
 
 // drop runs once a connection has ended: leave the swarm if still in it.
@@ -313,6 +336,7 @@ func (t *Tracker) drop(c *conn) {
 	t.mu.Lock()
 	delete(t.all, c)
 	t.mu.Unlock()
+	t.release(c)
 	if c.peer.ID != "" {
 		unlock := t.lock(c.swarm)
 		t.removeLocked(c)

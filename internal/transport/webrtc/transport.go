@@ -43,6 +43,12 @@ type Config struct {
 	// STUN lists STUN server URLs ("stun:host:port"), used when ICEInterface
 	// is empty.
 	STUN []string
+	// TURN lists TURN relays (internal/relay, `shoal turn`); used with or without
+	// ICEInterface.
+	TURN []TURNServer
+	// RelayOnly keeps ICE to relay candidates (ICE transport policy "relay"): the
+	// remote sees the relay's address, never ours. Needs TURN.
+	RelayOnly bool
 	// MaxBuffered bounds the bytes queued in a data channel: Send blocks
 	// beyond it (default 1 MiB).
 	MaxBuffered int
@@ -53,6 +59,12 @@ type Config struct {
 	Backlog int
 	// Logger receives pion's and our logs (nil: discarded).
 	Logger *slog.Logger
+}
+
+// TURNServer is one TURN relay and its credentials.
+type TURNServer struct {
+	URL                  string // turn:host:port
+	Username, Credential string
 }
 
 // Transport dials and accepts WebRTC links; it implements transport.Dialer.
@@ -120,6 +132,15 @@ func New(cfg Config) (*Transport, error) {
 		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	} else if len(cfg.STUN) > 0 {
 		rtc.ICEServers = []webrtc.ICEServer{{URLs: cfg.STUN}}
+	}
+	for _, s := range cfg.TURN {
+		rtc.ICEServers = append(rtc.ICEServers, webrtc.ICEServer{URLs: []string{s.URL}, Username: s.Username, Credential: s.Credential})
+	}
+	if cfg.RelayOnly {
+		if len(cfg.TURN) == 0 {
+			return nil, errors.New("webrtc: RelayOnly needs a TURN server")
+		}
+		rtc.ICETransportPolicy = webrtc.ICETransportPolicyRelay
 	}
 	return &Transport{
 		cfg:      cfg,

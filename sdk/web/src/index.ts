@@ -21,10 +21,12 @@ import { fragmentLoader } from "./loader.js";
 import { QoE } from "./qoe.js";
 import { defaultSubtle, importPublicKey, type Subtle } from "./record.js";
 import { Swarm, type SwarmEvents } from "./swarm.js";
+import { browserConnection, uploadConsent, type Consent } from "./consent.js";
 import type { Policy } from "./tracker-message.js";
 import type { SegmentId } from "./wire.js";
 
 export { Swarm } from "./swarm.js";
+export { uploadConsent } from "./consent.js";
 export { TrackerClient } from "./tracker.js";
 export * as wire from "./wire.js";
 export * as record from "./record.js";
@@ -41,6 +43,10 @@ export interface ShoalOptions {
   rendition?: string;
   /** Upload cap in bit/s (default 10 Mbit/s); 0: download only, never upload. */
   uploadCap?: number;
+  /** false: never upload (the page's opt-out for its viewers); default true. See consent.ts. */
+  upload?: boolean;
+  /** true: upload on a metered connection too (saveData, cellular); default false. */
+  uploadOnMetered?: boolean;
   /** P2P on (default) or off (CDN only, same code path for stats). */
   p2p?: boolean;
   /** The stream's Ed25519 public key, base64 (as served at /live/{stream}/key): pinned. */
@@ -51,6 +57,8 @@ export interface ShoalOptions {
   token?: string;
   region?: string;
   iceServers?: RTCIceServer[];
+  /** ICE through iceServers' TURN relays only (viewers' addresses hidden from each other). */
+  relayOnly?: boolean;
 }
 
 export interface ShoalStats {
@@ -68,6 +76,8 @@ export interface ShoalStats {
   peerId: string;
   /** bytesP2P / (bytesP2P + bytesCdn), 0 without bytes. */
   offload: number;
+  /** Why this page does not upload now (consent.ts), if it does not. */
+  uploadOff?: string;
 }
 
 export interface ShoalEvents {
@@ -203,11 +213,13 @@ export class ShoalP2P extends Emitter<ShoalEvents> {
           stream,
           rendition,
           uploadCap: this.opts.uploadCap ?? 10e6,
+          mayUpload: () => this.consent().upload,
           region: this.opts.region,
           token: this.opts.token,
           subtle: this.subtle!,
           key,
           iceServers: this.opts.iceServers,
+          relayOnly: this.opts.relayOnly,
           playback: () => ({ playhead: this.hls.media?.currentTime ?? 0, stalls: this.stalls, startupMs: this.qoe.startupMs(), stalledMs: this.qoe.stalledMs() }),
         });
         for (const ev of ["peer", "bad-piece", "policy", "tracker", "banned"] as const) {
@@ -303,6 +315,12 @@ export class ShoalP2P extends Emitter<ShoalEvents> {
     this.swarms.delete(name);
   }
 
+  /** consent is whether this page may upload now (read on every upload decision, so a
+   * connection turning cellular stops uploads at once). */
+  consent(): Consent {
+    return uploadConsent(this.opts, browserConnection());
+  }
+
   /** stats returns the counters since the SDK was attached. */
   stats(): ShoalStats {
     const t = { ...this.retired, peers: 0 };
@@ -325,6 +343,7 @@ export class ShoalP2P extends Emitter<ShoalEvents> {
       fallbackReason: this.fallbackReason,
       peerId,
       offload: total > 0 ? t.bytesP2P / total : 0,
+      uploadOff: this.consent().reason,
     };
   }
 

@@ -37,6 +37,9 @@ export interface PeerHost {
 
 export interface PeerOptions {
   iceServers?: RTCIceServer[];
+  /** ICE through the TURN relays of iceServers only: neighbours see the relay's address,
+   * never the viewer's (`shoal turn`; docs/abuse.md). */
+  relayOnly?: boolean;
   RTCPeerConnection?: typeof RTCPeerConnection;
 }
 
@@ -91,7 +94,7 @@ export class Peer {
     opts: PeerOptions,
   ) {
     const PC = opts.RTCPeerConnection ?? globalThis.RTCPeerConnection;
-    this.pc = new PC({ iceServers: opts.iceServers ?? [] });
+    this.pc = new PC({ iceServers: opts.iceServers ?? [], iceTransportPolicy: opts.relayOnly ? "relay" : "all" });
     this.dc = this.pc.createDataChannel("shoal", { negotiated: true, id: 0, ordered: false });
     this.dc.binaryType = "arraybuffer";
     this.dc.bufferedAmountLowThreshold = LOW_WATER;

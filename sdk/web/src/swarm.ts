@@ -37,6 +37,8 @@ export interface SwarmOptions extends PeerOptions {
   vodKeepBytes?: number;
   /** bit/s we upload at most; 0: never upload. */
   uploadCap: number;
+  /** Asked whenever the cap is read: false stops uploading (consent.ts); default: always true. */
+  mayUpload?: () => boolean;
   region?: string;
   token?: string;
   subtle: Subtle;
@@ -145,7 +147,7 @@ export class Swarm extends Emitter<SwarmEvents> implements PeerHost {
       url: urls[this.trackerIndex++ % urls.length],
       stream: this.opts.stream,
       rendition: this.opts.rendition,
-      uploadCapacity: this.opts.uploadCap,
+      uploadCapacity: this.mayUpload() ? this.opts.uploadCap : 0,
       region: this.opts.region,
       token: this.opts.token,
       WebSocket: this.opts.WebSocket,
@@ -217,9 +219,13 @@ export class Swarm extends Emitter<SwarmEvents> implements PeerHost {
 
   /** uploadKbps is our upload cap (the smaller of ours and the policy's). */
   uploadKbps(): number {
-    let cap = this.opts.uploadCap;
+    let cap = this.mayUpload() ? this.opts.uploadCap : 0;
     if (this.policy.max_upload > 0) cap = cap > 0 ? Math.min(cap, this.policy.max_upload) : 0;
     return Math.max(0, Math.min(0xffffffff, Math.floor(cap / 1000)));
+  }
+
+  private mayUpload(): boolean {
+    return this.opts.mayUpload?.() ?? true;
   }
 
   private connect(id: string, initiator: boolean): void {
