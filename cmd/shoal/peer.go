@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/shoal-cdn/shoal/internal/engine"
 	"github.com/shoal-cdn/shoal/internal/manifest"
 	"github.com/shoal-cdn/shoal/internal/peer"
 	"github.com/shoal-cdn/shoal/internal/server"
@@ -39,6 +40,10 @@ func runPeer(ctx context.Context, args []string, stdout io.Writer) error {
 	iceIface := fs.String("ice-interface", "", `keep WebRTC on this one network interface ("lo": loopback only), no mDNS, no STUN`)
 	trustedKey := fs.String("trusted-key", "", "pin the stream's public key (base64, as served at /live/STREAM/key) instead of fetching it from the edge")
 	tok := fs.String("token", "", "viewer token for the edge and the tracker")
+	start := fs.Duration("start", 0, "on a title: the position to start playing at, e.g. 5m30s")
+	bufferGoal := fs.Duration("buffer-goal", engine.DefaultBufferGoal, "on a title: how far ahead of the playhead segments are fetched")
+	keepBytes := byteSize(engine.DefaultKeepBytes)
+	fs.Var(&keepBytes, "keep-bytes", "on a title: segment bytes kept for neighbours, e.g. 256MiB (the furthest from the playhead go first)")
 	logger := logFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -61,6 +66,7 @@ func runPeer(ctx context.Context, args []string, stdout io.Writer) error {
 	cfg := peer.Config{
 		Edge: *edgeURL, Tracker: tr, Stream: *stream, Rendition: *rendition, Token: *tok,
 		MaxUpload: int64(maxUpload), ICEInterface: *iceIface, Logger: log, Registerer: reg,
+		VOD: engine.VODConfig{Start: *start, BufferGoal: *bufferGoal, KeepBytes: int64(keepBytes)},
 	}
 	if tr != "" {
 		cfg.Trackers = trackers[1:]
@@ -88,16 +94,38 @@ func runPeer(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	run := p.Run
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
 		// A viewer's peer lives beside a player: keep the Go heap small (it
-		// holds a few segments) rather than letting garbage double it.
+		// holds a few segments) rather than letting garbage double it; on a
+		// title it keeps up to --keep-bytes for its neighbours on top.
 		debug.SetMemoryLimit(20 << 20)
+		run = func(ctx context.Context) error {
+			go raiseLimitOnTitle(ctx, p, 20<<20+int64(keepBytes))
+			return p.Run(ctx)
+		}
 	}
 	return serve(ctx, server.Config{Addr: *listen, Logger: log}, withMetrics(reg, p.Handler()), stdout, log,
 		func(u string) string {
 			return fmt.Sprintf("shoal peer on %s\n  play:  %s/live/%s/%s.m3u8   (e.g. ffplay, mpv, vlc)\n  stats: %s/stats", u, u, *stream, *rendition, u)
 		},
-		p.Run)
+		run)
+}
+
+// raiseLimitOnTitle raises the memory limit to limit once the peer knows it
+// plays a title (its first playlist ended); it looks for a minute.
+func raiseLimitOnTitle(ctx context.Context, p *peer.Peer, limit int64) {
+	for range 120 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(500 * time.Millisecond):
+		}
+		if p.Stats().VOD {
+			debug.SetMemoryLimit(limit)
+			return
+		}
+	}
 }
 
 // trackerFor resolves --tracker: explicit URL, "off", or derived from the edge.

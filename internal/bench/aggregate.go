@@ -20,7 +20,7 @@ type viewerResult struct {
 
 // aggregate sums the viewers' figures into rr.
 func aggregate(rr *RunReport, viewers []viewerResult, start, end time.Time) {
-	var startups, latencies []time.Duration
+	var startups, latencies, seeks []time.Duration
 	var stalled, watched time.Duration
 	var p2p, engineMedia, clientMedia int64
 	var capacity float64 // bytes the uplinks could have carried
@@ -63,6 +63,8 @@ func aggregate(rr *RunReport, viewers []viewerResult, start, end time.Time) {
 		watched += ps.Watched
 		rr.SegmentsPlayed += ps.Played
 		latencies = append(latencies, st.Latencies...)
+		seeks = append(seeks, st.SeekTimes...)
+		rr.Seeks += ps.Seeks
 		rr.SegmentsChecked += v.checked
 		rr.SegmentsMismatched += v.mismatched
 	}
@@ -79,6 +81,7 @@ func aggregate(rr *RunReport, viewers []viewerResult, start, end time.Time) {
 	}
 	rr.StartupMsP50, rr.StartupMsP95 = ms(quantile(startups, 0.5)), ms(quantile(startups, 0.95))
 	rr.LatencyMsP50, rr.LatencyMsP95 = ms(quantile(latencies, 0.5)), ms(quantile(latencies, 0.95))
+	rr.SeekMsP50, rr.SeekMsP95 = ms(quantile(seeks, 0.5)), ms(quantile(seeks, 0.95))
 }
 
 // quantile is the nearest-rank q-quantile of xs (0 for none); xs is sorted in place.

@@ -55,9 +55,13 @@ type env struct {
 func newEnv(ctx context.Context, cfg Config, clk transport.Clock, p2p bool) (*env, error) {
 	log := cfg.Logger
 	e := &env{stream: demoStream, clk: clk, errc: make(chan error, 8)}
-	ocfg := origin.Config{Demo: cfg.Bitrate == 0, Clock: clk, Logger: log.With("component", "origin")}
+	vod := isVOD(cfg.Scenario)
+	ocfg := origin.Config{Demo: cfg.Bitrate == 0 && !vod, Clock: clk, Logger: log.With("component", "origin")}
 	if cfg.Bitrate > 0 {
 		e.stream = syntheticStream
+	}
+	if vod {
+		e.stream = vodStream // a title pushed whole below (vodreal.go)
 	}
 	var err error
 	if e.origin, err = origin.New(ocfg); err != nil {
@@ -104,7 +108,12 @@ func newEnv(ctx context.Context, cfg Config, clk transport.Clock, p2p bool) (*en
 	run("edge server", e.srv.Serve)
 	run("origin", e.origin.Run)
 	run("tracker", e.tracker.Run)
-	if cfg.Bitrate > 0 {
+	if vod {
+		if err := e.pushTitle(ctx, cfg); err != nil {
+			e.close()
+			return nil, err
+		}
+	} else if cfg.Bitrate > 0 {
 		enc := &encoder{url: e.osrv.URL() + "/ingest/" + e.stream + "/", bitrate: cfg.Bitrate,
 			segDur: cfg.SegmentDuration, seed: cfg.Seed, clk: clk, log: log}
 		// Back-fill a few segments so that a player can start at once, as the
@@ -143,6 +152,7 @@ func (e *env) close() {
 		e.cancel()
 		e.wg.Wait()
 		e.edge.Close()
+		e.origin.Close() // its temporary store (a title's segments)
 	})
 }
 

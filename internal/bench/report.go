@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -84,6 +85,11 @@ type RunReport struct {
 	Stalls          int     `json:"stalls"`
 	LatencyMsP50    float64 `json:"latency_ms_p50"`
 	LatencyMsP95    float64 `json:"latency_ms_p95"`
+	// On a title (vod.go): seeks after startup, and their time to the segment
+	// at the new position.
+	Seeks     int     `json:"seeks,omitempty"`
+	SeekMsP50 float64 `json:"seek_ms_p50,omitempty"`
+	SeekMsP95 float64 `json:"seek_ms_p95,omitempty"`
 
 	P2PBytes    int64 `json:"p2p_bytes"`
 	UploadBytes int64 `json:"upload_bytes"`
@@ -263,6 +269,11 @@ func (r *Report) WriteText(w io.Writer) error {
 	row("rebuffer ratio", func(rr *RunReport) string { return fmt.Sprintf("%.4f", rr.RebufferRatio) })
 	row("stalls", func(rr *RunReport) string { return fmt.Sprint(rr.Stalls) })
 	row("latency p50 / p95", func(rr *RunReport) string { return ms(rr.LatencyMsP50) + " / " + ms(rr.LatencyMsP95) })
+	if slices.ContainsFunc(runs, func(rr *RunReport) bool { return rr.Seeks > 0 }) {
+		row("seeks, time p50 / p95", func(rr *RunReport) string {
+			return fmt.Sprintf("%d, %s / %s", rr.Seeks, ms(rr.SeekMsP50), ms(rr.SeekMsP95))
+		})
+	}
 	row("peer upload (used)", func(rr *RunReport) string { return mib(rr.UploadBytes) + " (" + pct(rr.UploadUsed) + ")" })
 	row("overhead: duplicates", func(rr *RunReport) string { return mib(rr.DuplicateBytes) })
 	row("overhead: wasted", func(rr *RunReport) string { return mib(rr.WastedBytes) })

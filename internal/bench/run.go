@@ -169,6 +169,7 @@ func runOnce(ctx context.Context, cfg Config, clk transport.Clock, mode string, 
 			}
 			if v.left.IsZero() {
 				watching++
+				v.seekDue(ctx, el)
 			}
 		}
 		if now.Sub(lastSample) >= time.Second {

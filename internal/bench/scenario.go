@@ -22,6 +22,8 @@ var scenarios = map[string]func(p planParams) []viewerSpec{
 	ScenarioFlashCrowd:    planFlashCrowd,
 	ScenarioChurn:         planChurn,
 	ScenarioHeterogeneous: planHeterogeneous,
+	ScenarioVOD:           planVOD, // vod.go
+	ScenarioVODFlash:      planVODFlash,
 }
 
 // Scenarios lists the scenario names, sorted.
@@ -46,6 +48,9 @@ type viewerSpec struct {
 	Up, Down float64
 	Latency  time.Duration // one way
 	Loss     float64
+	// On a title (vod.go): the start position and the seeks.
+	Start time.Duration
+	Seeks []seekSpec
 }
 
 type planParams struct {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shoal-cdn/shoal/internal/engine"
 	"github.com/shoal-cdn/shoal/internal/media"
 	"github.com/shoal-cdn/shoal/internal/peer"
 	"github.com/shoal-cdn/shoal/internal/transport"
@@ -37,6 +38,7 @@ type viewer struct {
 	mu                  sync.Mutex
 	seen                map[uint64]bool // segments whose proxy bytes were checked
 	checked, mismatched int
+	nextSeek            int // the next of spec.Seeks (loop-owned; vodreal.go)
 }
 
 // startViewer starts the real engine for spec. With an emulated network, every
@@ -55,6 +57,10 @@ func startViewer(ctx context.Context, e *env, spec viewerSpec, idx int, net *emu
 		Scheduler:     cfg.Scheduler,
 		Push:          cfg.Push,
 		Logger:        cfg.Logger.With("component", "peer", "viewer", spec.Name),
+		VOD:           engine.VODConfig{Start: spec.Start},
+	}
+	if e.stream == vodStream {
+		pc.OnSegment = v.vodCheck(e)
 	}
 	if spec.Up > 0 {
 		// The engine paces its uploads a little below the access link, so that
@@ -120,7 +126,7 @@ func (v *viewer) stats() peer.Stats {
 func (v *viewer) check(ctx context.Context, e *env) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if !v.left.IsZero() {
+	if !v.left.IsZero() || e.stream == vodStream { // a title's viewers are checked by vodCheck
 		return
 	}
 	st := v.p.Stats()

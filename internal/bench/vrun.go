@@ -77,12 +77,17 @@ func runVirtual(cfg Config, mode string, specs []viewerSpec) (*RunReport, float6
 		_, d := st.source(len(st.segs))
 		q.after(d, publish)
 	}
-	q.at(st.nextAt, publish)
+	if !st.vod {
+		q.at(st.nextAt, publish)
+	}
 
 	for i, s := range specs {
 		q.at(start.Add(s.Join), func() { r.join(i, s) })
 		if s.Leave > 0 {
 			q.at(start.Add(s.Leave), func() { r.leave(r.bySpec[i]) })
+		}
+		for _, sk := range s.Seeks {
+			q.at(start.Add(sk.At), func() { r.bySpec[i].step(engine.Seek{Pos: sk.To}) })
 		}
 	}
 
@@ -189,7 +194,8 @@ func (r *vrun) join(i int, spec viewerSpec) {
 		rtt:  2*spec.Latency + edgeRTTBase,
 		host: &vhost{up: spec.Up, down: spec.Down, latency: spec.Latency, loss: spec.Loss}}
 	ec := engine.Config{Stream: r.stream.name, Rendition: rendition, Swarm: true, Scheduler: r.cfg.Scheduler, Push: r.cfg.Push,
-		Tick: peer.DefaultTick, NoDeliverData: r.net.identity, ReportPieces: true, Logger: r.cfg.Logger}
+		Tick: peer.DefaultTick, NoDeliverData: r.net.identity, ReportPieces: true, Logger: r.cfg.Logger,
+		VOD: engine.VODConfig{Start: spec.Start}}
 	if spec.Up > 0 {
 		ec.MaxUpload = int64(0.95 * spec.Up)
 		ec.UploadCapacity = ec.MaxUpload

@@ -41,6 +41,8 @@ type vstream struct {
 
 	media, overhead int64
 	perSeg          map[string]int64
+
+	vod bool // a title, published whole at the start (vod.go)
 }
 
 type vseg struct {
@@ -89,6 +91,9 @@ func newVStream(cfg Config, start time.Time) (*vstream, error) {
 	}
 	_, d := s.source(0)
 	s.target = time.Duration(media.TargetDuration(d)) * time.Second
+	if isVOD(cfg.Scenario) {
+		return s, s.publishTitle(start)
+	}
 	// Back-fill, back-dated, so that a player can start at once (as the
 	// origin's demo and the bench's encoder do).
 	var back time.Duration
@@ -128,7 +133,7 @@ func (s *vstream) publish(now time.Time) error {
 func (s *vstream) playlist(now time.Time) ([]engine.Entry, int) {
 	if s.plEntries == nil || now.Sub(s.plAt) >= s.edgePlaylistTTL() {
 		first := max(0, len(s.segs)-s.window)
-		pl := media.MediaPlaylist{TargetDuration: int(s.target / time.Second), MediaSequence: uint64(first)}
+		pl := media.MediaPlaylist{TargetDuration: int(s.target / time.Second), MediaSequence: uint64(first), Ended: s.vod, VOD: s.vod}
 		entries := make([]engine.Entry, 0, len(s.segs)-first)
 		for _, g := range s.segs[first:] {
 			pl.Segments = append(pl.Segments, media.Segment{URI: g.uri, Duration: g.dur, ProgramDateTime: g.pdt})

@@ -110,7 +110,7 @@ func (v *vviewer) act(a engine.Action, now time.Time) {
 			entries, size = r.stream.playlist(r.q.time())
 			return size, false
 		}, func(_, _ time.Time) {
-			v.step(engine.PlaylistFetched{Target: r.stream.target, Entries: entries})
+			v.step(engine.PlaylistFetched{Target: r.stream.target, Entries: entries, Ended: r.stream.vod})
 		})
 	case engine.FetchRecord:
 		g := r.stream.seg(a.ID.Seq)
@@ -243,6 +243,7 @@ func (v *vviewer) stop(now time.Time) {
 	}
 	v.final = v.stats()
 	v.final.Latencies = v.core.LatencySamples()
+	v.final.SeekTimes = v.core.SeekSamples()
 	v.left = now
 	for id, e := range v.links {
 		delete(v.links, id)

@@ -35,6 +35,8 @@ type Config struct {
 	NoDeliverData bool
 	// ReportPieces: emit Verified for every piece stored.
 	ReportPieces bool
+	// VOD tunes on-demand playback (vod.go).
+	VOD VODConfig
 	// Push: subscribe to neighbours' substreams and push to subscribers
 	// (push.go); off, the engine only pulls (experimental: off by default).
 	Push bool
@@ -48,6 +50,8 @@ func (c Config) withDefaults() Config {
 	if c.Rendition == "" {
 		c.Rendition = "index"
 	}
+	c.VOD = c.VOD.withDefaults()
+	c.Player.Start = c.VOD.Start
 	if c.MaxNeighbours <= 0 {
 		c.MaxNeighbours = 32
 	}

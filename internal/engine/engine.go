@@ -76,6 +76,8 @@ type Engine struct {
 
 	out   []Action
 	stats Stats
+
+	vod vodState // on-demand playback (vod.go); zero for live
 }
 
 // New returns an engine that joined at now.
@@ -160,7 +162,10 @@ func (e *Engine) Step(now time.Time, ev Event) {
 		if s := e.segs[ev.Seq]; s != nil && s.id.Epoch == ev.Epoch && s.demand.IsZero() {
 			s.demand = now
 			e.recScan = true
+			e.vodDemand(ev.Seq, now)
 		}
+	case Seek:
+		e.onSeek(ev, now)
 	}
 }
 
@@ -173,6 +178,7 @@ func (e *Engine) Ready(now time.Time) []Action {
 		e.housekeep(now)
 	}
 	e.pl.Advance(now)
+	e.vodReady(now)
 	e.fetchRecords(now)
 	e.flushHaves()
 	e.releaseHeld(now)
@@ -202,7 +208,8 @@ func (e *Engine) Wake() time.Time {
 		at(e.lastReady.Add(e.cfg.Tick))
 	}
 	at(e.nextBusy)
-	for _, seq := range e.order {
+	at(e.vod.goalWake)
+	for _, seq := range e.wanted() {
 		if s := e.segs[seq]; s.rec == nil && !s.recLoading && s.recTries < maxRecordTries && s.recRetry.After(e.lastReady) {
 			at(s.recRetry)
 		}
@@ -286,7 +293,7 @@ func (e *Engine) setStripe(st scheduler.Stripe) {
 // fetch is one small, edge-cached playlist. Others refetch early when a
 // neighbour announces a segment they do not list (poke).
 func (e *Engine) poll(now time.Time) {
-	if e.polling || now.Before(e.nextPoll) {
+	if e.polling || now.Before(e.nextPoll) || e.vod.ended {
 		return
 	}
 	e.polling, e.pollSoon = true, false
@@ -335,6 +342,7 @@ func (e *Engine) onPlaylist(ev PlaylistFetched, now time.Time) {
 		return
 	}
 	e.target = ev.Target
+	e.vodPlaylist(ev.Ended)
 	for _, en := range ev.Entries {
 		if s := e.segs[en.Seq]; s != nil {
 			if s.id.Epoch != en.Epoch || s.uri != en.URI {
@@ -395,6 +403,7 @@ func (e *Engine) evict(seq uint64) {
 // deadline is when segment s is due, and whether we fetch it now.
 func (e *Engine) deadline(s *segment) (time.Time, bool) {
 	dl, ok := e.pl.Deadline(s.id.Seq)
+	ok = ok && e.inGoal(dl)
 	if !s.demand.IsZero() && (!ok || s.demand.Before(dl)) {
 		return s.demand, true
 	}
@@ -410,7 +419,7 @@ func (e *Engine) fetchRecords(now time.Time) {
 	}
 	e.recScan = false
 	head, started := e.pl.Playhead()
-	for _, seq := range e.order {
+	for _, seq := range e.wanted() {
 		s := e.segs[seq]
 		if s.rec != nil || s.recLoading || s.recTries >= maxRecordTries {
 			continue
@@ -569,6 +578,9 @@ func (e *Engine) announce(nb *neighbour, seq uint64, id wire.SegmentID, from, to
 func (e *Engine) schedPolicy() scheduler.Policy {
 	pol := e.cfg.Scheduler
 	pol.P2P, pol.NoUpload, pol.Stripe = e.p2p(), !e.uploads(), e.stripe
+	if e.vod.on {
+		pol = vodPolicy(pol)
+	}
 	return pol
 }
 
@@ -580,7 +592,7 @@ func (e *Engine) schedule(now time.Time) {
 	}
 	st := scheduler.State{Now: now, Self: self, Policy: e.schedPolicy(), Segments: e.segBuf[:0]}
 	var size int64 // largest segment wanted: the urgent window must fetch one whole
-	for _, seq := range e.order {
+	for _, seq := range e.scheduled() {
 		s := e.segs[seq]
 		if s.rec == nil || s.complete {
 			continue
@@ -728,7 +740,9 @@ func (e *Engine) housekeep(now time.Time) {
 	// Keep only a few segments behind the playhead (neighbours play about
 	// where we do), unless a local player asked for one lately: memory holds a
 	// few segments, not the playlist's whole window.
-	if head, ok := e.pl.Playhead(); ok {
+	if head, ok := e.pl.Playhead(); ok && e.vod.on {
+		e.keepBudget(now) // a title keeps what was watched, within a byte budget
+	} else if ok {
 		for _, seq := range slices.Clone(e.order) {
 			if seq+keepBehind >= head {
 				break

@@ -35,6 +35,7 @@ type (
 	PlaylistFetched struct {
 		Target  time.Duration
 		Entries []Entry // ascending seq; empty with Err
+		Ended   bool    // #EXT-X-ENDLIST: a title, or a live stream that ended (vod.go)
 		Err     error
 	}
 

@@ -95,7 +95,7 @@ func FuzzEngineEvents(f *testing.F) {
 				now = now.Add(time.Duration(d-199) * time.Second)
 			}
 			var ev Event
-			switch fz.n(14) {
+			switch fz.n(15) {
 			case 0:
 				ev = Tick{}
 			case 1:
@@ -121,6 +121,7 @@ func FuzzEngineEvents(f *testing.F) {
 				if n == 0 && fz.u8()&1 == 0 {
 					pl.Err = errors.New("fuzz: playlist")
 				}
+				pl.Ended = fz.n(4) == 0 // a title (vod.go), or a live stream that ended
 				ev = pl
 			case 2:
 				id := segment()
@@ -176,6 +177,8 @@ func FuzzEngineEvents(f *testing.F) {
 			case 13:
 				id := segment()
 				ev = Demand{Seq: id.Seq, Epoch: id.Epoch}
+			case 14:
+				ev = Seek{Pos: time.Duration(fz.n(64)) * 700 * time.Millisecond}
 			}
 			e.Step(now, ev)
 			if fz.n(4) != 0 {

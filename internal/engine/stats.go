@@ -33,6 +33,11 @@ type Stats struct {
 	EdgePieces [4]int
 	// Urgent is the urgent window of the last plan.
 	Urgent time.Duration
+	// On demand (vod.go): segment bytes held at the last budget check, and
+	// segments dropped to stay within VOD.KeepBytes.
+	VODHeld, VODDropped int64
+	// VOD: playing an on-demand title.
+	VOD bool
 }
 
 // Stats returns the figures now.
@@ -46,6 +51,7 @@ func (e *Engine) Stats() Stats {
 	}
 	st.Player = e.pl.Stats()
 	st.Urgent = e.urgent
+	st.VODHeld, st.VOD = e.vod.held, e.vod.on
 	return st
 }
 

@@ -104,6 +104,9 @@ type Config struct {
 	Scheduler scheduler.Policy
 	// Push: subscribe to and push substreams (engine.Config.Push).
 	Push bool
+	// VOD tunes on-demand playback of a title: start position, buffer goal,
+	// the bytes kept for neighbours (engine.VODConfig; peer/vod.go).
+	VOD engine.VODConfig
 	// Tick is the scheduler's heartbeat (default 50 ms); it also runs on every event.
 	Tick time.Duration
 	// StatsInterval is how often stats go to the tracker (default 2 s).

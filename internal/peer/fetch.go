@@ -24,7 +24,7 @@ func (p *Peer) fetchPlaylistAsync(ctx context.Context) {
 		}
 		ev := engine.PlaylistFetched{Err: err}
 		if pl != nil {
-			ev.Target, ev.Entries = pl.target, pl.entries
+			ev.Target, ev.Entries, ev.Ended = pl.target, pl.entries, pl.ended
 			p.mu.Lock()
 			first := p.playlist == nil
 			p.playlist = pl

@@ -46,7 +46,13 @@ func testLogger(t *testing.T) *slog.Logger {
 
 func newWorld(t *testing.T, tcfg tracker.Config) *world {
 	t.Helper()
-	o, err := origin.New(origin.Config{Demo: true})
+	return newWorldOrigin(t, origin.Config{Demo: true}, tcfg)
+}
+
+// newWorldOrigin is newWorld with an origin configured by ocfg.
+func newWorldOrigin(t *testing.T, ocfg origin.Config, tcfg tracker.Config) *world {
+	t.Helper()
+	o, err := origin.New(ocfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -121,7 +121,7 @@ func (c Config) coreConfig() engine.Config {
 	return engine.Config{
 		Stream: c.Stream, Rendition: c.Rendition, Swarm: c.Tracker != "",
 		MaxUpload: c.MaxUpload, UploadCapacity: c.UploadCapacity, MaxNeighbours: c.MaxNeighbours,
-		Player: c.Player, Scheduler: c.Scheduler, Push: c.Push, Tick: c.Tick, Logger: c.Logger,
+		Player: c.Player, Scheduler: c.Scheduler, Push: c.Push, Tick: c.Tick, Logger: c.Logger, VOD: c.VOD,
 	}
 }
 

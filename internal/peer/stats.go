@@ -40,11 +40,16 @@ type Stats struct {
 	Player player.Stats `json:"player"`
 	// Latencies are the player model's live-latency samples (oldest first).
 	Latencies []time.Duration `json:"-"`
+	// SeekTimes are the player model's seek times on a title (oldest first).
+	SeekTimes []time.Duration `json:"-"`
 	// EdgePieces counts pieces requested from the edge by reason, indexed
 	// by EdgeP2POff, EdgeUrgent, EdgeSeed and EdgeFallback.
 	EdgePieces [4]int `json:"edge_pieces"`
 	// Offload is BytesP2P / (BytesP2P + BytesCDNMedia).
 	Offload float64 `json:"offload"`
+	// On a title: segment bytes kept for neighbours (within VOD.KeepBytes).
+	VOD     bool  `json:"vod,omitempty"`
+	VODHeld int64 `json:"vod_held_bytes,omitempty"`
 }
 
 // Stats returns the figures as of the last loop iteration.
@@ -61,7 +66,7 @@ func (p *Peer) Stats() Stats {
 func StatsOf(cs engine.Stats, peerID string) Stats {
 	return Stats{PeerID: peerID, BytesP2P: cs.BytesP2P, BytesUp: cs.BytesUp, BytesDup: cs.BytesDup,
 		BytesWasted: cs.BytesWasted, BadPieces: cs.BadPieces, Neighbours: cs.Neighbours,
-		Complete: cs.Complete, Player: cs.Player, EdgePieces: cs.EdgePieces}
+		Complete: cs.Complete, Player: cs.Player, EdgePieces: cs.EdgePieces, VOD: cs.VOD, VODHeld: cs.VODHeld}
 }
 
 // WithCDN returns st with the bytes read from the edge (media, and
@@ -84,9 +89,12 @@ func (p *Peer) publishSnapshot() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	ps := st.Player
-	st.Latencies = p.snap.Latencies
+	st.Latencies, st.SeekTimes = p.snap.Latencies, p.snap.SeekTimes
 	if ps.Played != p.snap.Player.Played || ps.Stalls != p.snap.Player.Stalls || ps.Started != p.snap.Player.Started {
 		st.Latencies = p.core.LatencySamples()
+	}
+	if ps.Seeks != p.snap.Player.Seeks || ps.SeekSum != p.snap.Player.SeekSum {
+		st.SeekTimes = p.core.SeekSamples()
 	}
 	p.snap = st
 }

@@ -37,6 +37,8 @@ type Config struct {
 	TargetDuration time.Duration
 	// MaxSamples bounds the latency samples kept (default 4096; oldest dropped).
 	MaxSamples int
+	// Start is where on-demand playback begins (vod.go; 0: the title's start).
+	Start time.Duration
 }
 
 // Segment is one published media segment.
@@ -62,6 +64,13 @@ type Stats struct {
 	// enters a segment; LatencySamples has the history.
 	Latency    time.Duration
 	LatencyMax time.Duration
+	// On demand (vod.go): seeks made after startup, the time from a seek to
+	// the segment at the new position being available (the last one, and the
+	// total), and whether playback reached the end of an ended playlist.
+	Seeks    int
+	SeekTime time.Duration
+	SeekSum  time.Duration
+	Finished bool
 }
 
 type segment struct {
@@ -88,6 +97,8 @@ type Player struct {
 	stats   Stats
 	samples []time.Duration
 	next    int // ring index into samples once full
+
+	v vodState // on-demand playback (vod.go); zero for live
 }
 
 // New returns a player that joins the stream at join.
@@ -138,6 +149,10 @@ func (p *Player) Advance(now time.Time) {
 	if now.Before(p.now) {
 		return
 	}
+	if p.v.finished {
+		p.now = now
+		return
+	}
 	if !p.decided && !p.decide(now) {
 		p.now = now
 		return
@@ -152,10 +167,14 @@ func (p *Player) Advance(now time.Time) {
 		}
 		p.playing = true
 		t = later(s.avail, p.join)
-		p.playFrom = t
-		p.stats.Started = true
-		p.stats.StartSeq = s.Seq
-		p.stats.Startup = t.Sub(p.join)
+		if p.v.seeking {
+			t = p.seeked(s.avail)
+		} else {
+			p.playFrom = t
+			p.stats.Started = true
+			p.stats.StartSeq = s.Seq
+			p.stats.Startup = t.Sub(p.join)
+		}
 		p.sample(t, s, s.start+p.offset)
 	}
 	for t.Before(now) {
@@ -192,6 +211,10 @@ func (p *Player) Advance(now time.Time) {
 		p.stats.Played++
 		p.offset = s.Duration
 		j, ok := p.after(p.cur)
+		if !ok && p.v.ended {
+			p.finish()
+			break
+		}
 		if !ok || p.segs[j].avail.IsZero() || p.segs[j].avail.After(t) {
 			p.stalled = true
 			p.stallAt = t
@@ -211,6 +234,9 @@ func (p *Player) Advance(now time.Time) {
 func (p *Player) decide(now time.Time) bool {
 	if len(p.segs) == 0 {
 		return false
+	}
+	if p.v.vod {
+		return p.decideVOD()
 	}
 	cutoff := later(p.join, p.segs[0].Published) // joined before the stream began?
 	if cutoff.After(now) {
@@ -253,6 +279,9 @@ func (p *Player) Deadline(seq uint64) (time.Time, bool) {
 	switch {
 	case !p.playing:
 		base = p.segs[c].start
+		if p.v.vod {
+			return p.vodWaitDeadline(i, c)
+		}
 	case p.stalled:
 		j, _ := p.after(p.cur)
 		base = p.segs[j].start
@@ -280,7 +309,7 @@ func (p *Player) Playhead() (seq uint64, ok bool) {
 // Stats returns what was measured up to the last Advance.
 func (p *Player) Stats() Stats {
 	st := p.stats
-	if p.playing {
+	if p.stats.Started { // a seek pauses playing, not watching
 		st.Watched = p.now.Sub(p.playFrom)
 		if p.stalled {
 			st.Stalled += p.now.Sub(p.stallAt)
@@ -307,6 +336,9 @@ func (p *Player) LatencySamples() []time.Duration {
 // newest segment's end minus the playhead; unlike that difference it does not
 // saw-tooth with the publication rhythm, and it counts startup and stalls.
 func (p *Player) sample(t time.Time, s segment, pos time.Duration) {
+	if p.v.vod {
+		return // no live edge to lag behind
+	}
 	l := max(0, t.Sub(s.Published)+s.start+s.Duration-pos)
 	p.stats.Latency = l
 	p.stats.LatencyMax = max(p.stats.LatencyMax, l)
@@ -321,6 +353,9 @@ func (p *Player) sample(t time.Time, s segment, pos time.Duration) {
 // prune drops segments well behind the playhead so memory stays bounded.
 func (p *Player) prune() {
 	const keep = 4
+	if p.v.vod {
+		return // a seek may go anywhere in the title
+	}
 	i, ok := p.find(p.cur)
 	if !ok || i <= keep {
 		return

@@ -293,11 +293,16 @@ export class ShoalP2P extends Emitter<ShoalEvents> {
   }
 
   private notePlaylist(d: LevelLoadedData): void {
-    if (this.fallbackReason || this.destroyed || !d.details?.live) return;
+    if (this.fallbackReason || this.destroyed || !d.details) return;
     const frags = d.details.fragments;
     if (frags.length === 0) return;
     const first = parseSegmentUrl(frags[0].url);
     if (!first || !this.wants(first.stream, first.rendition)) return;
+    if (!d.details.live) {
+      // A title (vod.ts): hls.js asks for what it buffers, wherever the viewer seeks.
+      void this.swarmFor(first.stream, first.rendition, first.origin).then((sw) => sw?.noteTitle());
+      return;
+    }
     const segs: { id: SegmentId; url: string }[] = [];
     for (const f of frags) {
       const s = parseSegmentUrl(f.url);

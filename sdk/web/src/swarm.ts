@@ -16,6 +16,7 @@ import { parseRecord, pieceLen, RecordError, verifyPiece, type SegmentRecord, ty
 import { DEFAULT_URGENT_MS, EDGE, schedule, type Neighbour as SchedNeighbour, type Pending, type PieceSet, type Segment as SchedSegment } from "./scheduler.js";
 import { TrackerClient, TrackerError } from "./tracker.js";
 import type { Policy, SignalData, Stripe } from "./tracker-message.js";
+import { DEFAULT_VOD_KEEP_BYTES, vodEvictions, vodPolicy } from "./vod.js";
 import { PIECE_SIZE, bitSet, bitfieldLen, segmentName, type Message, type SegmentId } from "./wire.js";
 
 const WINDOW = 16; // segments kept (the origin's live window is 12)
@@ -32,6 +33,8 @@ export interface SwarmOptions extends PeerOptions {
   trackerUrls?: string[];
   stream: string;
   rendition: string;
+  /** On a title: segment bytes kept for neighbours (default 48 MiB; vod.ts). */
+  vodKeepBytes?: number;
   /** bit/s we upload at most; 0: never upload. */
   uploadCap: number;
   /** Asked whenever the cap is read: false stops uploading (consent.ts); default: always true. */
@@ -127,6 +130,9 @@ export class Swarm extends Emitter<SwarmEvents> implements PeerHost {
   private readonly byPeer = new Map<string, { up: number; down: number }>();
   /** Segment names of the last playlist. */
   private readonly listed = new Set<string>();
+  /** Playing an on-demand title (vod.ts); playSeq: the segment hls.js asked for last. */
+  private vod = false;
+  private playSeq = 0n;
   readonly stats: SwarmStats = { bytesCdn: 0, bytesP2P: 0, bytesUploaded: 0, bytesDuplicate: 0, badPieces: 0, peers: 0 };
 
   constructor(private readonly opts: SwarmOptions) {
@@ -368,6 +374,32 @@ export class Swarm extends Emitter<SwarmEvents> implements PeerHost {
     this.schedule();
   }
 
+  /**
+   * noteTitle: the playlist is a title (hls.js: not live). Its segments are not noted from
+   * the playlist (hls.js asks for what it buffers, anywhere in the title); they stay until
+   * the byte budget (options.vodKeepBytes) drops the furthest from the playhead.
+   */
+  noteTitle(): void {
+    this.vod = true;
+  }
+
+  /** keepTitle drops, and withdraws from neighbours, what is held beyond the budget. */
+  private keepTitle(): void {
+    const held = [...this.segs.values()].map((s) => ({
+      name: s.name,
+      seq: s.id.seq,
+      bytes: s.data?.length ?? 0, // allocated whole once its record is in
+      busy: s.waiters.length > 0 || s.inflight.size > 0,
+    }));
+    for (const name of vodEvictions(held, this.playSeq, this.opts.vodKeepBytes ?? DEFAULT_VOD_KEEP_BYTES)) {
+      const s = this.segs.get(name)!;
+      this.segs.delete(name);
+      for (const p of this.peers.values()) {
+        if (p.open) p.send({ type: "bitfield", epoch: s.id.epoch, seq: s.id.seq, pieces: 0, bitmap: new Uint8Array(0) });
+      }
+    }
+  }
+
   private recordUrl(s: Segment): string {
     const u = new URL(s.url);
     u.pathname = u.pathname.replace(/\.(ts|m4s)$/, ".rec");
@@ -419,6 +451,7 @@ export class Swarm extends Emitter<SwarmEvents> implements PeerHost {
       this.segs.set(s.name, s);
     }
     s.deadline = Math.min(s.deadline, deadline);
+    this.playSeq = id.seq;
     // Due within the urgent horizon and no record yet (the first fragment, a seek): the
     // scheduler would fetch it all from the edge once the record is verified, so the GET
     // starts now, alongside the record's, instead of a round trip later.
@@ -459,6 +492,7 @@ export class Swarm extends Emitter<SwarmEvents> implements PeerHost {
   private tick(): void {
     if (this.destroyed) return;
     const now = performance.now();
+    if (this.vod) this.keepTitle();
     for (const p of this.peers.values()) p.pump();
     const segments: SchedSegment[] = [];
     const inFlight: Pending[] = [];
@@ -494,7 +528,8 @@ export class Swarm extends Emitter<SwarmEvents> implements PeerHost {
         noUpload: p.remoteUploadKbps === 0,
       });
     }
-    const policy = { p2p: this.p2p, stripe: this.stripe, noUpload: this.uploadKbps() === 0 };
+    const live = { p2p: this.p2p, stripe: this.stripe, noUpload: this.uploadKbps() === 0 };
+    const policy = this.vod ? vodPolicy(live) : live;
     const plan = schedule({ now, self: this.selfId, policy, segments, neighbours, inFlight });
     for (const c of plan.cancels) {
       // An edge fetch is not aborted: its pieces stay in flight until verified.
