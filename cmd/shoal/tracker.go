@@ -14,6 +14,7 @@ import (
 	"github.com/shoal-cdn/shoal/internal/console"
 	"github.com/shoal-cdn/shoal/internal/quota"
 	"github.com/shoal-cdn/shoal/internal/server"
+	"github.com/shoal-cdn/shoal/internal/swarm"
 	"github.com/shoal-cdn/shoal/internal/tracker"
 )
 
@@ -33,7 +34,7 @@ type trackerFlags struct {
 // ("" keeps policies in memory).
 func addTrackerFlags(fs *flag.FlagSet, policyFile string) *trackerFlags {
 	t := &trackerFlags{regionCIDRs: keyValues{}, addrCIDRs: keyValues{}}
-	t.neighbours = fs.Int("max-neighbours", 10, "neighbours the tracker gives each peer")
+	t.neighbours = fs.Int("max-neighbours", swarm.DefaultMaxNeighbours, "neighbours the tracker gives each peer")
 	t.adminToken = fs.String("admin-token", "", "bearer token for the admin API's writes (docs/admin.md); none: writes refused (shoal up on loopback: allowed)")
 	t.policyFile = fs.String("policy-file", policyFile, "file keeping the operator's stream policies across restarts (empty: memory only)")
 	t.regionHeader = fs.String("region-header", "", "request header your proxy or edge sets to the viewer's region (trusted: only behind that proxy)")

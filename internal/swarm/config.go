@@ -8,9 +8,16 @@ import (
 	"github.com/shoal-cdn/shoal/internal/signalling"
 )
 
+// DefaultMaxNeighbours is how many neighbours the tracker introduces to each
+// peer. 20, not 10: a viewer with more links finds a free holder of a piece
+// more often, so strong uplinks stay busy (virtual time, 60 s, heterogeneous
+// 1,000 viewers: 76.0% offload with 10, 85.3% with 16, 89.4% with 20, 89.5%
+// with 24 but 3 stalls; docs/tracker.md "Tuning history").
+const DefaultMaxNeighbours = 20
+
 // Config configures a Core. Every zero field takes the default written beside it.
 type Config struct {
-	MaxNeighbours int // neighbour bound per peer; default 10
+	MaxNeighbours int // neighbour bound per peer; default DefaultMaxNeighbours
 	// DefaultPolicy applies to streams without SetPolicy; nil → P2P on, no upload cap,
 	// MaxNeighbours neighbours.
 	DefaultPolicy *signalling.Policy
@@ -57,7 +64,7 @@ func (c Config) withDefaults() (Config, error) {
 			*v = d
 		}
 	}
-	def(&c.MaxNeighbours, 10)
+	def(&c.MaxNeighbours, DefaultMaxNeighbours)
 	def(&c.MaxStrikes, 3)
 	def(&c.MaxSwarms, 10000)
 	dur(&c.BanDuration, time.Hour)

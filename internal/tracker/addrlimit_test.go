@@ -124,7 +124,9 @@ func TestAddrLimitAnnounce(t *testing.T) {
 // is closed after PeerTimeout (so it cannot hold its address's slot for ever), while
 // a joined peer that also only answers pings stays.
 func TestUnjoinedConnectionTimesOut(t *testing.T) {
-	h := newHarness(t, Config{PeerTimeout: 300 * time.Millisecond})
+	// 1 s, not less: a loaded CI machine can delay a joined client's pong by
+	// a few hundred ms, which must not count as a timeout.
+	h := newHarness(t, Config{PeerTimeout: time.Second})
 	joined := h.dial(Join{Stream: "demo", Rendition: "index"}, "198.51.100.1")
 	r := h.raw()
 	start := time.Now()
@@ -132,10 +134,10 @@ func TestUnjoinedConnectionTimesOut(t *testing.T) {
 	if _, err := r.next(); err == nil {
 		t.Fatal("connection still open after the timeout error")
 	}
-	if d := time.Since(start); d > 3*time.Second {
-		t.Fatalf("closed after %v, PeerTimeout 300ms", d)
+	if d := time.Since(start); d > 4*time.Second {
+		t.Fatalf("closed after %v, PeerTimeout 1s", d)
 	}
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(1500 * time.Millisecond)
 	if err := joined.Send(ctxT(t), &Stats{BytesCDN: 1}); err != nil {
 		t.Fatalf("joined peer was dropped: %v", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -61,7 +62,7 @@ func TestAdminRefusals(t *testing.T) {
 		{"negative cap", "PUT", "/api/streams/demo/policy", testAdminToken, `{"p2p_enabled":true,"max_upload":-1}`, 422, "max_upload"},
 		{"cap too high", "PUT", "/api/streams/demo/policy", testAdminToken, `{"p2p_enabled":true,"max_upload":20000000000000}`, 422, "max_upload"},
 		{"cap not an integer", "PUT", "/api/streams/demo/policy", testAdminToken, `{"p2p_enabled":true,"max_upload":1e14}`, 400, "not a policy"},
-		{"neighbours too high", "PUT", "/api/streams/demo/policy", testAdminToken, `{"p2p_enabled":true,"neighbours":11}`, 422, "neighbours 11"},
+		{"neighbours too high", "PUT", "/api/streams/demo/policy", testAdminToken, fmt.Sprintf(`{"p2p_enabled":true,"neighbours":%d}`, swarm.DefaultMaxNeighbours+1), 422, fmt.Sprintf("neighbours %d", swarm.DefaultMaxNeighbours+1)},
 		{"neighbours per region", "PUT", "/api/streams/demo/policy?region=eu", testAdminToken, `{"p2p_enabled":true,"neighbours":3}`, 422, "per stream"},
 		{"bad region", "PUT", "/api/streams/demo/policy?region=a%20b", testAdminToken, on, 400, "region"},
 		{"huge body", "PUT", "/api/streams/demo/policy", testAdminToken, `{"p2p_enabled":true,"x":"` + strings.Repeat("a", 10<<10) + `"}`, 413, "body over"},
@@ -77,7 +78,7 @@ func TestAdminRefusals(t *testing.T) {
 		})
 	}
 	// Nothing above changed the policy.
-	if p := h.tr.core.Policy("demo"); p != (Policy{P2PEnabled: true, Neighbours: 10}) {
+	if p := h.tr.core.Policy("demo"); p != (Policy{P2PEnabled: true, Neighbours: swarm.DefaultMaxNeighbours}) {
 		t.Fatalf("policy changed by refused requests: %+v", p)
 	}
 }
@@ -121,7 +122,7 @@ func TestAdminPolicyPushedAndRead(t *testing.T) {
 	if code, _ := h.do("DELETE", "/api/streams/demo/policy", testAdminToken, ""); code != 200 {
 		t.Fatalf("DELETE: %d", code)
 	}
-	if got := *recvAs[*Policy](t, a); !got.P2PEnabled || got.Neighbours != 10 {
+	if got := *recvAs[*Policy](t, a); !got.P2PEnabled || got.Neighbours != swarm.DefaultMaxNeighbours {
 		t.Fatalf("after reset: %+v", got)
 	}
 	// Ahead of an event, with ?create=1.

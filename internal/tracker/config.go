@@ -16,7 +16,7 @@ import (
 // Config configures a Tracker. The zero value is valid: every zero field takes the
 // default written beside it.
 type Config struct {
-	MaxNeighbours   int           // neighbour bound per peer; default (swarm.Config) 10
+	MaxNeighbours   int           // neighbour bound per peer; default swarm.DefaultMaxNeighbours
 	MaxMessageBytes int64         // largest client message; default 64 KiB
 	RateLimit       float64       // messages per second per connection; default 50
 	RateBurst       int           // burst above RateLimit; default 100

@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/shoal-cdn/shoal/internal/swarm"
 )
 
 var demo = SwarmKey{Stream: "demo", Rendition: "index"}
@@ -25,7 +27,7 @@ func TestJoinWelcomeNeighbours(t *testing.T) {
 	if len(wa.Neighbours) != 0 {
 		t.Fatalf("first peer got neighbours %v", wa.Neighbours)
 	}
-	if want := (Policy{P2PEnabled: true, Neighbours: 10}); wa.Policy != want {
+	if want := (Policy{P2PEnabled: true, Neighbours: swarm.DefaultMaxNeighbours}); wa.Policy != want {
 		t.Fatalf("policy %+v, want %+v", wa.Policy, want)
 	}
 	b := h.dial(join(demo), "10.0.1.1")
