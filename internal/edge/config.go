@@ -47,6 +47,11 @@ type Config struct {
 	PlaylistTTLFraction float64
 	// UpstreamTimeout bounds every origin request, headers and body (default 10s).
 	UpstreamTimeout time.Duration
+	// StaleIfError is how long past its lifetime a playlist or key is still served when
+	// the origin fails (unreachable, timeout, 5xx; 404 for a live playlist): stale.go.
+	// Zero: DefaultStaleIfErrorTargets target durations (6 s at 2 s segments), 6 s
+	// without one. Negative: never.
+	StaleIfError time.Duration
 	// MaxObjectBytes bounds one origin body; larger objects are answered 502 (default 64 MiB).
 	MaxObjectBytes int64
 	// MaxConcurrentFetches bounds origin requests in flight, and with MaxObjectBytes
