@@ -27,12 +27,13 @@ trap cleanup EXIT
 go build -o "$tmp/shoal" ./cmd/shoal
 
 echo "== 1. Go viewers: $HYBRID hybrid, $CDN CDN-only (TestChaos)"
-if ! CHAOS_HYBRID="$HYBRID" CHAOS_CDN="$CDN" CHAOS_OBSERVE="$OBSERVE" CHAOS_TABLE="$tmp/go.md" \
-  timeout 600 go test -count=1 -timeout 9m -run '^TestChaos$' ./internal/peer -v >"$tmp/go.log" 2>&1; then
-  tail -60 "$tmp/go.log"; echo "chaos.sh: TestChaos failed" >&2; exit 1
-fi
-grep -E 'killed:' "$tmp/go.log" | sed 's/^ *//'
-cat "$tmp/go.md"
+# Its assertions are the CI form's; at this size a failure is reported with the table.
+status=0
+CHAOS_HYBRID="$HYBRID" CHAOS_CDN="$CDN" CHAOS_OBSERVE="$OBSERVE" CHAOS_TABLE="$tmp/go.md" \
+  timeout 600 go test -count=1 -timeout 9m -run '^TestChaos$' ./internal/peer -v >"$tmp/go.log" 2>&1 || status=$?
+grep -E 'killed:|chaos_test.go:[0-9]+: [a-z]+ down' "$tmp/go.log" | sed 's/^ *//' || true
+[ -f "$tmp/go.md" ] && cat "$tmp/go.md" || { tail -60 "$tmp/go.log"; exit 1; }
+[ "$status" = 0 ] || echo "chaos.sh: TestChaos's assertions failed at this size (above)"
 
 echo "== 2. stock hls.js pages ($PAGES) under one edge, the origin SIGKILLed at ${KILL_AT} s for ${DOWN} s"
 (cd bench/browser && { [ -d node_modules/hls.js ] && [ -d node_modules/playwright-core ] || timeout 300 npm ci --ignore-scripts --no-audit --no-fund --silent; } &&
