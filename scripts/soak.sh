@@ -7,13 +7,16 @@
 # offload (/api/streams) into OUT/samples.csv, then plots them (OUT/soak.png) and prints
 # first, last and peak of each.
 #
-#   scripts/soak.sh                       # DURATION=1h PEERS=20 CHURNERS=4 CHURN_EVERY=20 PAGES=2
+# The edge cache is bounded to CACHE (64MiB: reached within minutes, so that a run shows
+# memory level off once it is full; the default 512MiB takes ~45 min at the demo's rate).
+#
+#   scripts/soak.sh                       # DURATION=1h PEERS=20 CHURNERS=4 CHURN_EVERY=20 PAGES=2 CACHE=64MiB
 #   DURATION=10m OUT=/tmp/soak scripts/soak.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
 DURATION="${DURATION:-1h}" PEERS="${PEERS:-20}" CHURNERS="${CHURNERS:-4}" CHURN_EVERY="${CHURN_EVERY:-20}"
-PAGES="${PAGES:-2}" EVERY="${EVERY:-10}"
+PAGES="${PAGES:-2}" EVERY="${EVERY:-10}" CACHE="${CACHE:-64MiB}"
 OUT="${OUT:-$(mktemp -d /tmp/shoal-soak.XXXXXX)}"
 mkdir -p "$OUT"
 secs=$(python3 -c "import re,sys; m=re.fullmatch(r'(\d+)([smh]?)', sys.argv[1]); print(int(m[1])*{'':1,'s':1,'m':60,'h':3600}[m[2]])" "$DURATION")
@@ -28,7 +31,7 @@ trap cleanup EXIT
 go build -o "$tmp/shoal" ./cmd/shoal
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 url="http://127.0.0.1:$port"
-"$tmp/shoal" up --peers "$PEERS" --listen "127.0.0.1:$port" --key-file "$tmp/origin.key" --log-level warn >"$OUT/up.out" 2>"$OUT/up.log" &
+"$tmp/shoal" up --peers "$PEERS" --cache-bytes "$CACHE" --listen "127.0.0.1:$port" --key-file "$tmp/origin.key" --log-level warn >"$OUT/up.out" 2>"$OUT/up.log" &
 pids+=($!)
 for _ in $(seq 100); do curl -sf -o /dev/null "$url/live/demo/index.m3u8" && break; sleep 0.1; done
 
