@@ -1,7 +1,7 @@
 // scripts/chaos.sh's browser viewers: PAGES Chromium pages with stock hls.js 1.7.4 (its
 // defaults, no P2P) playing SRC for DURATION s while the script kills components. Prints
 // one line "chaos-hlsjs {json}": per page the stalls (`waiting` after the first
-// `playing`), rebuffer time, hls.js errors (fatal or not, by details) and the video's
+// `playing`, and "frozen": the playhead still for 500 ms or more), rebuffer time, hls.js errors (fatal or not, by details) and the video's
 // currentTime. Env: SRC (required), HLSJS_JS (the bundled hlsjs-page.js, required),
 // PAGES (1), DURATION (40), CHROMIUM (/usr/bin/chromium).
 import { readFileSync } from "node:fs";
@@ -54,6 +54,22 @@ function probe() {
     b.waiting++;
     if (!b.since) b.since = performance.now();
   }, true);
+  // Frozen: the playhead did not move for 500 ms or more while playing (a `waiting`
+  // is not always followed by `playing` when hls.js nudges over a gap, so the events
+  // alone can count a stall that never ends).
+  b.frozen = 0;
+  b.frozenMs = 0;
+  let last = -1, still = 0;
+  setInterval(() => {
+    const v = document.querySelector("video");
+    if (!b.started || !v || v.paused || v.ended) return;
+    if (v.currentTime - last < 0.05) {
+      still += 250;
+      if (still === 500) b.frozen++;
+      if (still >= 500) b.frozenMs += still === 500 ? 500 : 250;
+    } else still = 0;
+    last = v.currentTime;
+  }, 250);
 }
 
 const browser = await chromium.launch({
@@ -78,6 +94,8 @@ const per = await Promise.all(
         started: b.started > 0,
         t: document.querySelector("video").currentTime,
         waiting: b.waiting,
+        frozen: b.frozen,
+        frozenMs: b.frozenMs,
         rebufferMs: Math.round(b.rebufferMs + (b.since ? performance.now() - b.since : 0)),
         errors: b.errors,
       };
