@@ -71,6 +71,9 @@ func (e *Edge) fill(t target, replacing *object) (*object, error) {
 	if int64(weigh(t.path, o)) <= e.cfg.CacheBytes {
 		e.cache.Set(t.path, o)
 	}
+	if o.status == http.StatusOK {
+		e.prefetch(t, o.body)
+	}
 	return o, nil
 }
 

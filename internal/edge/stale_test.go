@@ -129,3 +129,37 @@ func metricValue(t *testing.T, f *fixture, name, kind string) float64 {
 	}
 	return 0
 }
+
+// TestPrefetch: with Prefetch 2 a live playlist's two newest segments and their
+// records are fetched before anyone asks, and served while the origin is down;
+// an ended playlist prefetches nothing.
+func TestPrefetch(t *testing.T) {
+	seg41, seg42 := "/live/demo/index/mabc12-41.m4s", "/live/demo/index/mabc12-42.m4s"
+	objs := map[string][]byte{stalePath: []byte(testPlaylist), seg41: pattern(100, 1), seg42: pattern(100, 2),
+		"/live/demo/index/mabc12-41.rec": pattern(50, 3), "/live/demo/index/mabc12-42.rec": pattern(50, 4),
+		"/live/ended/index.m3u8": []byte(endedPlaylist)}
+	f := newFixture(t, Config{Prefetch: 2}, objs)
+	f.get(t, stalePath)
+	waitCount := func(p string) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); f.origin.count(p) == 0; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s not prefetched", p)
+			}
+		}
+	}
+	for _, p := range []string{seg41, seg42, "/live/demo/index/mabc12-41.rec", "/live/demo/index/mabc12-42.rec"} {
+		waitCount(p)
+	}
+	f.origin.setHook(func(w http.ResponseWriter, r *http.Request) bool { http.Error(w, "down", 503); return true })
+	time.Sleep(50 * time.Millisecond) // the prefetches above have stored their objects
+	if resp, body := f.get(t, seg42); resp.StatusCode != 200 || string(body) != string(pattern(100, 2)) {
+		t.Fatalf("prefetched segment with the origin down: %d", resp.StatusCode)
+	}
+	f.origin.setHook(nil)
+	f.get(t, "/live/ended/index.m3u8")
+	time.Sleep(50 * time.Millisecond)
+	if n := f.origin.count("/live/ended/index/mabc12-42.m4s"); n != 0 {
+		t.Errorf("an ended playlist's segment was prefetched %d times", n)
+	}
+}
