@@ -182,7 +182,7 @@ func TestChaos(t *testing.T) {
 	trackerURL := "ws" + strings.TrimPrefix(trk.url, "http") + "/tracker"
 
 	nHybrid, nCDN := envInt("CHAOS_HYBRID", 6), envInt("CHAOS_CDN", 4)
-	observe := time.Duration(envInt("CHAOS_OBSERVE", 6)) * time.Second
+	observe := time.Duration(envInt("CHAOS_OBSERVE", 5)) * time.Second
 
 	w := &world{t: t} // startPeer's
 	var viewers []*chaosViewer

@@ -23,7 +23,7 @@ import (
 // every proxy segment with the origin's).
 func TestMaliciousPeerSmall(t *testing.T) {
 	w := newWorld(t, tracker.Config{})
-	r := runSwarm(t, w, 4, 8*time.Second, func(i int, c *Config) {
+	r := runSwarm(t, w, 4, 5*time.Second, func(i int, c *Config) {
 		if i == 0 {
 			c.tamper = func(_ wire.SegmentID, _ int, b []byte) []byte {
 				b[len(b)/2] ^= 0x5a
