@@ -16,6 +16,8 @@ import (
 type edgeFlags struct {
 	cacheBytes byteSize
 	timeout    *time.Duration
+	stale      *time.Duration
+	prefetch   *int
 	playSecret *string
 }
 
@@ -23,6 +25,8 @@ func addEdgeFlags(fs *flag.FlagSet) *edgeFlags {
 	e := &edgeFlags{cacheBytes: edge.DefaultCacheBytes}
 	fs.Var(&e.cacheBytes, "cache-bytes", "bytes of segments and playlists the edge keeps in memory")
 	e.timeout = fs.Duration("upstream-timeout", edge.DefaultUpstreamTimeout, "limit on every request to the origin")
+	e.stale = fs.Duration("stale-if-error", 0, "how long past its lifetime a playlist is served while the origin fails (0: 3 target durations; negative: never)")
+	e.prefetch = fs.Int("prefetch", 2, "newest segments of a live playlist (and their records) fetched ahead of viewers (0: none)")
 	e.playSecret = fs.String("play-secret", "", "viewers need an HMAC token signed with this secret (?token= or Authorization: Bearer)")
 	return e
 }
@@ -32,6 +36,8 @@ func (e *edgeFlags) config(originURL string) edge.Config {
 		Origin:          originURL,
 		CacheBytes:      int64(e.cacheBytes),
 		UpstreamTimeout: *e.timeout,
+		StaleIfError:    *e.stale,
+		Prefetch:        *e.prefetch,
 		PlaySecret:      []byte(*e.playSecret),
 	}
 }

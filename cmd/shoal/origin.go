@@ -80,6 +80,7 @@ func (o *originFlags) config(demo bool) (origin.Config, error) {
 		StoreBytes:      int64(o.storeBytes),
 		VodDir:          *o.vodDir,
 		KeepEnded:       *o.keepEnded,
+		ClockSequence:   true, // a restarted origin continues the numbering (docs/reliability.md)
 	}, nil
 }
 

@@ -47,6 +47,16 @@ type Config struct {
 	PlaylistTTLFraction float64
 	// UpstreamTimeout bounds every origin request, headers and body (default 10s).
 	UpstreamTimeout time.Duration
+	// StaleIfError is how long past its lifetime a playlist or key is still served when
+	// the origin fails (unreachable, timeout, 5xx; 404 for a live playlist): stale.go.
+	// Zero: DefaultStaleIfErrorTargets target durations (6 s at 2 s segments), 6 s
+	// without one. Negative: never.
+	StaleIfError time.Duration
+	// Prefetch is how many of the newest segments of a live media playlist (with
+	// their records) the edge fetches as soon as it gets the playlist, so that they
+	// are here before viewers ask, and while the origin is down (prefetch.go).
+	// 0: none (fetch on request only).
+	Prefetch int
 	// MaxObjectBytes bounds one origin body; larger objects are answered 502 (default 64 MiB).
 	MaxObjectBytes int64
 	// MaxConcurrentFetches bounds origin requests in flight, and with MaxObjectBytes

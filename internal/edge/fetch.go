@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"time"
 )
 
 // lookup returns the object for t from the cache, or fetches it from the origin.
@@ -44,12 +45,21 @@ func (e *Edge) lookup(ctx context.Context, t target) (obj *object, hit bool, err
 func (e *Edge) fill(t target, replacing *object) (*object, error) {
 	// A request that missed the cache just before the previous flight for this path
 	// stored its result starts a new flight; this second look keeps it off the origin.
-	if o, ok := e.cache.GetIfPresent(t.path); ok && o != replacing && o.fresh(e.now()) {
-		return o, nil
+	prev, _ := e.cache.GetIfPresent(t.path)
+	if prev != nil && prev != replacing && prev.fresh(e.now()) {
+		return prev, nil
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, e.cfg.UpstreamTimeout)
 	defer cancel()
 	o, err := e.fetch(ctx, t)
+	if now := e.now(); staleOK(prev, now, err, o) {
+		e.cfg.Logger.Warn("edge: origin failing, serving stale", "path", t.path, "err", err,
+			"stale_for", prev.staleUntil.Sub(now).Round(time.Millisecond))
+		s := extendStale(prev, now)
+		e.cache.Set(t.path, s)
+		e.metrics.staleServed(t.kind)
+		return s, nil
+	}
 	if err != nil {
 		level := slog.LevelWarn
 		if errors.Is(err, ErrNotFound) {
@@ -60,6 +70,9 @@ func (e *Edge) fill(t target, replacing *object) (*object, error) {
 	}
 	if int64(weigh(t.path, o)) <= e.cfg.CacheBytes {
 		e.cache.Set(t.path, o)
+	}
+	if o.status == http.StatusOK {
+		e.prefetch(t, o.body)
 	}
 	return o, nil
 }
@@ -94,7 +107,7 @@ func (e *Edge) fetch(ctx context.Context, t target) (*object, error) {
 		if t.kind.immutable() {
 			return nil, fmt.Errorf("%w: %s", ErrNotFound, t.path)
 		}
-		return &object{status: http.StatusNotFound, ttl: notFoundTTL, expires: e.now().Add(notFoundTTL)}, nil
+		return &object{status: resp.StatusCode, ttl: notFoundTTL, expires: e.now().Add(notFoundTTL)}, nil
 	default:
 		return nil, fmt.Errorf("%w %d for %s", ErrUpstreamStatus, resp.StatusCode, t.path)
 	}
@@ -139,6 +152,8 @@ func (e *Edge) fetch(ctx context.Context, t target) (*object, error) {
 	}
 	if o.ttl > 0 {
 		o.expires = e.now().Add(o.ttl)
+		o.staleUntil = o.expires.Add(e.staleWindow(t, body))
+		o.live = t.kind == kindPlaylist && isLive(body)
 	}
 	return o, nil
 }

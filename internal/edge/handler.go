@@ -23,6 +23,7 @@ var (
 	acceptRangesV  = []string{"bytes"}
 	xCacheHit      = []string{"HIT"}
 	xCacheMiss     = []string{"MISS"}
+	xCacheStale    = []string{"STALE"}
 )
 
 // Handler returns the edge's HTTP handler for GET, HEAD and OPTIONS /live/....
@@ -113,7 +114,9 @@ func (e *Edge) serveObject(rw *responseWriter, r *http.Request, t target, obj *o
 	} else {
 		h.Set("Cache-Control", cacheControl(obj.ttl))
 	}
-	if hit {
+	if obj.stale {
+		h["X-Cache"] = xCacheStale
+	} else if hit {
 		h["X-Cache"] = xCacheHit
 	} else {
 		h["X-Cache"] = xCacheMiss

@@ -23,6 +23,7 @@ type metrics struct {
 	originFetches *prometheus.CounterVec // stream, kind
 	bytesServed   *prometheus.CounterVec // stream
 	hits, misses  [numKinds]prometheus.Counter
+	stale         [numKinds]prometheus.Counter
 	requests      *prometheus.CounterVec     // code
 	codes         map[int]prometheus.Counter // pre-resolved common codes, read-only
 
@@ -62,9 +63,14 @@ func newMetrics(reg prometheus.Registerer, cacheBytes func() float64) (*metrics,
 		Name: "shoal_edge_cache_misses_total",
 		Help: "Requests that waited for an origin fetch (their own or a coalesced one), by object kind.",
 	}, []string{"kind"})
+	stale := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shoal_edge_stale_served_total",
+		Help: "Origin failures answered with a stale playlist or key (stale-if-error), by object kind.",
+	}, []string{"kind"})
 	for k := range numKinds {
 		m.hits[k] = hits.WithLabelValues(k.String())
 		m.misses[k] = misses.WithLabelValues(k.String())
+		m.stale[k] = stale.WithLabelValues(k.String())
 	}
 	m.codes = make(map[int]prometheus.Counter)
 	for _, c := range []int{200, 204, 206, 304, 400, 403, 404, 405, 416, 499, 502, 504} {
@@ -78,7 +84,7 @@ func newMetrics(reg prometheus.Registerer, cacheBytes func() float64) (*metrics,
 		Name: "shoal_edge_cache_bytes",
 		Help: "Weighted bytes held by the edge's object cache.",
 	}, cacheBytes)
-	for _, c := range []prometheus.Collector{m.originFetches, m.bytesServed, hits, misses, m.requests, gauge} {
+	for _, c := range []prometheus.Collector{m.originFetches, m.bytesServed, hits, misses, stale, m.requests, gauge} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("edge: register metrics: %w", err)
 		}
@@ -137,6 +143,8 @@ func (m *metrics) cache(k kind, hit bool) {
 		m.misses[k].Inc()
 	}
 }
+
+func (m *metrics) staleServed(k kind) { m.stale[k].Inc() }
 
 func (m *metrics) request(code int) {
 	if c, ok := m.codes[code]; ok {

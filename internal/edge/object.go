@@ -15,13 +15,16 @@ import (
 // object is one cached origin response. Its fields never change once it is published
 // in the cache, so handlers share it without locks.
 type object struct {
-	status      int // http.StatusOK, or http.StatusNotFound for a negative entry
+	status      int // http.StatusOK, or the origin's 404 or 410 for a negative entry
 	body        []byte
 	etag        string
 	contentType string
 	lastMod     time.Time     // zero: unknown
 	ttl         time.Duration // 0: immutable
 	expires     time.Time     // zero: never
+	staleUntil  time.Time     // served stale on origin failure until then (stale.go); zero: never
+	live        bool          // a media playlist without #EXT-X-ENDLIST
+	stale       bool          // a stand-in served because the origin failed
 }
 
 func (o *object) fresh(now time.Time) bool {
@@ -71,6 +74,16 @@ func playlistTTL(body []byte, frac float64) time.Duration {
 	if bytes.Contains(body, vodTypeTag) {
 		return vodPlaylistTTL
 	}
+	d, ok := targetDuration(body)
+	if !ok {
+		return unknownPlaylistTTL
+	}
+	return min(max(time.Duration(frac*float64(d)), minPlaylistTTL), maxPlaylistTTL)
+}
+
+// targetDuration is a playlist's EXT-X-TARGETDURATION (at most an hour); false if it
+// has none or it does not parse.
+func targetDuration(body []byte) (time.Duration, bool) {
 	for line := range bytes.Lines(body) {
 		v, ok := bytes.CutPrefix(bytes.TrimSpace(line), targetDurationTag)
 		if !ok {
@@ -78,10 +91,9 @@ func playlistTTL(body []byte, frac float64) time.Duration {
 		}
 		secs, err := strconv.ParseFloat(string(bytes.TrimSpace(v)), 64)
 		if err != nil || secs <= 0 || math.IsInf(secs, 0) || math.IsNaN(secs) {
-			return unknownPlaylistTTL
+			return 0, false
 		}
-		d := time.Duration(min(secs*frac, 3600) * float64(time.Second))
-		return min(max(d, minPlaylistTTL), maxPlaylistTTL)
+		return time.Duration(min(secs, 3600) * float64(time.Second)), true
 	}
-	return unknownPlaylistTTL
+	return 0, false
 }

@@ -352,14 +352,18 @@ func (e *Engine) onPlaylist(ev PlaylistFetched, now time.Time) {
 				continue
 			}
 		}
-		if n := len(e.order); n > 0 && en.Seq < e.order[n-1] {
-			continue // older than what we know: it slid back into view, ignore
+		newEpoch := false
+		if n := len(e.order); n > 0 {
+			if en.Seq < e.order[n-1] {
+				continue // older than what we know: it slid back into view, ignore
+			}
+			newEpoch = e.segs[e.order[n-1]].id.Epoch != en.Epoch
 		}
 		e.segs[en.Seq] = newSegment(en, now)
 		e.heard(en.Seq, now)
 		e.recScan = true
 		e.order = append(e.order, en.Seq)
-		if err := e.pl.Publish(player.Segment{Seq: en.Seq, Duration: en.Dur, Published: en.Published(now)}); err != nil {
+		if err := e.pl.Publish(player.Segment{Seq: en.Seq, Duration: en.Dur, Published: en.Published(now), NewEpoch: newEpoch}); err != nil {
 			e.log.Warn("engine: player model", "err", err)
 		}
 	}

@@ -83,6 +83,13 @@ type Config struct {
 	// target duration, clamped to [250ms, 5s].
 	PullInterval time.Duration
 
+	// ClockSequence starts every new live rendition's media sequence and discontinuity
+	// sequence from the wall clock (sequence.go), its first segment behind
+	// #EXT-X-DISCONTINUITY, so that an origin restarted without state continues the
+	// numbering of the one it replaces (docs/reliability.md). False starts both at 0:
+	// small, predictable numbers for tests and benches. VOD pushes always start at 0.
+	ClockSequence bool
+
 	// Key signs segment records; nil generates an ephemeral key.
 	Key ed25519.PrivateKey
 	// StreamKeys overrides Key for the named streams.

@@ -111,6 +111,9 @@ func (s *stream) rendition(name string, now time.Time) (*rendition, error) {
 		s.bumpEpoch(now)
 	}
 	r := newRendition(name, s.epoch)
+	if s.cfg().ClockSequence && !s.vod {
+		r.continueFrom(now)
+	}
 	s.renditions[name] = r
 	return r, nil
 }

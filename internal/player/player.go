@@ -46,6 +46,10 @@ type Segment struct {
 	Seq       uint64
 	Duration  time.Duration
 	Published time.Time // when it appeared in the origin's playlist
+	// NewEpoch marks the first segment of a new epoch (an encoder or origin restart):
+	// the numbering gap before it is not missing media, since a restarted origin
+	// numbers from the clock (docs/reliability.md) and players play on across it.
+	NewEpoch bool
 }
 
 // Stats is what the model measured so far.
@@ -114,7 +118,7 @@ func New(cfg Config, join time.Time) *Player {
 
 // Publish reports that the origin published seg. Segments must come in
 // increasing seq order (gaps are allowed: a missing seq counts as one target
-// duration of media); a repeated seq is ignored.
+// duration of media, except before a NewEpoch segment); a repeated seq is ignored.
 func (p *Player) Publish(seg Segment) error {
 	if seg.Duration <= 0 {
 		return fmt.Errorf("%w: seq %d: %v", ErrDuration, seg.Seq, seg.Duration)
@@ -128,7 +132,10 @@ func (p *Player) Publish(seg Segment) error {
 		case seg.Seq < last.Seq:
 			return fmt.Errorf("%w: seq %d after %d", ErrOutOfOrder, seg.Seq, last.Seq)
 		}
-		start = last.start + last.Duration + time.Duration(seg.Seq-last.Seq-1)*p.targetDuration()
+		start = last.start + last.Duration
+		if !seg.NewEpoch {
+			start += time.Duration(seg.Seq-last.Seq-1) * p.targetDuration()
+		}
 	}
 	p.segs = append(p.segs, segment{Segment: seg, start: start})
 	return nil
