@@ -14,7 +14,12 @@ go test -race -count=1 -timeout 20m ./...
 # Tests too heavy for the race detector (//go:build !race): the 10-peer WebRTC swarm,
 # the malicious peer, tracker outage, upload cap, the replay of a real run into the core,
 # the large scheduler simulations, and the virtual bench at 1,000 viewers (bytes = identities).
-go test -p 1 -count=1 -timeout 15m ./internal/peer ./internal/scheduler ./internal/bench
+# The scheduler's simulations grow without the race detector (raceEnabled), so that
+# package runs whole; in peer and bench only the !race tests run again (the rest ran above).
+go test -p 1 -count=1 -timeout 15m ./internal/scheduler
+norace=$(grep -l '^//go:build !race' internal/peer/*_test.go internal/bench/*_test.go |
+  xargs grep -ho '^func Test[A-Za-z0-9_]*' | sed 's/^func //' | paste -sd'|')
+go test -p 1 -count=1 -timeout 15m -run "^(${norace})\$" ./internal/peer ./internal/bench
 ./scripts/fuzz.sh "${FUZZTIME:-5s}"
 ./scripts/sdk-test.sh
 ./scripts/console-e2e.sh
