@@ -183,6 +183,10 @@ func (s *Server) handle(c *conn, b []byte) {
 		outs = s.core.Announce(s.cfg.Now(), c.id, m)
 	case *webtorrent.Scrape:
 		s.m.scrapes.Inc()
+		if s.cfg.Cluster != nil {
+			s.cfg.Cluster.Scrape(s.cfg.Now(), c.id, m, b)
+			return
+		}
 		outs = s.core.Scrape(c.id, m)
 	}
 	s.deliver(outs)

@@ -39,7 +39,7 @@ func (n *Node) runRequestLocked(sh *ownerShard, q ownerReq, rt *router) {
 	k := swarm.SwarmKey{Stream: r.Stream, Rendition: r.Rendition}
 	now := time.Now()
 	switch r.Op {
-	case clusterwire.OpWTAnnounce, clusterwire.OpWTClose:
+	case clusterwire.OpWTAnnounce, clusterwire.OpWTClose, clusterwire.OpWTScrape:
 		n.runWTLocked(now, r, rt)
 	case clusterwire.OpJoin:
 		p := fromWire(*r.Peer)

@@ -57,6 +57,62 @@ func (h wtHolder) Announce(now time.Time, id announce.ConnID, addr, infoHash str
 		Stream: k.Stream, Rendition: clusterwire.WebTorrentRendition, Conn: uint64(id), Addr: addr, Msg: raw})
 }
 
+// Scrape implements announce.Cluster: the scrape goes to each owner of a swarm it
+// names (each answers for its own), or to every node when it names none.
+func (h wtHolder) Scrape(now time.Time, id announce.ConnID, s *webtorrent.Scrape, raw []byte) {
+	n := h.n
+	n.mu.Lock()
+	var owners []string
+	if s.InfoHashes == nil {
+		owners = slices.Clone(n.view)
+	}
+	for _, ih := range s.InfoHashes {
+		if o := n.ownerOfLocked(announce.Key(ih)); !slices.Contains(owners, o) {
+			owners = append(owners, o)
+		}
+	}
+	n.mu.Unlock()
+	for _, owner := range owners {
+		n.publish(owner, &clusterwire.Request{Op: clusterwire.OpWTScrape, Node: n.cfg.Name,
+			Stream: owner, Rendition: clusterwire.WebTorrentRendition, Conn: uint64(id), Msg: raw})
+	}
+}
+
+// scrapeLocked answers a forwarded scrape for the swarms this node owns in its
+// view: nothing when it owns none of those named (another owner answers them).
+func (n *Node) scrapeLocked(r *clusterwire.Request, rt *router) {
+	m, err := webtorrent.DecodeRequest(r.Msg)
+	sc, ok := m.(*webtorrent.Scrape)
+	if err != nil || !ok {
+		n.m.failures.WithLabelValues("decode").Inc()
+		return
+	}
+	view := n.Nodes()
+	mine := func(ih string) bool { return OwnerOf(view, announce.Key(ih)) == n.cfg.Name }
+	ask := &webtorrent.Scrape{}
+	if sc.InfoHashes != nil {
+		ask.InfoHashes = slices.DeleteFunc(slices.Clone(sc.InfoHashes), func(ih string) bool { return !mine(ih) })
+		if len(ask.InfoHashes) == 0 {
+			return
+		}
+	}
+	for _, o := range n.wtCore.Scrape(0, ask) {
+		rep, ok := o.Msg.(*webtorrent.ScrapeReply)
+		if !ok {
+			continue
+		}
+		rep.Files = slices.DeleteFunc(rep.Files, func(f webtorrent.ScrapeFile) bool { return !mine(f.InfoHash) })
+		if len(rep.Files) == 0 && r.Node != n.cfg.Name {
+			continue // a scrape of every swarm: the holder's own node answers even when empty
+		}
+		raw, err := webtorrent.Encode(rep)
+		if err != nil {
+			continue
+		}
+		rt.queue(r.Node, clusterwire.Out{Stream: r.Stream, Rendition: clusterwire.WebTorrentRendition, Conn: r.Conn, Msg: raw})
+	}
+}
+
 // Close implements announce.Cluster: each owner of a swarm id announced in is told.
 func (h wtHolder) Close(now time.Time, id announce.ConnID) {
 	n := h.n
@@ -126,6 +182,8 @@ func (n *Node) runWTLocked(now time.Time, r *clusterwire.Request, rt *router) {
 	switch r.Op {
 	case clusterwire.OpWTClose:
 		n.wtForget(now, r.Node, r.Conn)
+	case clusterwire.OpWTScrape:
+		n.scrapeLocked(r, rt)
 	case clusterwire.OpWTAnnounce:
 		m, err := webtorrent.DecodeRequest(r.Msg)
 		a, ok := m.(*webtorrent.Announce)

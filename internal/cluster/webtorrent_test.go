@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -56,7 +57,8 @@ func wtUntil(t *testing.T, ws *websocket.Conn, d time.Duration, what string, mat
 
 // TestWebTorrentSpansNodes: WebTorrent clients on /announce of two different nodes
 // are one swarm: an offer from a client on node 2 reaches the client on node 1, its
-// answer comes back, and /api/streams on the third node lists the swarm with both.
+// answer comes back, /api/streams on the third node lists the swarm with both, and a
+// scrape there counts both.
 func TestWebTorrentSpansNodes(t *testing.T) {
 	if clusterwire.WebTorrentRendition != announce.Rendition {
 		t.Fatalf("clusterwire.WebTorrentRendition %q != announce.Rendition %q", clusterwire.WebTorrentRendition, announce.Rendition)
@@ -101,6 +103,22 @@ func TestWebTorrentSpansNodes(t *testing.T) {
 	for _, tn := range nodes {
 		waitFor(t, 5*time.Second, tn.name+" lists the swarm with both", func() bool { return wtPeers(tn) == 2 })
 	}
+	// A scrape on a node that holds neither client is answered by the swarm's owner,
+	// which counts both; one that names every swarm too.
+	c := wtDial(t, nodes[2], "192.0.2.3")
+	wtSend(t, c, &webtorrent.Scrape{InfoHashes: []string{ih}})
+	sr := wtUntil(t, c, 5*time.Second, "the scrape's answer", func(m webtorrent.Message) bool {
+		_, ok := m.(*webtorrent.ScrapeReply)
+		return ok
+	}).(*webtorrent.ScrapeReply)
+	if len(sr.Files) != 1 || sr.Files[0].InfoHash != ih || sr.Files[0].Complete+sr.Files[0].Incomplete != 2 {
+		t.Fatalf("scrape of the swarm on node 3: %+v, want it with 2 peers", sr.Files)
+	}
+	wtSend(t, c, &webtorrent.Scrape{})
+	wtUntil(t, c, 5*time.Second, "the scrape of every swarm listing ours", func(m webtorrent.Message) bool {
+		r, ok := m.(*webtorrent.ScrapeReply)
+		return ok && slices.ContainsFunc(r.Files, func(f webtorrent.ScrapeFile) bool { return f.InfoHash == ih && f.Complete+f.Incomplete == 2 })
+	})
 	a.Close(websocket.StatusNormalClosure, "")
 	waitFor(t, 5*time.Second, "node 3 counts one after a closed", func() bool { return wtPeers(nodes[2]) == 1 })
 }

@@ -31,6 +31,7 @@ const (
 	// Rendition WebTorrentRendition; Conn is the connection on Node.
 	OpWTAnnounce = "wt_announce" // Msg: the client's announce as it sent it, Addr its address
 	OpWTClose    = "wt_close"    // connection Conn closed
+	OpWTScrape   = "wt_scrape"   // Msg: the client's scrape as it sent it; the owner answers for the swarms it owns
 )
 
 // WebTorrentRendition is the Rendition of a WebTorrent swarm (one per info hash,
@@ -231,12 +232,12 @@ func (r *Request) validate() error {
 		if r.Op == OpMessage && len(r.Msg) == 0 {
 			return errors.New("message without msg")
 		}
-	case OpWTAnnounce, OpWTClose:
+	case OpWTAnnounce, OpWTClose, OpWTScrape:
 		if r.Conn == 0 || r.Rendition != WebTorrentRendition || len(r.Addr) > 64 {
 			return errors.New("webtorrent request without conn, or bad rendition or address")
 		}
-		if r.Op == OpWTAnnounce && len(r.Msg) == 0 {
-			return errors.New("wt_announce without msg")
+		if (r.Op == OpWTAnnounce || r.Op == OpWTScrape) && len(r.Msg) == 0 {
+			return fmt.Errorf("%s without msg", r.Op)
 		}
 	case OpRestore:
 		if len(r.Peers) > MaxPeers {
