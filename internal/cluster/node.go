@@ -52,7 +52,7 @@ type Node struct {
 	wtIDs     map[wtConnKey]announce.ConnID
 	wtRev     map[announce.ConnID]wtConnKey
 	wtNext    announce.ConnID
-	wtHeld    map[announce.ConnID]map[string]struct{}
+	wtHeld    map[announce.ConnID]map[string]*wtAnnounced
 	wtDeliver func([]announce.Out)
 
 	subs    []*nats.Subscription
@@ -112,7 +112,7 @@ func New(cfg Config) (*Node, error) {
 		changed:  make(chan struct{}, 1),
 		wtIDs:    make(map[wtConnKey]announce.ConnID),
 		wtRev:    make(map[announce.ConnID]wtConnKey),
-		wtHeld:   make(map[announce.ConnID]map[string]struct{}),
+		wtHeld:   make(map[announce.ConnID]map[string]*wtAnnounced),
 		stop:     make(chan struct{}),
 	}
 	opts := []nats.Option{
@@ -396,6 +396,7 @@ func (n *Node) viewChanged() {
 		sh.mu.Unlock()
 	}
 	n.wtDropNodes(now, view)
+	n.wtReannounce()
 	for _, k := range moved {
 		n.restore(k)
 	}

@@ -38,23 +38,90 @@ func (n *Node) WebTorrent(deliver func([]announce.Out)) announce.Cluster {
 	return wtHolder{n}
 }
 
+// wtAnnounced is what a holder keeps of a connection's membership of one swarm: its
+// owner when last announced to, and the announce that makes it a member again (the
+// client's last one, without offers, answer or event), for a new owner after a
+// change of view: the member is restored at once, not at its next announce (120 s).
+type wtAnnounced struct {
+	owner string
+	addr  string
+	again []byte
+}
+
 // Announce implements announce.Cluster.
 func (h wtHolder) Announce(now time.Time, id announce.ConnID, addr, infoHash string, raw []byte) {
 	n := h.n
 	k := announce.Key(infoHash)
+	again := rejoin(raw)
 	n.mu.Lock()
+	owner := n.ownerOfLocked(k)
 	held := n.wtHeld[id]
 	if held == nil {
-		held = make(map[string]struct{})
+		held = make(map[string]*wtAnnounced)
 		n.wtHeld[id] = held
 	}
-	if len(held) < maxHeldSwarms {
-		held[k.Stream] = struct{}{}
+	switch a := held[k.Stream]; {
+	case a != nil:
+		a.owner, a.addr = owner, addr
+		if again != nil {
+			a.again = again
+		}
+	case len(held) < maxHeldSwarms:
+		held[k.Stream] = &wtAnnounced{owner: owner, addr: addr, again: again}
 	}
-	owner := n.ownerOfLocked(k)
 	n.mu.Unlock()
 	n.publish(owner, &clusterwire.Request{Op: clusterwire.OpWTAnnounce, Node: n.cfg.Name,
 		Stream: k.Stream, Rendition: clusterwire.WebTorrentRendition, Conn: uint64(id), Addr: addr, Msg: raw})
+}
+
+// rejoin returns the announce that re-registers the sender of raw as a member of its
+// swarm, nil for one that does not (a stop, or not an announce).
+func rejoin(raw []byte) []byte {
+	m, err := webtorrent.DecodeRequest(raw)
+	a, ok := m.(*webtorrent.Announce)
+	if err != nil || !ok || a.Event == webtorrent.EventStopped {
+		return nil
+	}
+	left := a.Left
+	if a.Complete && left == nil {
+		zero := 0.0
+		left = &zero // null, false or "": complete, as the owner saw it
+	}
+	b, err := webtorrent.Encode(&webtorrent.Announce{InfoHash: a.InfoHash, PeerID: a.PeerID, Left: left})
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// wtReannounce sends, for each swarm a connection of this node is in whose owner
+// changed in the current view, the connection's rejoin announce to the new owner.
+func (n *Node) wtReannounce() {
+	type send struct {
+		owner, stream, addr string
+		conn                announce.ConnID
+		again               []byte
+	}
+	var sends []send
+	n.mu.Lock()
+	for id, held := range n.wtHeld {
+		for stream, a := range held {
+			o := n.ownerOfLocked(swarm.SwarmKey{Stream: stream, Rendition: announce.Rendition})
+			if o == a.owner || a.again == nil {
+				continue
+			}
+			a.owner = o
+			sends = append(sends, send{o, stream, a.addr, id, a.again})
+		}
+	}
+	n.mu.Unlock()
+	for _, s := range sends {
+		n.publish(s.owner, &clusterwire.Request{Op: clusterwire.OpWTAnnounce, Node: n.cfg.Name,
+			Stream: s.stream, Rendition: clusterwire.WebTorrentRendition, Conn: uint64(s.conn), Addr: s.addr, Msg: s.again})
+	}
+	if len(sends) > 0 {
+		n.log.Info("cluster: WebTorrent members restored on their swarms' new owners", "announces", len(sends))
+	}
 }
 
 // Scrape implements announce.Cluster: the scrape goes to each owner of a swarm it

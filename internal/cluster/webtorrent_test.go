@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -121,4 +122,38 @@ func TestWebTorrentSpansNodes(t *testing.T) {
 	})
 	a.Close(websocket.StatusNormalClosure, "")
 	waitFor(t, 5*time.Second, "node 3 counts one after a closed", func() bool { return wtPeers(nodes[2]) == 1 })
+}
+
+// TestWebTorrentMembersOutliveOwner: when a WebTorrent swarm's owner dies, the nodes
+// holding its clients announce them to the new owner at once (not at their next
+// announce, 120 s later): the survivors list the swarm with both within seconds.
+func TestWebTorrentMembersOutliveOwner(t *testing.T) {
+	nodes := startCluster(t, 3, tracker.Config{})
+	view := nodes[0].node.Nodes()
+	ih := ""
+	for c := 'a'; c <= 'z' && ih == ""; c++ {
+		if h := "Jm9bS0x2YnZqT1kxWkE" + string(c); OwnerOf(view, announce.Key(h)) == "n3" {
+			ih = h
+		}
+	}
+	if ih == "" {
+		t.Fatal("no info hash owned by n3")
+	}
+	for i, tn := range nodes[:2] {
+		ws := wtDial(t, tn, fmt.Sprintf("192.0.2.%d", i+1))
+		wtSend(t, ws, &webtorrent.Announce{InfoHash: ih, PeerID: fmt.Sprintf("-PM0203-%012d", i), Event: webtorrent.EventStarted})
+	}
+	peers := func(tn *testNode) int {
+		st, err := tn.tr.Streams(ctxT(t), webtorrent.Hex(ih))
+		if err != nil || len(st) != 1 {
+			return -1
+		}
+		return st[0].Peers
+	}
+	waitFor(t, 5*time.Second, "n1 lists the swarm with both", func() bool { return peers(nodes[0]) == 2 })
+	nodes[2].kill()
+	waitFor(t, 10*time.Second, "the survivors see two nodes", func() bool {
+		return len(nodes[0].node.Nodes()) == 2 && len(nodes[1].node.Nodes()) == 2
+	})
+	waitFor(t, 5*time.Second, "the new owner knows both members", func() bool { return peers(nodes[0]) == 2 && peers(nodes[1]) == 2 })
 }
