@@ -7,7 +7,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -39,7 +42,8 @@ const primaryRetry = 10 * time.Second
 // once, so a dead edge costs one round trip, not a segment. After primaryRetry on a
 // fallback the first edge is tried again (it may have recovered).
 type cdn struct {
-	bases           []string // edge base URLs, the preferred first
+	bases           []string // edge base URLs, the preferred first; grown only by add
+	basesMu         sync.RWMutex
 	stream, token   string
 	client          *http.Client
 	clk             transport.Clock // stamps response headers for timed fetches
@@ -68,10 +72,34 @@ func (c *cdn) pick() int {
 	return i
 }
 
+// maxEdges bounds the edges a viewer knows (its own and the welcome's).
+const maxEdges = 16
+
+// add appends the edges of urls not known yet (the tracker's welcome lists the
+// operator's others), up to maxEdges: failover targets after the configured ones.
+func (c *cdn) add(urls []string) {
+	c.basesMu.Lock()
+	defer c.basesMu.Unlock()
+	for _, u := range urls {
+		u = strings.TrimSuffix(u, "/")
+		if len(c.bases) < maxEdges && !slices.Contains(c.bases, u) {
+			c.bases = append(c.bases, u)
+		}
+	}
+}
+
+// base returns edge i's URL and how many edges there are.
+func (c *cdn) base(i int) (string, int) {
+	c.basesMu.RLock()
+	defer c.basesMu.RUnlock()
+	return c.bases[i%len(c.bases)], len(c.bases)
+}
+
 // failed moves off edge i (if no other request did already) and returns the edge
 // to retry on.
 func (c *cdn) failed(i int) int {
-	next := (i + 1) % len(c.bases)
+	_, n := c.base(i)
+	next := (i + 1) % n
 	if c.cur.CompareAndSwap(int32(i), int32(next)) {
 		c.switches.Add(1)
 		if i == 0 {
@@ -99,9 +127,11 @@ func (c *cdn) getMedia(ctx context.Context, p string, off, n int64, hdr *time.Ti
 
 func (c *cdn) do(ctx context.Context, p string, off, n, limit int64, media bool, hdr *time.Time) ([]byte, error) {
 	i := c.pick()
-	b, err := c.doOn(ctx, c.bases[i], p, off, n, limit, media, hdr)
-	if len(c.bases) > 1 && ctx.Err() == nil && edgeDown(err) {
-		b, err = c.doOn(ctx, c.bases[c.failed(i)], p, off, n, limit, media, hdr)
+	base, edges := c.base(i)
+	b, err := c.doOn(ctx, base, p, off, n, limit, media, hdr)
+	if edges > 1 && ctx.Err() == nil && edgeDown(err) {
+		base, _ = c.base(c.failed(i))
+		b, err = c.doOn(ctx, base, p, off, n, limit, media, hdr)
 	}
 	return b, err
 }

@@ -2,6 +2,7 @@ package peer
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -89,5 +90,29 @@ func TestCDNFailover(t *testing.T) {
 	}
 	if c.switches.Load() != 2 {
 		t.Fatalf("switches %d, want 2", c.switches.Load())
+	}
+}
+
+// TestCDNAddedEdge: an edge learnt later (the tracker's welcome) is a failover
+// target: with the only configured edge dead, requests move to it; duplicates and
+// edges beyond maxEdges are not added.
+func TestCDNAddedEdge(t *testing.T) {
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	live := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	defer live.Close()
+	c := &cdn{bases: []string{dead.URL}, stream: "demo", client: http.DefaultClient, clk: &stepClock{now: time.Unix(1e9, 0)}}
+	if _, err := c.get(context.Background(), "index.m3u8", 1<<10, false); err == nil {
+		t.Fatal("a dead edge answered")
+	}
+	c.add([]string{live.URL + "/", dead.URL})
+	if b, err := c.get(context.Background(), "index.m3u8", 1<<10, false); err != nil || string(b) != "ok" {
+		t.Fatalf("with the welcome's edge: %q, %v", b, err)
+	}
+	for i := range 2 * maxEdges {
+		c.add([]string{fmt.Sprintf("http://192.0.2.%d", i)})
+	}
+	if _, n := c.base(0); n != maxEdges {
+		t.Errorf("%d edges known, want at most %d", n, maxEdges)
 	}
 }

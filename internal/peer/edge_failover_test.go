@@ -3,7 +3,9 @@
 package peer
 
 import (
+	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -80,4 +82,52 @@ func TestEdgeFailover(t *testing.T) {
 		t.Error("no proxy segment checked")
 	}
 	t.Logf("%d proxy segments checked against the origin", checked)
+}
+
+// TestWelcomeEdgeFailover: peers configured with one edge learn a second from the
+// tracker's welcome (WelcomeEdges) and move to it when the first dies, with 0 stalls.
+func TestWelcomeEdgeFailover(t *testing.T) {
+	var e2h atomic.Pointer[http.Handler] // the second edge, made once the origin is up
+	srv2 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h := e2h.Load(); h != nil {
+			(*h).ServeHTTP(w, r)
+			return
+		}
+		http.Error(w, "not ready", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(srv2.Close)
+	w := newWorld(t, tracker.Config{WelcomeEdges: []string{srv2.URL}})
+	e2, err := edge.New(edge.Config{Origin: w.osrv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e2.Close() })
+	h := e2.Handler()
+	e2h.Store(&h)
+
+	const n = 3
+	var peers []*testPeer
+	t0 := waitPublication(t, w)
+	for i := range n {
+		time.Sleep(time.Until(t0.Add(joinOffset(i))))
+		peers = append(peers, w.startPeer(w.peerConfig(i))) // no Edges: only the welcome's
+	}
+	time.Sleep(6 * time.Second)
+	w.esrv.CloseClientConnections()
+	w.esrv.Close()
+	before := e2.BytesServed("demo")
+	time.Sleep(10 * time.Second)
+	if e2.BytesServed("demo") == before {
+		t.Fatal("the welcome's edge served nothing after the first edge died")
+	}
+	for _, tp := range peers {
+		tp.cancel()
+	}
+	for i, tp := range peers {
+		tp.stop()
+		st := tp.p.Stats()
+		if !st.Player.Started || st.Player.Stalls != 0 || st.BadPieces != 0 || st.Player.Played < 5 {
+			t.Errorf("peer %d: started %v, %d stalls, %d bad pieces, played %d", i, st.Player.Started, st.Player.Stalls, st.BadPieces, st.Player.Played)
+		}
+	}
 }

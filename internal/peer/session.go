@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/shoal-cdn/shoal/internal/engine"
@@ -52,6 +53,9 @@ func (p *Peer) newDialer(id string, signal transport.SignalFunc) (transport.Dial
 		Logger: p.log.With("component", "webrtc"),
 	})
 }
+
+// maxTrackers bounds the tracker URLs a viewer knows (its own and the welcome's).
+const maxTrackers = 16
 
 // runTracker keeps a tracker session up until ctx ends, reconnecting with
 // backoff; on the way out it sends the final stats and leaves.
@@ -101,7 +105,15 @@ func (p *Peer) runTracker(ctx context.Context) {
 			last.dialer.Close() // its links go down; the new session brings new ones
 		}
 		last = s
-		p.log.Info("peer: joined swarm", "tracker", url, "id", s.id, "neighbours", len(c.Welcome().Neighbours))
+		w := c.Welcome()
+		// The operator's other tracker nodes and edges, after the configured ones.
+		for _, u := range w.Trackers {
+			if len(trackers) < maxTrackers && !slices.Contains(trackers, u) {
+				trackers = append(trackers, u)
+			}
+		}
+		p.cdn.add(w.Edges)
+		p.log.Info("peer: joined swarm", "tracker", url, "id", s.id, "neighbours", len(w.Neighbours))
 		p.runSession(ctx, s) // when it ends, the next dial goes to the next tracker
 		// Jittered, so a tracker node's viewers do not all land on the next at once.
 		if !transport.Sleep(ctx, p.cfg.Clock, rand.N(minBackoff)) {
