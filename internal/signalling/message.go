@@ -365,6 +365,14 @@ func validate(m Message, fromClient bool) error {
 		if err := CheckFailoverURLs(m.Trackers, m.Edges); err != nil {
 			return err
 		}
+		// An empty list is an absent one (both encode to nothing): one form, so a
+		// decoded welcome encodes and decodes back to itself.
+		if len(m.Trackers) == 0 {
+			m.Trackers = nil
+		}
+		if len(m.Edges) == 0 {
+			m.Edges = nil
+		}
 		return validateNeighbours(m.Neighbours)
 	case *Neighbours:
 		if err := validateNeighbours(m.Add); err != nil {

@@ -661,13 +661,19 @@ export class Swarm extends Emitter<SwarmEvents> implements PeerHost {
     this.schedule();
   }
 
-  /** flushHaves announces newly verified pieces, one HAVE per run. */
+  /**
+   * flushHaves announces newly verified pieces, one HAVE per run, leaving out what
+   * each neighbour announced itself (HAVE suppression, docs/wire.md "Announcing").
+   */
   private flushHaves(): void {
     if (this.pendingHave.size === 0) return;
     const open = [...this.peers.values()].filter((p) => p.open);
     for (const [s, pieces] of this.pendingHave) {
-      for (const [first, count] of runs(pieces.sort((a, b) => a - b))) {
-        for (const p of open) p.send({ type: "have", epoch: s.id.epoch, seq: s.id.seq, first, count });
+      pieces.sort((a, b) => a - b);
+      for (const p of open) {
+        const theirs = p.has.get(s.name);
+        const news = theirs ? pieces.filter((i) => !theirs.has(i)) : pieces;
+        for (const [first, count] of runs(news)) p.send({ type: "have", epoch: s.id.epoch, seq: s.id.seq, first, count });
       }
     }
     this.pendingHave.clear();
