@@ -44,7 +44,7 @@ echo "== 2. stock hls.js pages ($PAGES) under one edge, the origin SIGKILLed at 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 waitok() { for _ in $(seq 100); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "chaos.sh: $1 never answered" >&2; return 1; }
 startOrigin() {
-  "$tmp/shoal" origin --demo --listen "127.0.0.1:$op" --key-file "$tmp/origin.key" --log-level warn >>"$tmp/origin.log" 2>&1 &
+  "$tmp/shoal" origin --demo --clock-sequence --listen "127.0.0.1:$op" --key-file "$tmp/origin.key" --log-level warn >>"$tmp/origin.log" 2>&1 &
   opid=$!; pids+=("$opid")
 }
 row() { # name fault edge-args...

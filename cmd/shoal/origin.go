@@ -28,6 +28,7 @@ type originFlags struct {
 	storeBytes    byteSize
 	vodDir        *string
 	keepEnded     *time.Duration
+	clockSeq      *bool
 }
 
 func addOriginFlags(fs *flag.FlagSet) *originFlags {
@@ -43,6 +44,7 @@ func addOriginFlags(fs *flag.FlagSet) *originFlags {
 	fs.Var(&o.storeBytes, "store-bytes", "bound on the titles in --store-dir; the oldest not being read are evicted first")
 	o.vodDir = fs.String("vod-dir", "", "serve the finished HLS titles of this directory (DIR/TITLE/*.m3u8), never writing to it")
 	o.keepEnded = fs.Duration("keep-ended", 0, "keep an ended live stream as an on-demand replay for this long (0: remove it)")
+	o.clockSeq = fs.Bool("clock-sequence", false, "number live segments from the wall clock, so an origin restarted after a crash continues the media sequence (docs/reliability.md; off: browser SDK pages stalled with it)")
 	return o
 }
 
@@ -80,7 +82,7 @@ func (o *originFlags) config(demo bool) (origin.Config, error) {
 		StoreBytes:      int64(o.storeBytes),
 		VodDir:          *o.vodDir,
 		KeepEnded:       *o.keepEnded,
-		ClockSequence:   true, // a restarted origin continues the numbering (docs/reliability.md)
+		ClockSequence:   *o.clockSeq,
 	}, nil
 }
 

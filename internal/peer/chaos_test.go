@@ -174,7 +174,7 @@ func TestChaos(t *testing.T) {
 	bin := buildShoal(t)
 	dir := t.TempDir()
 	port := func() string { return fmt.Sprintf("127.0.0.1:%d", freePort(t)) }
-	org := startProc(t, bin, "origin", "origin", "--demo", "--listen", port(), "--key-file", filepath.Join(dir, "origin.key"))
+	org := startProc(t, bin, "origin", "origin", "--demo", "--clock-sequence", "--listen", port(), "--key-file", filepath.Join(dir, "origin.key"))
 	edgeArgs := strings.Fields(os.Getenv("CHAOS_EDGE_ARGS")) // e.g. --stale-if-error -1s, to see without it
 	edgeA := startProc(t, bin, "edge-a", append([]string{"edge", "--origin", org.url, "--listen", port()}, edgeArgs...)...)
 	edgeB := startProc(t, bin, "edge-b", append([]string{"edge", "--origin", org.url, "--listen", port()}, edgeArgs...)...)
