@@ -91,9 +91,11 @@ func TestSmokeFaster(t *testing.T) {
 		t.Errorf("report says the clock ran at %g×, want %d×", rep.RequestedSpeed, speed)
 	}
 	for _, mode := range []string{ModeCDNOnly, ModeHybrid} {
-		// 15 s of stream time per run, not 15 s of wall time.
-		if rr := rep.Runs[mode]; rr.StreamS < 15 || rr.StreamS > 16 {
-			t.Errorf("%s: run lasted %.1f s of stream time, want 15", mode, rr.StreamS)
+		// 15 s of stream time per run, not 15 s of wall time (45 s). The stop
+		// lags by up to a few hundred ms of wall time on a loaded machine, which
+		// at 3× is a second of stream: 16.0 s was seen under -race in CI.
+		if rr := rep.Runs[mode]; rr.StreamS < 15 || rr.StreamS > 17 {
+			t.Errorf("%s: run lasted %.2f s of stream time, want 15 (at most 17)", mode, rr.StreamS)
 		}
 	}
 }
