@@ -91,7 +91,7 @@ func TestSmokeFaster(t *testing.T) {
 		t.Errorf("report says the clock ran at %g×, want %d×", rep.RequestedSpeed, speed)
 	}
 	for _, mode := range []string{ModeCDNOnly, ModeHybrid} {
-		// 15 s of stream time per run, not 15 s of wall time (45 s). The stop
+		// 15 s of stream time per run, not of wall time (5 s at 3×). The stop
 		// lags by up to a few hundred ms of wall time on a loaded machine, which
 		// at 3× is a second of stream: 16.0 s was seen under -race in CI.
 		if rr := rep.Runs[mode]; rr.StreamS < 15 || rr.StreamS > 17 {
