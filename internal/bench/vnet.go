@@ -56,7 +56,8 @@ type vend struct {
 type vnet struct {
 	q        *vqueue
 	rng      *rand.Rand
-	identity bool // carry messages, not bytes
+	identity bool   // carry messages, not bytes
+	enc      []byte // frameSize's buffer
 	nextLink engine.LinkID
 	// Link byte counters (payload bytes of frames), as the emulated network's.
 	sent, received, dropped int64
@@ -86,7 +87,7 @@ func (n *vnet) send(e *vend, m wire.Msg) {
 	}
 	f := &vframe{from: e}
 	if n.identity {
-		f.msg, f.size = m, frameSize(m)
+		f.msg, f.size = m, n.frameSize(m)
 	} else {
 		f.enc = wire.Encode(nil, m)
 		f.size = len(f.enc)
@@ -99,14 +100,17 @@ func (n *vnet) send(e *vend, m wire.Msg) {
 	n.pump(e)
 }
 
-// frameSize is the encoded size of m without encoding a piece's bytes.
-func frameSize(m wire.Msg) int {
+// frameSize is the encoded size of m, encoded into a reused buffer and
+// without a piece's bytes.
+func (n *vnet) frameSize(m wire.Msg) int {
+	extra := 0
 	if p, ok := m.(wire.Piece); ok {
-		data := p.Data
+		extra = len(p.Data)
 		p.Data = nil
-		return len(wire.Encode(nil, p)) + len(data)
+		m = p
 	}
-	return len(wire.Encode(nil, m))
+	n.enc = wire.Encode(n.enc[:0], m)
+	return len(n.enc) + extra
 }
 
 // pump moves frames from e's writer onto its host's uplink while the

@@ -69,10 +69,12 @@ type Engine struct {
 	dirty    bool
 	lastSegs []scheduler.Segment
 	nextBusy time.Time
+	blocked  bool                // the last plan left a piece waiting for room at a holder
 	recScan  bool                // fetchRecords has something to look at
 	segBuf   []scheduler.Segment // reused by every plan: the scheduler only reads them
 	nbBuf    []scheduler.Neighbour
 	pendBuf  []scheduler.Pending
+	sched    scheduler.Scratch // the plan's memory: a plan is used before the next
 
 	out   []Action
 	stats Stats
@@ -106,7 +108,7 @@ func (e *Engine) Step(now time.Time, ev Event) {
 	switch ev := ev.(type) {
 	case Tick, PieceSent:
 	case FrameReceived:
-		e.dirty = e.dirty || changesPlan(e, e.byLink[ev.Link], ev.Msg)
+		e.dirty = e.dirty || changesPlan(e, e.byLink[ev.Link], ev.Msg, now)
 	default:
 		e.dirty = true
 	}
@@ -625,10 +627,11 @@ func (e *Engine) schedule(now time.Time) {
 	}
 	e.dirty = false
 	e.lastSegs = append(e.lastSegs[:0], st.Segments...)
-	e.planWake, e.nextBusy = time.Time{}, time.Time{}
-	for _, nb := range e.nbList {
-		if nb.busyUntil.After(now) && (e.nextBusy.IsZero() || nb.busyUntil.Before(e.nextBusy)) {
-			e.nextBusy = nb.busyUntil
+	e.planWake = time.Time{}
+	if !e.nextBusy.IsZero() && !now.Before(e.nextBusy) { // a back-off ended: the next to end
+		e.nextBusy = time.Time{}
+		for _, nb := range e.nbList {
+			e.noteBusy(nb, now)
 		}
 	}
 	if len(st.Segments) == 0 && e.pending.len() == 0 {
@@ -644,8 +647,8 @@ func (e *Engine) schedule(now time.Time) {
 	}
 	st.InFlight = e.pending.appendTo(st.InFlight) // in order: map order must not reach the tie-breaks
 	e.nbBuf, e.pendBuf = st.Neighbours, st.InFlight
-	plan := scheduler.Schedule(st)
-	e.planWake = plan.Wake
+	plan := e.sched.Schedule(st)
+	e.planWake, e.blocked = plan.Wake, plan.Blocked
 	for _, c := range plan.Cancels {
 		e.pending.del(pendKey{c.Seq, c.Piece, c.From})
 		if c.From == scheduler.Edge {
@@ -673,6 +676,13 @@ func (e *Engine) schedule(now time.Time) {
 		for i := r.First; i < r.First+r.Count; i++ {
 			e.pending.add(pendKey{r.Seq, i, nb.id}, now)
 		}
+	}
+}
+
+// noteBusy keeps nextBusy the earliest end of a neighbour's back-off after now.
+func (e *Engine) noteBusy(nb *neighbour, now time.Time) {
+	if nb.busyUntil.After(now) && (e.nextBusy.IsZero() || nb.busyUntil.Before(e.nextBusy)) {
+		e.nextBusy = nb.busyUntil
 	}
 }
 

@@ -898,3 +898,23 @@ func TestHaveSuppression(t *testing.T) {
 		t.Errorf("HAVEs to c %v, want %v", toC, wantC)
 	}
 }
+
+// A piece that waited for room at its only holder (the plan was Blocked) is
+// asked for as soon as a piece from that holder arrives, not at the next
+// Wake: a piece's arrival replans only when a plan left one waiting.
+func TestBlockedPieceAskedOnArrival(t *testing.T) {
+	w := newWorld(t, noUpload())
+	w.start()
+	w.connect("b", lb, staller, true) // the test answers for it
+	w.announce(lb, farSeq)
+	first := requested(sentOf[wire.Request](w.pump(), lb), farSeq)
+	if len(first) == 0 || len(first) == segPieces {
+		t.Fatalf("first requests %v: want some but not all %d pieces (the in-flight bound)", first, segPieces)
+	}
+	w.now = w.now.Add(20 * time.Millisecond)
+	w.frame(lb, wire.Piece{Segment: segID(farSeq), Index: uint32(first[0]), Data: pieceData(farSeq, first[0])})
+	next := requested(sentOf[wire.Request](w.pump(), lb), farSeq)
+	if len(next) != 1 || slices.Contains(first, next[0]) {
+		t.Errorf("after one piece arrived: requested %v, want the one piece left waiting (first %v)", next, first)
+	}
+}

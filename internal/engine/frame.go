@@ -138,6 +138,7 @@ func (e *Engine) onFrame(nb *neighbour, m wire.Msg, now time.Time) {
 				nb.onReject(m.Segment.Seq, 0, s.pieces(), wire.ReasonNotHeld, now)
 			}
 			nb.onReject(m.Segment.Seq, int(m.First), int(m.Count), m.Reason, now)
+			e.noteBusy(nb, now)
 		}
 	case wire.Choke:
 		if nb.onChoke(m.Serial, true) {
@@ -157,33 +158,66 @@ func (e *Engine) onFrame(nb *neighbour, m wire.Msg, now time.Time) {
 }
 
 // changesPlan reports whether frame m from nb can change the scheduler's
-// plan: a REQUEST, CANCEL or PING only touches the upload line, and a HAVE
-// from a neighbour that uploads nothing, or only of pieces we hold or have
-// asked for (or of a segment we do not schedule: no record yet, or complete),
-// leaves every input the plan reads as it was (the scheduler weighs
-// neighbours' announcements of missing pieces not in flight only, and
-// ignores non-uploaders). Skipping the plan then is what lets the
-// virtual-time bench run 10,000 viewers.
-func changesPlan(e *Engine, nb *neighbour, m wire.Msg) bool {
+// plan (every other event can). A REQUEST, CANCEL, PING or SUBSCRIBE only
+// touches the upload line; a PONG's RTT waits for the next plan; an
+// announcement counts only where announcementMatters says so; a PIECE only
+// if the last plan was Blocked or another source still has it in flight.
+// Each plan skipped decides nothing that the plan at the next input or
+// Wake would not: that is what lets the virtual-time bench run 10,000
+// viewers (docs/benchmarks.md "Cost of the virtual bench").
+func changesPlan(e *Engine, nb *neighbour, m wire.Msg, now time.Time) bool {
 	switch m := m.(type) {
-	case wire.Request, wire.Cancel, wire.Ping, wire.Subscribe:
-		return false
+	case wire.Request, wire.Cancel, wire.Ping, wire.Subscribe, wire.Pong:
+		return false // a Pong's RTT is read by the next plan
 	case wire.Have:
-		s := e.segs[m.Segment.Seq]
-		if s == nil || s.rec == nil || s.complete || s.id.Epoch != m.Segment.Epoch {
-			return s == nil // a segment we do not list yet may poke the playlist poll
+		return e.announcementMatters(nb, m.Segment, int(m.First), int(m.Count), now)
+	case wire.BitfieldMsg:
+		return e.announcementMatters(nb, m.Segment, 0, -1, now)
+	case wire.Piece:
+		// It frees room in nb's in-flight bound, which matters only if the
+		// last plan left a piece waiting for room; or a copy of it is still
+		// asked of another source, which the plan cancels.
+		if e.blocked {
+			return true
 		}
-		if nb != nil && nb.hello && nb.upKbps == 0 {
-			return false
-		}
-		for i := int(m.First); i < int(m.First+m.Count); i++ {
-			if i >= s.pieces() || (!s.have.Has(i) && !e.pending.asked(s.id.Seq, i)) {
-				return true
+		n := e.pending.pieces[pieceID{m.Segment.Seq, int(m.Index)}]
+		if nb != nil {
+			if _, ok := e.pending.get(pendKey{m.Segment.Seq, int(m.Index), nb.id}); ok {
+				n--
 			}
 		}
-		return false
+		return n > 0
 	}
 	return true
+}
+
+// announcementMatters reports whether nb announcing pieces [first,
+// first+count) of segment id (count < 0: its whole bitfield) can change the
+// plan: not if we do not schedule that segment (no record yet, complete,
+// another epoch, one behind our window), nor if nb serves nothing or
+// chokes us now (the plan counts its pieces as held, which only ever
+// delays an edge fallback), nor if every piece named is held or asked for.
+func (e *Engine) announcementMatters(nb *neighbour, id wire.SegmentID, first, count int, now time.Time) bool {
+	s := e.segs[id.Seq]
+	if s == nil {
+		// One we do not list yet may poke the playlist poll.
+		return len(e.order) == 0 || id.Seq > e.order[len(e.order)-1]
+	}
+	if s.rec == nil || s.complete || s.id.Epoch != id.Epoch {
+		return false
+	}
+	if nb != nil && nb.hello && (nb.upKbps == 0 || nb.chokesUs || now.Before(nb.busyUntil)) {
+		return false
+	}
+	if count < 0 {
+		return true
+	}
+	for i := first; i < first+count; i++ {
+		if i >= s.pieces() || (!s.have.Has(i) && !e.pending.asked(s.id.Seq, i)) {
+			return true
+		}
+	}
+	return false
 }
 
 // announced returns nb's map for segment id if an announcement up to piece

@@ -170,7 +170,7 @@ func (u *uploader) cancel(nb *neighbour, id *wire.SegmentID, first, count int) {
 // piece's tokens will be there (zero: nothing waits for tokens).
 func (u *uploader) release(now time.Time, nbs []*neighbour, send func(*neighbour, job)) {
 	u.wake = time.Time{}
-	for {
+	for u.queued > 0 { // nothing queued: no link to look at
 		var best *neighbour
 		var bestKey jobKey
 		for _, nb := range nbs {

@@ -58,6 +58,10 @@ type Plan struct {
 	// Wake is the next moment the plan changes with no new input (a timeout,
 	// an edge fallback, a piece turning urgent); zero if none.
 	Wake time.Time
+	// Blocked: a missing piece has holders but none could take a request
+	// (choking or at its in-flight bound), so a request completing can
+	// change the plan before Wake.
+	Blocked bool
 }
 
 type pieceKey struct {
@@ -71,6 +75,15 @@ type nbState struct {
 	outstanding int
 	limit       int           // in-flight bound in pieces
 	timeout     time.Duration // for a request to it
+	asked       bool          // this plan requests from it
+}
+
+// timeoutFor is how long a request to ns may take with its outstanding
+// requests ahead of it: TimeoutFactor × the expected transfer time.
+func (ns *nbState) timeoutFor(pol Policy) time.Duration {
+	ahead := float64(ns.outstanding) * DefaultPieceSize / ns.tput
+	exp := ns.RTT + time.Duration(ahead*float64(time.Second))
+	return max(pol.MinTimeout, time.Duration(pol.TimeoutFactor*float64(exp)))
 }
 
 // fallbackBlock pieces share one hashed edge-fallback moment, so a fallback is
@@ -79,24 +92,94 @@ const fallbackBlock = 8
 
 // Schedule decides what to fetch, from where, and what to cancel. It is a pure
 // function of st.
-func Schedule(st State) Plan {
+func Schedule(st State) Plan { return new(Scratch).Schedule(st) }
+
+// Scratch is the working memory of plans made one after another: a plan
+// made with it is Schedule's, but its slices (and the Plan's) are reused by
+// the next. The zero value is ready; one Scratch serves one goroutine.
+type Scratch struct {
+	order      []*Segment
+	states     []nbState
+	nbList     []*nbState
+	flat       []Bitfield
+	haves      [][]Bitfield
+	pendNb     []*nbState
+	inflight   []pend
+	covered    []Bitfield
+	words      []uint64
+	cands      []cand
+	edge       []edgePick
+	pieces     []int
+	reqs       []req
+	picks      []pick
+	flatPieces []int
+	plan       Plan
+}
+
+type pend struct {
+	Pending
+	ns *nbState
+}
+
+// cand is a missing piece that neighbours can serve now.
+type cand struct {
+	seg   *Segment
+	si    int // position in order
+	piece int
+	avail int
+	tie   uint64
+}
+
+// edgePick is a piece of order[si] to fetch from the edge, and why.
+type edgePick struct {
+	si    int
+	why   Reason
+	piece int
+}
+
+// req: pieces for one (neighbour, segment), in the order first chosen.
+type req struct {
+	from   string
+	seq    uint64
+	pieces []int
+	n      int
+}
+
+type pick struct{ r, piece int }
+
+// bits returns an empty bitfield for n pieces cut from sc.words.
+func (sc *Scratch) bits(n int) Bitfield {
+	w := (n + 63) / 64
+	if n <= 0 {
+		return nil
+	}
+	at := len(sc.words)
+	sc.words = append(sc.words, make([]uint64, w)...)
+	return sc.words[at : at+w : at+w]
+}
+
+// Schedule is the package's Schedule with sc's memory.
+func (sc *Scratch) Schedule(st State) Plan {
 	pol := st.Policy.WithDefaults()
 	now := st.Now
 	self := idHash(st.Self)
-	var plan Plan
+	plan := Plan{Edge: sc.plan.Edge[:0], Requests: sc.plan.Requests[:0], Cancels: sc.plan.Cancels[:0]}
+	defer func() { sc.plan = plan }()
+	sc.words = sc.words[:0]
 	wake := func(t time.Time) {
 		if t.After(now) && (plan.Wake.IsZero() || t.Before(plan.Wake)) {
 			plan.Wake = t
 		}
 	}
 
-	order := make([]*Segment, 0, len(st.Segments))
+	order := sc.order[:0]
 	for i := range st.Segments {
 		s := &st.Segments[i]
 		if !slices.ContainsFunc(order, func(o *Segment) bool { return o.Seq == s.Seq }) {
 			order = append(order, s)
 		}
 	}
+	sc.order = order
 	slices.SortFunc(order, func(a, b *Segment) int {
 		if c := a.Deadline.Compare(b.Deadline); c != 0 {
 			return c
@@ -114,8 +197,8 @@ func Schedule(st State) Plan {
 	}
 	urgentAt := func(s *Segment) time.Time { return s.Deadline.Add(-pol.Urgent) }
 
-	states := make([]nbState, 0, len(st.Neighbours)) // never grown: nbList points into it
-	nbList := make([]*nbState, 0, len(st.Neighbours))
+	states := slices.Grow(sc.states[:0], len(st.Neighbours)) // never grown: nbList points into it
+	nbList := sc.nbList[:0]
 	// nbOf finds a neighbour by id: a neighbourhood is a few dozen at most,
 	// so a scan beats building a map for every plan.
 	nbOf := func(id string) *nbState {
@@ -138,28 +221,32 @@ func Schedule(st State) Plan {
 		}
 		nbList = append(nbList, ns)
 	}
+	sc.states, sc.nbList = states, nbList
 	// haves[si][j]: what neighbour nbList[j] announced of segment order[si],
 	// looked up once rather than for every piece.
-	flat := make([]Bitfield, len(order)*len(nbList))
-	haves := make([][]Bitfield, len(order))
+	flat := resize(sc.flat, len(order)*len(nbList))
+	haves := resize(sc.haves, len(order))
+	sc.flat, sc.haves = flat, haves
 	for si, s := range order {
 		haves[si] = flat[si*len(nbList) : (si+1)*len(nbList) : (si+1)*len(nbList)]
 		for j, ns := range nbList {
 			haves[si][j] = ns.Have[s.Seq]
 		}
 	}
-	for _, pd := range st.InFlight {
+	// pendNb[k]: the neighbour of st.InFlight[k] (nil: the edge or gone).
+	pendNb := resize(sc.pendNb, len(st.InFlight))
+	sc.pendNb = pendNb
+	for k, pd := range st.InFlight {
 		if pd.From == Edge {
 			continue
 		}
 		if ns := nbOf(pd.From); ns != nil {
+			pendNb[k] = ns
 			ns.outstanding++
 		}
 	}
 	for _, ns := range nbList {
-		ahead := float64(ns.outstanding) * DefaultPieceSize / ns.tput
-		exp := ns.RTT + time.Duration(ahead*float64(time.Second))
-		ns.timeout = max(pol.MinTimeout, time.Duration(pol.TimeoutFactor*float64(exp)))
+		ns.timeout = ns.timeoutFor(pol)
 		bytes := ns.tput * (ns.RTT + pol.QueueTarget).Seconds()
 		ns.limit = min(pol.MaxOutstanding, max(2, int(math.Ceil(bytes/DefaultPieceSize))))
 	}
@@ -167,8 +254,12 @@ func Schedule(st State) Plan {
 	// In-flight requests: keep what is still useful, cancel the rest. Edge
 	// requests go first so that a neighbour request duplicating one is the
 	// loser; within a source the oldest request is kept.
-	inflight := slices.Clone(st.InFlight)
-	slices.SortStableFunc(inflight, func(a, b Pending) int {
+	inflight := resize(sc.inflight, len(st.InFlight))
+	sc.inflight = inflight
+	for k, pd := range st.InFlight {
+		inflight[k] = pend{pd, pendNb[k]}
+	}
+	slices.SortStableFunc(inflight, func(a, b pend) int {
 		ae, be := a.From == Edge, b.From == Edge
 		if ae != be {
 			if ae {
@@ -178,9 +269,10 @@ func Schedule(st State) Plan {
 		}
 		return a.Since.Compare(b.Since)
 	})
-	covered := make([]Bitfield, len(order)) // pieces in flight that stay, per segment
+	covered := resize(sc.covered, len(order)) // pieces in flight that stay, per segment
+	sc.covered = covered
 	for si, s := range order {
-		covered[si] = NewBitfield(s.Pieces())
+		covered[si] = sc.bits(s.Pieces())
 	}
 	var avoid map[pieceKey]string // made on the first write: most plans avoid nobody
 	avoidPiece := func(k pieceKey, from string) {
@@ -189,16 +281,13 @@ func Schedule(st State) Plan {
 		}
 		avoid[k] = from
 	}
-	for _, pd := range inflight {
+	for _, p := range inflight {
+		pd, ns := p.Pending, p.ns
 		k := pieceKey{pd.Seq, pd.Piece}
 		var s *Segment
 		si := segAt(pd.Seq)
 		if si >= 0 {
 			s = order[si]
-		}
-		var ns *nbState
-		if pd.From != Edge {
-			ns = nbOf(pd.From)
 		}
 		cancel := func() {
 			plan.Cancels = append(plan.Cancels, pd)
@@ -233,20 +322,19 @@ func Schedule(st State) Plan {
 	}
 
 	// Missing pieces: edge now, a neighbour now, or wait.
-	type cand struct {
-		seg   *Segment
-		si    int // position in order
-		piece int
-		avail int
-		tie   uint64
-	}
-	var cands []cand
-	// edge[si][why]: pieces of order[si] to fetch from the edge, by reason.
-	edge := make([][ReasonFallback + 1][]int, len(order))
+	cands := sc.cands[:0]
+	edge := sc.edge[:0] // in order of si, then piece
 	seeding := pol.P2P && !pol.NoUpload && pol.Stripe.Count > 0 &&
 		pol.Stripe.Index >= 0 && pol.Stripe.Index < pol.Stripe.Count
 	for si, s := range order {
 		n := s.Pieces()
+		// Pieces some neighbour announced: the others need no look at each.
+		anyHave := sc.bits(n)
+		for _, h := range haves[si] {
+			for w := range min(len(h), len(anyHave)) {
+				anyHave[w] |= h[w]
+			}
+		}
 		ua := urgentAt(s)
 		urgent := !now.Before(ua)
 		// Seeding applies while the stripe still has time to spread.
@@ -258,25 +346,27 @@ func Schedule(st State) Plan {
 			k := pieceKey{s.Seq, i}
 			switch {
 			case !pol.P2P:
-				edge[si][ReasonP2POff] = append(edge[si][ReasonP2POff], i)
+				edge = append(edge, edgePick{si, ReasonP2POff, i})
 				continue
 			case urgent:
-				edge[si][ReasonUrgent] = append(edge[si][ReasonUrgent], i)
+				edge = append(edge, edgePick{si, ReasonUrgent, i})
 				continue
 			}
 			wake(ua)
 			avail, held, announced := 0, false, false
-			for j, ns := range nbList {
-				if !haves[si][j].Has(i) {
-					continue
-				}
-				announced = true
-				if len(avoid) > 0 && avoid[k] == ns.ID {
-					continue
-				}
-				held = true // a busy (choking) holder will serve it soon enough
-				if !ns.Choking {
-					avail++
+			if anyHave.Has(i) {
+				for j, ns := range nbList {
+					if !haves[si][j].Has(i) {
+						continue
+					}
+					announced = true
+					if len(avoid) > 0 && avoid[k] == ns.ID {
+						continue
+					}
+					held = true // a busy (choking) holder will serve it soon enough
+					if !ns.Choking {
+						avail++
+					}
 				}
 			}
 			// Our stripe comes from the edge at once unless a neighbour
@@ -284,7 +374,7 @@ func Schedule(st State) Plan {
 			// one stripe, and the one that learns of the segment later pulls
 			// what the other seeded.
 			if seedable && !announced && StripeOf(s.Seq, i, n, pol.Stripe.Count) == pol.Stripe.Index {
-				edge[si][ReasonSeed] = append(edge[si][ReasonSeed], i)
+				edge = append(edge, edgePick{si, ReasonSeed, i})
 				continue
 			}
 			if avail > 0 {
@@ -306,7 +396,7 @@ func Schedule(st State) Plan {
 				wake(ft)
 				continue
 			}
-			edge[si][ReasonFallback] = append(edge[si][ReasonFallback], i)
+			edge = append(edge, edgePick{si, ReasonFallback, i})
 		}
 	}
 
@@ -323,12 +413,7 @@ func Schedule(st State) Plan {
 	})
 	// reqs: pieces per (neighbour, segment), in the order first chosen; a
 	// plan asks a handful of neighbours, so a scan beats a map.
-	type req struct {
-		from   string
-		seq    uint64
-		pieces []int
-	}
-	var reqs []req
+	reqs, picks := sc.reqs[:0], sc.picks[:0]
 	for _, c := range cands {
 		k := pieceKey{c.seg.Seq, c.piece}
 		size := float64(c.seg.pieceLen(c.piece))
@@ -344,21 +429,52 @@ func Schedule(st State) Plan {
 			}
 		}
 		if best == nil {
+			plan.Blocked = true
 			continue // all holders busy: retry on the next event
 		}
 		best.outstanding++
+		best.asked = true
 		r := slices.IndexFunc(reqs, func(r req) bool { return r.from == best.ID && r.seq == c.seg.Seq })
 		if r < 0 {
 			reqs = append(reqs, req{from: best.ID, seq: c.seg.Seq})
 			r = len(reqs) - 1
 		}
-		reqs[r].pieces = append(reqs[r].pieces, c.piece)
+		reqs[r].n++
+		picks = append(picks, pick{r, c.piece})
+	}
+	sc.cands, sc.edge, sc.reqs, sc.picks = cands, edge, reqs, picks
+	// The requests made now time out as the next plan will see them.
+	for _, ns := range nbList {
+		if ns.asked {
+			wake(now.Add(ns.timeoutFor(pol)))
+		}
+	}
+	// Each request's pieces, in the order chosen, cut from one slice.
+	flatPieces, off := resize(sc.flatPieces, len(picks)), 0
+	sc.flatPieces = flatPieces
+	for r := range reqs {
+		reqs[r].pieces, off = flatPieces[off:off:off+reqs[r].n], off+reqs[r].n
+	}
+	for _, p := range picks {
+		reqs[p.r].pieces = append(reqs[p.r].pieces, p.piece)
 	}
 
-	for si, s := range order {
-		for why := ReasonP2POff; why <= ReasonFallback; why++ {
-			plan.Edge = appendRuns(plan.Edge, Edge, s.Seq, why, edge[si][why])
+	for lo := 0; lo < len(edge); { // edge[lo:hi]: the picks of one segment
+		si, hi := edge[lo].si, lo
+		for hi < len(edge) && edge[hi].si == si {
+			hi++
 		}
+		for why := ReasonP2POff; why <= ReasonFallback; why++ {
+			pieces := sc.pieces[:0]
+			for _, p := range edge[lo:hi] {
+				if p.why == why {
+					pieces = append(pieces, p.piece)
+				}
+			}
+			sc.pieces = pieces
+			plan.Edge = appendRuns(plan.Edge, Edge, order[si].Seq, why, pieces)
+		}
+		lo = hi
 	}
 	for _, r := range reqs {
 		plan.Requests = appendRuns(plan.Requests, r.from, r.seq, ReasonNone, r.pieces)
@@ -382,4 +498,15 @@ func appendRuns(runs []Run, from string, seq uint64, why Reason, pieces []int) [
 		r = Run{From: from, Seq: seq, First: p, Count: 1, Why: why}
 	}
 	return append(runs, r)
+}
+
+// resize returns b with length n, its first n elements zero, reusing its
+// memory when it has room.
+func resize[T any](b []T, n int) []T {
+	if cap(b) < n {
+		return make([]T, n)
+	}
+	b = b[:n]
+	clear(b)
+	return b
 }

@@ -338,6 +338,26 @@ func TestVectors(t *testing.T) {
 	}
 }
 
+// TestScratchPlansAsSchedule: one Scratch planning every vector in turn, and
+// then in reverse (so that each plan follows a larger or smaller one), gives
+// Schedule's plan each time: nothing of one plan leaks into the next.
+func TestScratchPlansAsSchedule(t *testing.T) {
+	vs := buildVectors(t).Vectors
+	var sc Scratch
+	for pass := range 2 {
+		for k := range vs {
+			v := vs[k]
+			if pass == 1 {
+				v = vs[len(vs)-1-k]
+			}
+			st := decState(t, v.State)
+			if g, w := jsonOf(t, encPlan(sc.Schedule(st))), jsonOf(t, encPlan(Schedule(st))); !bytes.Equal(g, w) {
+				t.Errorf("%s (pass %d): Scratch plans\n%s\nSchedule\n%s", v.Name, pass, g, w)
+			}
+		}
+	}
+}
+
 func TestVectorsCoverEveryReason(t *testing.T) {
 	seen := map[string]bool{}
 	cancels, wakes, requests := 0, 0, 0

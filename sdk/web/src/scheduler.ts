@@ -255,10 +255,13 @@ export function schedule(st: State): Plan {
     const x = nbs.get(pd.from);
     if (x) x.outstanding++;
   }
-  for (const x of nbList) {
+  const timeoutMs = (x: NbState) => {
     const ahead = (x.outstanding * DEFAULT_PIECE_SIZE) / x.tput; // seconds
     const exp = x.rttNs + Math.trunc(ahead * 1e9);
-    x.timeoutMs = Math.max(ns(pol.minTimeoutMs), Math.trunc(pol.timeoutFactor * exp)) / NS_PER_MS;
+    return Math.max(ns(pol.minTimeoutMs), Math.trunc(pol.timeoutFactor * exp)) / NS_PER_MS;
+  };
+  for (const x of nbList) {
+    x.timeoutMs = timeoutMs(x);
     const bytes = x.tput * seconds(x.rttNs + ns(pol.queueTargetMs));
     x.limit = Math.min(pol.maxOutstanding, Math.max(2, Math.ceil(bytes / DEFAULT_PIECE_SIZE)));
   }
@@ -377,6 +380,7 @@ export function schedule(st: State): Plan {
   // so that neighbours of one holder ask for different pieces.
   cands.sort((a, b) => cmp(a.seg.deadline, b.seg.deadline) || cmp(a.avail, b.avail) || cmp(a.tie, b.tie));
   const reqs = new Map<string, { from: string; seq: bigint; pieces: number[] }>(); // in first-use order
+  const asked = new Set<NbState>();
   for (const c of cands) {
     const k = key(c.seg.seq, c.piece);
     const size = pieceLen(c.seg, c.piece);
@@ -392,11 +396,14 @@ export function schedule(st: State): Plan {
     }
     if (!best) continue; // all holders busy: retry on the next event
     best.outstanding++;
+    asked.add(best);
     const rk = `${best.n.id}\n${c.seg.seq}`;
     const r = reqs.get(rk);
     if (r) r.pieces.push(c.piece);
     else reqs.set(rk, { from: best.n.id, seq: c.seg.seq, pieces: [c.piece] });
   }
+  // The requests made now time out as the next plan will see them.
+  for (const x of asked) wake(now + timeoutMs(x));
 
   for (const s of order) {
     for (const why of EDGE_REASONS) appendRuns(plan.edge, EDGE, s.seq, why, edge.get(`${s.seq}/${why}`));
