@@ -35,6 +35,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	jsonOut := fs.String("json", "", "write the report as JSON to this file")
 	plotOut := fs.String("plot", "", "write a plot (CDN egress and offload over time) to this .svg or .png file")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the whole bench to this file (for tuning the engine)")
+	memProfile := fs.String("memprofile", "", "--clock virtual: write a Go heap profile at the end of the last run's stream to this file (for cutting memory per viewer)")
 	logger := logFlags(fs)
 	// Component logs would drown the progress line: warnings only by default.
 	if f := fs.Lookup("log-level"); f != nil {
@@ -61,6 +62,12 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		if err := bench.CheckPlotPath(*plotOut); err != nil {
 			return err
 		}
+	}
+	if *memProfile != "" {
+		if *clock != "virtual" {
+			return fmt.Errorf("shoal bench: --memprofile needs --clock virtual")
+		}
+		cfg.HeapProfile = func() (io.WriteCloser, error) { return os.Create(*memProfile) }
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)

@@ -75,6 +75,10 @@ type Config struct {
 	Push bool
 	// Only runs a single mode ("cdn_only" or "hybrid"); empty runs both.
 	Only string
+	// HeapProfile, if set, receives a Go heap profile of a virtual-time run
+	// at the end of its stream, before its viewers leave (for cutting the
+	// core's memory per viewer); the last run's profile is the one kept.
+	HeapProfile func() (io.WriteCloser, error)
 	// Progress receives a one-line status every ProgressEvery (nil: none).
 	Progress      io.Writer
 	ProgressEvery time.Duration

@@ -5,7 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"io"
+	"math"
+	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"time"
@@ -15,6 +19,10 @@ import (
 	"github.com/shoal-cdn/shoal/internal/signalling"
 	"github.com/shoal-cdn/shoal/internal/swarm"
 )
+
+// vMemoryLimit is the virtual bench's soft heap limit: under the 20 GiB a
+// 100,000-viewer run may take (docs/benchmarks.md).
+const vMemoryLimit = 16 << 30
 
 var errVirtual404 = errors.New("bench: virtual edge: 404")
 
@@ -52,6 +60,11 @@ func runVirtual(cfg Config, mode string, specs []viewerSpec) (*RunReport, float6
 	// Millions of short-lived events: collect garbage less often (memory is
 	// what a large run has to spare, not CPU).
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
+	// A soft limit keeps the largest runs (100,000 viewers) within the
+	// machine: the collector works harder only near it. GOMEMLIMIT wins.
+	if debug.SetMemoryLimit(-1) == math.MaxInt64 {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(vMemoryLimit))
+	}
 	q := &vqueue{base: vBase}
 	start := vBase
 	st, err := newVStream(cfg, start)
@@ -132,6 +145,11 @@ func runVirtual(cfg Config, mode string, specs []viewerSpec) (*RunReport, float6
 		fmt.Fprintln(cfg.Progress)
 	}
 	end := q.time()
+	if cfg.HeapProfile != nil {
+		if err := writeHeapProfile(cfg.HeapProfile); err != nil {
+			return nil, 0, err
+		}
+	}
 	for _, v := range r.viewers {
 		v.stop(end)
 	}
@@ -298,4 +316,18 @@ func (r *vrun) leave(v *vviewer) {
 		delete(r.byID, v.id)
 		r.deliver(outs)
 	}
+}
+
+// writeHeapProfile writes the live heap, after a collection, to open().
+func writeHeapProfile(open func() (io.WriteCloser, error)) error {
+	w, err := open()
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(w); err != nil {
+		w.Close()
+		return err
+	}
+	return w.Close()
 }

@@ -49,13 +49,36 @@ func substream(s *segment, i int) int { return scheduler.StripeOf(s.id.Seq, i, s
 // pushState is one neighbour's side of push: what it subscribed to from us,
 // what we subscribed to from it, and how early it announces each substream.
 type pushState struct {
-	subIn  uint32 // substreams it asked us to push
-	subOut uint32 // substreams we asked it to push
+	subIn  uint32     // substreams it asked us to push
+	subOut uint32     // substreams we asked it to push
+	held   []deferred // its announcements of our parents' pieces, held back
+	// t is made when push first needs it: most neighbours of a swarm
+	// without push never do, and it is most of a neighbour's memory.
+	t *pushTrack
+}
+
+// pushTrack is how early a neighbour announces each substream and what we
+// pushed it lately.
+type pushTrack struct {
 	lag    [substreams]float64
 	lagN   [substreams]uint32 // samples behind lag
 	recent [recentPushes]pushed
 	next   int
-	held   []deferred // its announcements of our parents' pieces, held back
+}
+
+func (p *pushState) track() *pushTrack {
+	if p.t == nil {
+		p.t = new(pushTrack)
+	}
+	return p.t
+}
+
+// lag is the announcement lag of substream j and whether it was sampled.
+func (p *pushState) lag(j int) (float64, bool) {
+	if p.t == nil || p.t.lagN[j] == 0 {
+		return 0, false
+	}
+	return p.t.lag[j], true
 }
 
 // deferred is an announced piece held back from the scheduler until at.
@@ -72,12 +95,16 @@ type pushed struct {
 }
 
 func (p *pushState) remember(seq uint64, idx int) {
-	p.recent[p.next] = pushed{seq, idx, true}
-	p.next = (p.next + 1) % recentPushes
+	t := p.track()
+	t.recent[t.next] = pushed{seq, idx, true}
+	t.next = (t.next + 1) % recentPushes
 }
 
 func (p *pushState) wasPushed(seq uint64, idx int) bool {
-	for _, r := range p.recent {
+	if p.t == nil {
+		return false
+	}
+	for _, r := range p.t.recent {
 		if r.ok && r.seq == seq && r.idx == idx {
 			return true
 		}
@@ -106,14 +133,15 @@ func (e *Engine) observeLag(nb *neighbour, seq uint64, first, count int, now tim
 	if s == nil || s.rec == nil {
 		return // substreams need the piece count
 	}
+	t := nb.push.track()
 	for i := first; i < first+count && i < s.pieces(); i++ {
 		j := substream(s, i)
-		if nb.push.lagN[j] == 0 {
-			nb.push.lag[j] = lag
+		if t.lagN[j] == 0 {
+			t.lag[j] = lag
 		} else {
-			nb.push.lag[j] += lagAlpha * (lag - nb.push.lag[j])
+			t.lag[j] += lagAlpha * (lag - t.lag[j])
 		}
-		nb.push.lagN[j]++
+		t.lagN[j]++
 	}
 }
 
@@ -126,19 +154,20 @@ func (e *Engine) chooseParents() {
 	var want [substreams]*neighbour
 	for j := range substreams {
 		var cur, best *neighbour
-		bestLag := math.Inf(1)
+		bestLag, curLag := math.Inf(1), 0.0
 		for _, nb := range e.nbList {
-			if !nb.hello || nb.upKbps == 0 || nb.chokesUs || nb.push.lagN[j] == 0 {
+			lag, ok := nb.push.lag(j)
+			if !nb.hello || nb.upKbps == 0 || nb.chokesUs || !ok {
 				continue
 			}
 			if nb.push.subOut&(1<<j) != 0 {
-				cur = nb
+				cur, curLag = nb, lag
 			}
-			if nb.push.lag[j] < bestLag {
-				best, bestLag = nb, nb.push.lag[j]
+			if lag < bestLag {
+				best, bestLag = nb, lag
 			}
 		}
-		if cur != nil && cur.push.lag[j] <= bestLag+float64(parentMargin/time.Millisecond) {
+		if cur != nil && curLag <= bestLag+float64(parentMargin/time.Millisecond) {
 			best = cur
 		}
 		want[j] = best
