@@ -71,6 +71,7 @@ type Engine struct {
 	lastSegs []scheduler.Segment
 	nextBusy time.Time
 	blocked  bool                // the last plan left a piece waiting for room at a holder
+	planGen  uint64              // the player's Gen when lastSegs was made
 	recScan  bool                // fetchRecords has something to look at
 	segBuf   []scheduler.Segment // reused by every plan: the scheduler only reads them
 
@@ -381,6 +382,7 @@ func (e *Engine) evict(seq uint64) {
 	if s == nil {
 		return
 	}
+	e.dirty = true
 	if s.verified > 0 {
 		for _, nb := range e.nbList {
 			if nb.hello {
@@ -517,6 +519,7 @@ func (e *Engine) verified(s *segment, i int, now time.Time) {
 	}
 	e.pushOut(s, i)
 	if s.complete {
+		e.dirty = true // it leaves the plan's segments
 		e.pl.Available(s.id.Seq, now)
 		var data []byte
 		if !e.cfg.NoDeliverData {
@@ -594,6 +597,17 @@ func (e *Engine) schedule(now time.Time) {
 	if e.sess == 0 {
 		self = "self"
 	}
+	// The plan is a function of its inputs that changes with time only at
+	// its Wake: with no new input since the last plan (no event but ticks,
+	// the same segments due at the same deadlines, no neighbour's back-off
+	// over) and before that Wake, it would decide nothing new. The segments
+	// are the same without a look while the player plays on steadily
+	// (every other change to them comes with an event: dirty).
+	waiting := (e.planWake.IsZero() || now.Before(e.planWake)) && (e.nextBusy.IsZero() || now.Before(e.nextBusy))
+	if !e.dirty && waiting && !e.vod.on && e.pl.Steady() && e.pl.Gen() == e.planGen {
+		return
+	}
+	e.planGen = e.pl.Gen()
 	st := scheduler.State{Now: now, Self: self, Policy: e.schedPolicy(), Segments: e.segBuf[:0]}
 	var size int64 // largest segment wanted: the urgent window must fetch one whole
 	for _, seq := range e.scheduled() {
@@ -613,14 +627,10 @@ func (e *Engine) schedule(now time.Time) {
 		st.Policy.Urgent = e.edgeT.urgent(size)
 	}
 	e.urgent = st.Policy.Urgent
-	// The plan is a function of its inputs that changes with time only at
-	// its Wake: with no new input since the last plan (no event but ticks,
-	// the same segments due at the same deadlines, no neighbour's back-off
-	// over) and before that Wake, it would decide nothing new.
 	same := !e.dirty && slices.EqualFunc(st.Segments, e.lastSegs, func(a, b scheduler.Segment) bool {
 		return a.Seq == b.Seq && a.Deadline.Equal(b.Deadline)
 	})
-	if same && (e.planWake.IsZero() || now.Before(e.planWake)) && (e.nextBusy.IsZero() || now.Before(e.nextBusy)) {
+	if same && waiting {
 		return
 	}
 	e.dirty = false

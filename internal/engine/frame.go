@@ -43,6 +43,7 @@ func (e *Engine) drop(nb *neighbour, why string) {
 	if e.nbs[nb.id] != nb {
 		return
 	}
+	e.dirty = true // its requests go elsewhere
 	e.log.Debug("engine: neighbour gone", "peer", nb.id, "why", why)
 	delete(e.nbs, nb.id)
 	delete(e.byLink, nb.link)

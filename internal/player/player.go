@@ -103,6 +103,29 @@ type Player struct {
 	next    int // ring index into samples once full
 
 	v vodState // on-demand playback (vod.go); zero for live
+
+	gen uint64 // see Gen
+}
+
+// Gen changes whenever Deadline's answers may change other than by time
+// passing in steady playback: a segment published, startup, a stall, a
+// resumption, the next segment, a seek, the end.
+func (p *Player) Gen() uint64 { return p.gen }
+
+// Steady reports whether every deadline stays where it is until Gen
+// changes: playing and not stalled. Starting or stalled, the segment waited
+// for is due "now", which moves.
+func (p *Player) Steady() bool { return p.playing && !p.stalled && !p.v.finished }
+
+// shape is what Gen follows.
+type shape struct {
+	decided, playing, stalled, seeking, finished bool
+	cur                                          uint64
+	n                                            int
+}
+
+func (p *Player) shape() shape {
+	return shape{p.decided, p.playing, p.stalled, p.v.seeking, p.v.finished, p.cur, len(p.segs)}
 }
 
 // New returns a player that joins the stream at join.
@@ -138,6 +161,7 @@ func (p *Player) Publish(seg Segment) error {
 		}
 	}
 	p.segs = append(p.segs, segment{Segment: seg, start: start})
+	p.gen++
 	return nil
 }
 
@@ -153,6 +177,14 @@ func (p *Player) Available(seq uint64, at time.Time) {
 // Reports (Publish, Available) should precede the Advance that passes their
 // time; a late Available still counts from its own timestamp.
 func (p *Player) Advance(now time.Time) {
+	before := p.shape()
+	p.advance(now)
+	if p.shape() != before {
+		p.gen++
+	}
+}
+
+func (p *Player) advance(now time.Time) {
 	if now.Before(p.now) {
 		return
 	}

@@ -288,3 +288,51 @@ func TestRealTimeInBubble(t *testing.T) {
 		}
 	})
 }
+
+// TestGenSteady: while the player is Steady and its Gen unchanged, every
+// Deadline answer stays the same as time passes (what lets the engine skip
+// recomputing them); startup, a stall, a resumption and each new segment
+// change Gen.
+func TestGenSteady(t *testing.T) {
+	p := New(Config{}, t0)
+	deadlines := func() []time.Time {
+		var out []time.Time
+		for seq := range uint64(12) {
+			dl, _ := p.Deadline(seq)
+			out = append(out, dl)
+		}
+		return out
+	}
+	var seq uint64
+	var lastGen uint64
+	var last []time.Time
+	lastSteady, checked, changes := false, 0, 0
+	for now := t0; now.Before(t0.Add(20 * time.Second)); now = now.Add(37 * time.Millisecond) {
+		for ; !published(seq).After(now); seq++ {
+			if err := p.Publish(Segment{Seq: seq, Duration: td, Published: published(seq)}); err != nil {
+				t.Fatal(err)
+			}
+			if seq != 5 { // 5 comes late: a stall
+				p.Available(seq, published(seq).Add(300*time.Millisecond))
+			}
+		}
+		if now.After(t0.Add(15 * time.Second)) {
+			p.Available(5, now)
+		}
+		p.Advance(now)
+		dls := deadlines()
+		if p.Steady() && lastSteady && p.Gen() == lastGen {
+			checked++
+			if !slices.Equal(dls, last) {
+				t.Fatalf("at %v: Steady, Gen %d unchanged, but deadlines moved:\n%v\n%v", now.Sub(t0), lastGen, last, dls)
+			}
+		}
+		if p.Gen() != lastGen {
+			changes++
+		}
+		last, lastGen, lastSteady = dls, p.Gen(), p.Steady()
+	}
+	if st := p.Stats(); st.Stalls == 0 || checked == 0 || changes < 8 {
+		t.Errorf("stalls %d, steady checks %d, Gen changes %d: the run did not cover what it should", st.Stalls, checked, changes)
+	}
+}

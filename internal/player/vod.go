@@ -35,6 +35,7 @@ func (p *Player) StartVOD() bool {
 		return false
 	}
 	p.v.vod = true
+	p.gen++
 	return true
 }
 
@@ -49,6 +50,7 @@ func (p *Player) End() {
 		return
 	}
 	p.v.ended = true
+	p.gen++
 	if p.stalled {
 		if _, ok := p.after(p.cur); !ok {
 			p.stalled = false
@@ -67,6 +69,7 @@ func (p *Player) Seek(now time.Time, pos time.Duration) error {
 		return ErrNotVOD
 	}
 	p.Advance(now)
+	p.gen++
 	if !p.decided {
 		p.cfg.Start = pos
 		return nil
