@@ -59,6 +59,7 @@ type vnet struct {
 	identity bool   // carry messages, not bytes
 	enc      []byte // frameSize's buffer
 	nextLink engine.LinkID
+	ends     []*vend // by LinkID while open: a Send's lookup
 	// Link byte counters (payload bytes of frames), as the emulated network's.
 	sent, received, dropped int64
 }
@@ -77,7 +78,17 @@ func (n *vnet) connect(a, b *vviewer) (*vend, *vend) {
 	n.nextLink++
 	eb := &vend{id: n.nextLink, v: b}
 	ea.peer, eb.peer = eb, ea
+	n.ends = append(n.ends, make([]*vend, int(n.nextLink)+1-len(n.ends))...)
+	n.ends[ea.id], n.ends[eb.id] = ea, eb
 	return ea, eb
+}
+
+// end is link id's end if it is open.
+func (n *vnet) end(id engine.LinkID) *vend {
+	if id >= engine.LinkID(len(n.ends)) {
+		return nil
+	}
+	return n.ends[id]
 }
 
 // send queues m on end e's writer.
@@ -232,6 +243,7 @@ func (n *vnet) close(e *vend) {
 	}
 	e.closed = true
 	p := e.peer
+	n.ends[e.id], n.ends[p.id] = nil, nil
 	if !p.closed {
 		p.closed = true
 		v, id := p.v, p.id

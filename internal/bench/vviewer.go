@@ -92,7 +92,7 @@ func (v *vviewer) act(a engine.Action, now time.Time) {
 	r := v.r
 	switch a := a.(type) {
 	case engine.Send:
-		if e := v.links[a.Link]; e != nil {
+		if e := r.net.end(a.Link); e != nil && e.v == v {
 			r.net.send(e, a.Msg)
 		}
 	case engine.CloseLink:

@@ -104,10 +104,16 @@ func New(cfg Config, now time.Time) *Engine {
 // Step takes one event that happened at now. Its actions come with the next
 // Ready.
 func (e *Engine) Step(now time.Time, ev Event) {
-	switch ev := ev.(type) {
+	if f, ok := ev.(FrameReceived); ok { // most events: one lookup
+		nb := e.byLink[f.Link]
+		e.dirty = e.dirty || changesPlan(e, nb, f.Msg, now)
+		if nb != nil {
+			e.onFrame(nb, f.Msg, now)
+		}
+		return
+	}
+	switch ev.(type) {
 	case Tick, PieceSent:
-	case FrameReceived:
-		e.dirty = e.dirty || changesPlan(e, e.byLink[ev.Link], ev.Msg, now)
 	default:
 		e.dirty = true
 	}
@@ -143,10 +149,6 @@ func (e *Engine) Step(now time.Time, ev Event) {
 		}
 	case LinkUp:
 		e.onLinkUp(ev, now)
-	case FrameReceived:
-		if nb := e.byLink[ev.Link]; nb != nil {
-			e.onFrame(nb, ev.Msg, now)
-		}
 	case LinkDown:
 		if nb := e.byLink[ev.Link]; nb != nil {
 			if ev.Err != nil {
@@ -461,10 +463,10 @@ func (e *Engine) onRecord(ev RecordFetched, now time.Time) {
 	defer e.releaseEarly(ev.Seq, now)
 	words := (s.pieces() + 63) / 64
 	for _, nb := range e.nbList {
-		if bf, ok := nb.have[ev.Seq]; ok && len(bf) > words {
+		if bf := nb.have.Get(ev.Seq); len(bf) > words {
 			// They announced pieces beyond the record: trim (a liar or a stale epoch).
-			nb.have[ev.Seq] = bf[:words]
-			clearRange(nb.have[ev.Seq], s.pieces(), words*64-s.pieces())
+			nb.have.Set(ev.Seq, bf[:words])
+			clearRange(bf[:words], s.pieces(), words*64-s.pieces())
 		}
 	}
 }
@@ -563,7 +565,7 @@ func (e *Engine) flushHaves() {
 // never asks us for those, and leaving them out takes about half of the
 // HAVE frames off every link (docs/wire.md "Announcing").
 func (e *Engine) announce(nb *neighbour, seq uint64, id wire.SegmentID, from, to int) {
-	theirs := nb.have[seq]
+	theirs := nb.have.Get(seq)
 	for i := from; i < to; {
 		if theirs.Has(i) {
 			i++
@@ -722,7 +724,7 @@ func (e *Engine) countEdge(st scheduler.State, r scheduler.Run) {
 		held := 0
 		for _, nb := range st.Neighbours {
 			for i := r.First; i < r.First+r.Count; i++ {
-				if nb.Have[r.Seq].Has(i) {
+				if nb.Have.Get(r.Seq).Has(i) {
 					held++
 					break
 				}
@@ -802,11 +804,7 @@ func (e *Engine) housekeep(now time.Time) {
 			}
 		}
 		for _, nb := range e.nbList {
-			for seq := range nb.have {
-				if seq < lo {
-					nb.forget(seq)
-				}
-			}
+			nb.have = slices.DeleteFunc(nb.have, func(h scheduler.SegmentHave) bool { return h.Seq < lo })
 			for seq := range nb.refused {
 				if seq < lo {
 					nb.forget(seq)

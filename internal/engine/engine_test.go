@@ -202,7 +202,7 @@ func TestRejectIn(t *testing.T) {
 		check  func(t *testing.T, nb *neighbour, piece int, now time.Time)
 	}{
 		{wire.ReasonNotHeld, func(t *testing.T, nb *neighbour, piece int, _ time.Time) {
-			if nb.have[farSeq].Has(piece) || nb.have[farSeq].Count() != segPieces-1 {
+			if nb.have.Get(farSeq).Has(piece) || nb.have.Get(farSeq).Count() != segPieces-1 {
 				t.Error("not_held: the rejected piece should be unannounced, the others kept")
 			}
 		}},
@@ -212,7 +212,7 @@ func TestRejectIn(t *testing.T) {
 			}
 		}},
 		{wire.ReasonUnknownSegment, func(t *testing.T, nb *neighbour, _ int, _ time.Time) {
-			if _, ok := nb.have[farSeq]; ok {
+			if nb.have.Get(farSeq) != nil {
 				t.Error("unknown_segment: the segment should be unannounced")
 			}
 		}},

@@ -118,7 +118,7 @@ func (e *Engine) onFrame(nb *neighbour, m wire.Msg, now time.Time) {
 			if len(nb.refused) > 0 {
 				bf = nb.unrefused(m.Segment.Seq, bf)
 			}
-			nb.have[m.Segment.Seq] = bf
+			nb.have.Set(m.Segment.Seq, bf)
 			e.announcedNew(m.Segment.Seq, now)
 			e.observeLag(nb, m.Segment.Seq, int(m.First), int(m.Count), now)
 			e.expectPush(nb, m.Segment.Seq, int(m.First), int(m.Count), now)
@@ -229,13 +229,13 @@ func (e *Engine) announced(nb *neighbour, id wire.SegmentID, end int) (scheduler
 		if s.id.Epoch != id.Epoch || (s.rec != nil && end > s.pieces()) {
 			return nil, false
 		}
-		return nb.have[id.Seq], true
+		return nb.have.Get(id.Seq), true
 	}
 	n := len(e.order)
 	if n == 0 || id.Seq < e.order[0] || id.Seq > e.order[n-1]+maxFutureSegs {
 		return nil, false
 	}
-	return nb.have[id.Seq], true
+	return nb.have.Get(id.Seq), true
 }
 
 // announcedNew pokes the playlist poll when a neighbour announced a segment
@@ -249,7 +249,7 @@ func (e *Engine) announcedNew(seq uint64, now time.Time) {
 
 func (e *Engine) onBitfield(nb *neighbour, m wire.BitfieldMsg, now time.Time) {
 	if m.Pieces == 0 {
-		delete(nb.have, m.Segment.Seq)
+		nb.have.Delete(m.Segment.Seq)
 		return
 	}
 	if s := e.segs[m.Segment.Seq]; s != nil && s.id.Epoch == m.Segment.Epoch && s.rec != nil && int(m.Pieces) != s.pieces() {
@@ -269,7 +269,7 @@ func (e *Engine) onBitfield(nb *neighbour, m wire.BitfieldMsg, now time.Time) {
 	if len(nb.refused) > 0 {
 		bf = nb.unrefused(m.Segment.Seq, bf)
 	}
-	nb.have[m.Segment.Seq] = bf
+	nb.have.Set(m.Segment.Seq, bf)
 }
 
 func (e *Engine) onRequest(nb *neighbour, m wire.Request) {

@@ -316,9 +316,9 @@ func checkBounds(t *testing.T, e *Engine, step int) {
 		if len(nb.have) > len(e.segs)+maxFutureSegs+64 {
 			fail("%s: announcements of %d segments", nb.id, len(nb.have))
 		}
-		for seq, bf := range nb.have {
-			if len(bf) > wire.MaxPieces/64 {
-				fail("%s: bitfield of %d words for %d", nb.id, len(bf), seq)
+		for _, h := range nb.have {
+			if len(h.Have) > wire.MaxPieces/64 {
+				fail("%s: bitfield of %d words for %d", nb.id, len(h.Have), h.Seq)
 			}
 		}
 	}

@@ -40,7 +40,7 @@ type neighbour struct {
 	early   []wire.Msg
 	upKbps  uint32
 
-	have map[uint64]scheduler.Bitfield // what it announced, per seq
+	have scheduler.Haves // what it announced, per seq
 	// refused are the pieces it refused not_held after announcing them: a peer
 	// never gets a piece back once it lost it, so a later HAVE of one is a lie
 	// and ignored (else announce → REJECT → announce loops at its RTT).
@@ -72,7 +72,7 @@ type neighbour struct {
 
 func newNeighbour(id string, l LinkID, s SessionID, now time.Time) *neighbour {
 	return &neighbour{id: id, link: l, sess: s, since: now, helloBy: now.Add(helloTimeout),
-		chokesUs: true, weChoke: true, have: make(map[uint64]scheduler.Bitfield)}
+		chokesUs: true, weChoke: true}
 }
 
 // schedView is nb as the scheduler sees it.
@@ -126,7 +126,7 @@ func (nb *neighbour) unrefused(seq uint64, bf scheduler.Bitfield) scheduler.Bitf
 
 // forget drops what nb announced and refused of seq.
 func (nb *neighbour) forget(seq uint64) {
-	delete(nb.have, seq)
+	nb.have.Delete(seq)
 	delete(nb.refused, seq)
 }
 
@@ -134,7 +134,7 @@ func (nb *neighbour) forget(seq uint64) {
 func (nb *neighbour) onReject(seq uint64, first, count int, r wire.Reason, now time.Time) {
 	switch r {
 	case wire.ReasonNotHeld:
-		clearRange(nb.have[seq], first, count)
+		clearRange(nb.have.Get(seq), first, count)
 		if nb.refused == nil {
 			nb.refused = make(map[uint64]scheduler.Bitfield)
 		}
@@ -142,7 +142,7 @@ func (nb *neighbour) onReject(seq uint64, first, count int, r wire.Reason, now t
 	case wire.ReasonChoked:
 		nb.chokesUs = true
 	case wire.ReasonUnknownSegment:
-		delete(nb.have, seq)
+		nb.have.Delete(seq)
 	default: // over_cap and unknown reasons: back off for a while
 		nb.busyUntil = now.Add(overCapBackoff)
 	}

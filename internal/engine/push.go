@@ -205,7 +205,7 @@ func (e *Engine) pushOut(s *segment, i int) {
 	}
 	bit := uint32(1) << substream(s, i)
 	for _, nb := range e.nbList {
-		if nb.push.subIn&bit == 0 || !nb.hello || nb.weChoke || nb.have[s.id.Seq].Has(i) {
+		if nb.push.subIn&bit == 0 || !nb.hello || nb.weChoke || nb.have.Get(s.id.Seq).Has(i) {
 			continue
 		}
 		if e.up.push(nb, job{seg: s, idx: i}) {
@@ -298,7 +298,7 @@ func (e *Engine) deferHave(nb *neighbour, s *segment, i int, now time.Time) bool
 		return false
 	}
 	for _, p := range e.nbList {
-		if p != nb && p.push.subOut&bit != 0 && !p.have[s.id.Seq].Has(i) {
+		if p != nb && p.push.subOut&bit != 0 && !p.have.Get(s.id.Seq).Has(i) {
 			at := now.Add(pushGrace)
 			nb.push.held = append(nb.push.held, deferred{s.id.Seq, i, at})
 			if e.heldWake.IsZero() || at.Before(e.heldWake) {
@@ -325,7 +325,7 @@ func (e *Engine) releaseHeld(now time.Time) {
 			case s == nil || s.complete || s.have.Has(d.idx):
 				// nothing to announce any more
 			case !now.Before(d.at):
-				nb.have[d.seq] = growSet(nb.have[d.seq], d.idx, 1)
+				nb.have.Set(d.seq, growSet(nb.have.Get(d.seq), d.idx, 1))
 				e.dirty = true
 			default:
 				kept = append(kept, d)

@@ -22,7 +22,7 @@ func BenchmarkSchedule(b *testing.B) {
 		st.Segments = append(st.Segments, Segment{Seq: seq, Size: pieces * DefaultPieceSize, Deadline: now.Add(time.Duration(1+2*k) * time.Second), Have: have})
 	}
 	for j := range 12 {
-		nb := Neighbour{ID: fmt.Sprintf("nb%02d", j), Have: map[uint64]Bitfield{}, Throughput: 300 << 10, RTT: 40 * time.Millisecond, Choking: j%5 == 0}
+		nb := Neighbour{ID: fmt.Sprintf("nb%02d", j), Throughput: 300 << 10, RTT: 40 * time.Millisecond, Choking: j%5 == 0}
 		for k := range 5 {
 			bf := NewBitfield(pieces)
 			for i := range pieces {
@@ -30,7 +30,7 @@ func BenchmarkSchedule(b *testing.B) {
 					bf.Set(i)
 				}
 			}
-			nb.Have[uint64(100+k)] = bf
+			nb.Have.Set(uint64(100+k), bf)
 		}
 		st.Neighbours = append(st.Neighbours, nb)
 	}

@@ -230,7 +230,7 @@ func (sc *Scratch) Schedule(st State) Plan {
 	for si, s := range order {
 		haves[si] = flat[si*len(nbList) : (si+1)*len(nbList) : (si+1)*len(nbList)]
 		for j, ns := range nbList {
-			haves[si][j] = ns.Have[s.Seq]
+			haves[si][j] = ns.Have.Get(s.Seq)
 		}
 	}
 	// pendNb[k]: the neighbour of st.InFlight[k] (nil: the edge or gone).

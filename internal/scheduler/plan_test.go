@@ -31,7 +31,7 @@ func seg(seq uint64, n int, due time.Duration) Segment {
 }
 
 func nb(id string, tput float64, have map[uint64]Bitfield) Neighbour {
-	return Neighbour{ID: id, Throughput: tput, RTT: 20 * time.Millisecond, Have: have}
+	return Neighbour{ID: id, Throughput: tput, RTT: 20 * time.Millisecond, Have: HavesOf(have)}
 }
 
 const fast = 10 << 20 // bytes/s
@@ -80,7 +80,7 @@ func TestSchedule(t *testing.T) {
 			st: State{Now: t0, Policy: p2p,
 				Segments: []Segment{seg(1, 2, 5*time.Second)},
 				Neighbours: []Neighbour{
-					{ID: "a", Throughput: fast * 10, Choking: true, Have: map[uint64]Bitfield{1: full(2)}},
+					{ID: "a", Throughput: fast * 10, Choking: true, Have: HavesOf(map[uint64]Bitfield{1: full(2)})},
 					nb("b", fast, map[uint64]Bitfield{1: full(2)}),
 				}},
 			requests: []Run{{"b", 1, 0, 2, ReasonNone}},
@@ -89,7 +89,7 @@ func TestSchedule(t *testing.T) {
 			name: "only a choking holder: wait, no request",
 			st: State{Now: t0, Policy: p2p,
 				Segments:   []Segment{seg(1, 2, 5*time.Second)},
-				Neighbours: []Neighbour{{ID: "a", Choking: true, Have: map[uint64]Bitfield{1: full(2)}}}},
+				Neighbours: []Neighbour{{ID: "a", Choking: true, Have: HavesOf(map[uint64]Bitfield{1: full(2)})}}},
 		},
 		{
 			name: "timed-out request is re-issued elsewhere and the loser cancelled",
@@ -254,7 +254,7 @@ func TestDeadlineBeforeRarity(t *testing.T) {
 		Segments: []Segment{seg(2, 1, 8*time.Second), seg(1, 1, 5*time.Second)},
 		Neighbours: []Neighbour{
 			nb("a", fast, map[uint64]Bitfield{1: full(1), 2: full(1)}),
-			{ID: "b", Choking: true, Have: map[uint64]Bitfield{1: full(1)}},
+			{ID: "b", Choking: true, Have: HavesOf(map[uint64]Bitfield{1: full(1)})},
 		}}
 	p := Schedule(st)
 	if want := []Run{{"a", 1, 0, 1, ReasonNone}}; !slices.Equal(p.Requests, want) {
@@ -282,7 +282,7 @@ func TestInFlightBound(t *testing.T) {
 			st := State{Now: t0, Policy: Policy{P2P: true},
 				Segments: []Segment{seg(1, 100, 10*time.Second)},
 				Neighbours: []Neighbour{{ID: "a", Throughput: tt.tput, RTT: tt.rtt,
-					Have: map[uint64]Bitfield{1: full(100)}}}}
+					Have: HavesOf(map[uint64]Bitfield{1: full(100)})}}}
 			for i := range tt.outstanding {
 				st.InFlight = append(st.InFlight, Pending{1, 99 - i, "a", t0})
 			}

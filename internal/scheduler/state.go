@@ -51,7 +51,7 @@ type Segment struct {
 // Neighbour is a connected peer as the engine sees it.
 type Neighbour struct {
 	ID   string
-	Have map[uint64]Bitfield // per segment seq; missing = none
+	Have Haves // per segment seq; missing = none
 	// Throughput is the estimated rate at which it delivers to us, bytes/s;
 	// 0 → Policy.DefaultThroughput.
 	Throughput float64

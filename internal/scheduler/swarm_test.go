@@ -187,7 +187,7 @@ func runSwarm(t *testing.T, cfg swarmConfig) swarmResult {
 				// A peer whose upload backlog exceeds chokeBacklog refuses
 				// more requests, as the engine's bounded upload queue does.
 				backlog := time.Duration(float64(len(q.upq)*DefaultPieceSize) / upload * float64(time.Second))
-				st.Neighbours = append(st.Neighbours, Neighbour{ID: q.id, Have: q.have, Throughput: upload / 2, RTT: peerRTT, Choking: backlog > chokeBacklog, NoUpload: q.policy.NoUpload})
+				st.Neighbours = append(st.Neighbours, Neighbour{ID: q.id, Have: HavesOf(q.have), Throughput: upload / 2, RTT: peerRTT, Choking: backlog > chokeBacklog, NoUpload: q.policy.NoUpload})
 			}
 			plan := Schedule(st)
 			for _, c := range plan.Cancels {

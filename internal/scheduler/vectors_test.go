@@ -194,8 +194,8 @@ func encState(st State) vecState {
 	}
 	for _, n := range st.Neighbours {
 		vn := vecNeighbour{ID: n.ID, Have: map[string][]int{}, Throughput: n.Throughput, RTTMs: msOf(n.RTT), Choking: n.Choking, NoUpload: n.NoUpload}
-		for seq, b := range n.Have {
-			vn.Have[strconv.FormatUint(seq, 10)] = bitsList(b)
+		for _, h := range n.Have {
+			vn.Have[strconv.FormatUint(h.Seq, 10)] = bitsList(h.Have)
 		}
 		v.Neighbours = append(v.Neighbours, vn)
 	}
@@ -215,9 +215,9 @@ func decState(t *testing.T, v vecState) State {
 		st.Segments = append(st.Segments, seg)
 	}
 	for _, n := range v.Neighbours {
-		nb := Neighbour{ID: n.ID, Have: map[uint64]Bitfield{}, Throughput: n.Throughput, RTT: durOf(n.RTTMs), Choking: n.Choking, NoUpload: n.NoUpload}
+		nb := Neighbour{ID: n.ID, Throughput: n.Throughput, RTT: durOf(n.RTTMs), Choking: n.Choking, NoUpload: n.NoUpload}
 		for seq, l := range n.Have {
-			nb.Have[seqOf(t, seq)] = bitsFrom(l)
+			nb.Have.Set(seqOf(t, seq), bitsFrom(l))
 		}
 		st.Neighbours = append(st.Neighbours, nb)
 	}
@@ -394,7 +394,7 @@ func vSeg(seq uint64, n int, dueMs int, have ...int) Segment {
 }
 
 func vNb(id string, have map[uint64]Bitfield) Neighbour {
-	return Neighbour{ID: id, RTT: 20 * time.Millisecond, Throughput: 1 << 20, Have: have}
+	return Neighbour{ID: id, RTT: 20 * time.Millisecond, Throughput: 1 << 20, Have: HavesOf(have)}
 }
 
 func vPend(seq uint64, piece int, from string, sinceMs int) Pending {
@@ -422,7 +422,7 @@ func goldenStates() []goldenState {
 	// A 2 MB segment at 2 Mbit/s: 31 pieces, the last one short.
 	long := Segment{Seq: 41, Size: 500000, Deadline: vAt(16000)}
 	tie := st(p2p, []Segment{vSeg(9, 24, 14000)},
-		[]Neighbour{{ID: "slow", RTT: 100 * time.Millisecond, Throughput: 64 << 10, Have: map[uint64]Bitfield{9: full(24)}}})
+		[]Neighbour{{ID: "slow", RTT: 100 * time.Millisecond, Throughput: 64 << 10, Have: HavesOf(map[uint64]Bitfield{9: full(24)})}})
 
 	return []goldenState{
 		{"p2p_off_everything_from_edge", st(Policy{},
@@ -457,16 +457,16 @@ func goldenStates() []goldenState {
 			vPend(5, 0, "n1", 9000))},
 		{"neighbour_default_throughput_bound", st(p2p,
 			[]Segment{vSeg(12, 10, 16000)},
-			[]Neighbour{{ID: "n1", Have: map[uint64]Bitfield{12: full(10)}}})},
+			[]Neighbour{{ID: "n1", Have: HavesOf(map[uint64]Bitfield{12: full(10)})}})},
 		{"neighbour_bound_from_throughput_and_rtt", st(p2p,
 			[]Segment{long},
-			[]Neighbour{{ID: "n1", RTT: 50 * time.Millisecond, Throughput: 1e6, Have: map[uint64]Bitfield{41: full(31)}}})},
+			[]Neighbour{{ID: "n1", RTT: 50 * time.Millisecond, Throughput: 1e6, Have: HavesOf(map[uint64]Bitfield{41: full(31)})}})},
 		{"neighbour_bound_max_outstanding", st(Policy{P2P: true, MaxOutstanding: 5},
 			[]Segment{long},
-			[]Neighbour{{ID: "n1", RTT: 10 * time.Millisecond, Throughput: 100 << 20, Have: map[uint64]Bitfield{41: full(31)}}})},
+			[]Neighbour{{ID: "n1", RTT: 10 * time.Millisecond, Throughput: 100 << 20, Have: HavesOf(map[uint64]Bitfield{41: full(31)})}})},
 		{"neighbour_bound_counts_outstanding", st(p2p,
 			[]Segment{vSeg(12, 10, 16000)},
-			[]Neighbour{{ID: "n1", Have: map[uint64]Bitfield{12: full(10)}}},
+			[]Neighbour{{ID: "n1", Have: HavesOf(map[uint64]Bitfield{12: full(10)})}},
 			vPend(12, 0, "n1", 9900), vPend(12, 1, "n1", 9950), vPend(12, 2, "n1", 9990))},
 		{"rarest_first", st(Policy{P2P: true, MaxOutstanding: 3},
 			[]Segment{vSeg(20, 8, 16000)},
@@ -484,8 +484,8 @@ func goldenStates() []goldenState {
 		{"best_holder_by_expected_completion", st(p2p,
 			[]Segment{vSeg(30, 16, 16000)},
 			[]Neighbour{
-				{ID: "far", RTT: 150 * time.Millisecond, Throughput: 4 << 20, Have: map[uint64]Bitfield{30: full(16)}},
-				{ID: "near", RTT: 10 * time.Millisecond, Throughput: 512 << 10, Have: map[uint64]Bitfield{30: full(16)}},
+				{ID: "far", RTT: 150 * time.Millisecond, Throughput: 4 << 20, Have: HavesOf(map[uint64]Bitfield{30: full(16)})},
+				{ID: "near", RTT: 10 * time.Millisecond, Throughput: 512 << 10, Have: HavesOf(map[uint64]Bitfield{30: full(16)})},
 			})},
 		{"many_neighbours_spread", st(p2p,
 			[]Segment{vSeg(31, 24, 16000, 5), vSeg(32, 24, 18000)},
@@ -493,26 +493,26 @@ func goldenStates() []goldenState {
 				vNb("n1", map[uint64]Bitfield{31: full(24), 32: full(24)}),
 				vNb("n2", map[uint64]Bitfield{31: full(24), 32: pieces(24, span(0, 12)...)}),
 				vNb("n3", map[uint64]Bitfield{31: pieces(24, span(12, 12)...)}),
-				{ID: "n4", RTT: 5 * time.Millisecond, Throughput: 2 << 20, Have: map[uint64]Bitfield{32: full(24)}},
+				{ID: "n4", RTT: 5 * time.Millisecond, Throughput: 2 << 20, Have: HavesOf(map[uint64]Bitfield{32: full(24)})},
 			})},
 		{"choking_only_holder_waits", st(p2p,
 			[]Segment{vSeg(40, 4, 16000)},
-			[]Neighbour{{ID: "busy", Choking: true, Have: map[uint64]Bitfield{40: full(4)}}})},
+			[]Neighbour{{ID: "busy", Choking: true, Have: HavesOf(map[uint64]Bitfield{40: full(4)})}})},
 		{"choking_holder_keeps_its_requests", st(p2p,
 			[]Segment{vSeg(40, 6, 16000)},
 			[]Neighbour{
-				{ID: "busy", Choking: true, Have: map[uint64]Bitfield{40: full(6)}},
+				{ID: "busy", Choking: true, Have: HavesOf(map[uint64]Bitfield{40: full(6)})},
 				vNb("free", map[uint64]Bitfield{40: pieces(6, 3, 4, 5)}),
 			},
 			vPend(40, 0, "busy", 9800))},
 		{"no_upload_neighbour_ignored", st(p2p,
 			[]Segment{vSeg(44, 4, 12000)},
-			[]Neighbour{{ID: "leech", NoUpload: true, Have: map[uint64]Bitfield{44: full(4)}}},
+			[]Neighbour{{ID: "leech", NoUpload: true, Have: HavesOf(map[uint64]Bitfield{44: full(4)})}},
 			vPend(44, 0, "leech", 9900))},
 		{"edge_named_and_duplicate_neighbours_ignored", st(p2p,
 			[]Segment{vSeg(45, 4, 16000)},
 			[]Neighbour{
-				{ID: Edge, Have: map[uint64]Bitfield{45: full(4)}},
+				{ID: Edge, Have: HavesOf(map[uint64]Bitfield{45: full(4)})},
 				vNb("n1", map[uint64]Bitfield{45: pieces(4, 0)}),
 				vNb("n1", map[uint64]Bitfield{45: full(4)}),
 			})},
@@ -530,8 +530,8 @@ func goldenStates() []goldenState {
 			[]Segment{vSeg(60, 20, 18000)},
 			[]Neighbour{
 				vNb("n1", map[uint64]Bitfield{60: pieces(20, 5, 6, 12)}),
-				{ID: "choker", Choking: true, Have: map[uint64]Bitfield{60: pieces(20, 8)}},
-				{ID: "leech", NoUpload: true, Have: map[uint64]Bitfield{60: pieces(20, 9)}},
+				{ID: "choker", Choking: true, Have: HavesOf(map[uint64]Bitfield{60: pieces(20, 8)})},
+				{ID: "leech", NoUpload: true, Have: HavesOf(map[uint64]Bitfield{60: pieces(20, 9)})},
 			})},
 		{"seed_too_close_to_deadline", st(stripe(0, 2),
 			[]Segment{vSeg(61, 10, 12000), vSeg(62, 10, 12001)}, nil)},
@@ -564,7 +564,7 @@ func goldenStates() []goldenState {
 			vPend(71, 0, "slow", 9000), vPend(71, 1, "slow", 9000))},
 		{"timeout_not_yet_wakes", st(p2p,
 			[]Segment{vSeg(72, 2, 16000)},
-			[]Neighbour{{ID: "n1", RTT: 80 * time.Millisecond, Throughput: 200000, Have: map[uint64]Bitfield{72: full(2)}}},
+			[]Neighbour{{ID: "n1", RTT: 80 * time.Millisecond, Throughput: 200000, Have: HavesOf(map[uint64]Bitfield{72: full(2)})}},
 			vPend(72, 0, "n1", 9700), vPend(72, 1, "n1", 9800))},
 		{"cancels_duplicates", st(p2p,
 			[]Segment{vSeg(80, 6, 16000)},
@@ -598,7 +598,7 @@ func goldenStates() []goldenState {
 				Stripe: Stripe{0, 2}},
 			Segments: []Segment{vSeg(100, 8, 11200), vSeg(101, 8, 11300), vSeg(102, 16, 12500)},
 			Neighbours: []Neighbour{
-				{ID: "n1", Have: map[uint64]Bitfield{100: full(8), 102: pieces(16, span(8, 8)...)}},
+				{ID: "n1", Have: HavesOf(map[uint64]Bitfield{100: full(8), 102: pieces(16, span(8, 8)...)})},
 			},
 			InFlight: []Pending{vPend(100, 0, "n1", 9700), vPend(102, 8, "n1", 9100)},
 		}, 10000)},
@@ -609,8 +609,8 @@ func goldenStates() []goldenState {
 				{Seq: 112, Size: 3*DefaultPieceSize + 1, Deadline: vAt(16000)},
 			},
 			[]Neighbour{
-				{ID: "n1", RTT: 30 * time.Millisecond, Throughput: 40000, Have: map[uint64]Bitfield{112: full(4)}},
-				{ID: "n2", RTT: 31 * time.Millisecond, Throughput: 40000, Have: map[uint64]Bitfield{112: full(4)}},
+				{ID: "n1", RTT: 30 * time.Millisecond, Throughput: 40000, Have: HavesOf(map[uint64]Bitfield{112: full(4)})},
+				{ID: "n2", RTT: 31 * time.Millisecond, Throughput: 40000, Have: HavesOf(map[uint64]Bitfield{112: full(4)})},
 			},
 			vPend(111, 0, "n1", 9900))},
 	}
