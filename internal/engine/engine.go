@@ -72,6 +72,7 @@ type Engine struct {
 	nextBusy time.Time
 	blocked  bool                // the last plan left a piece waiting for room at a holder
 	planGen  uint64              // the player's Gen when lastSegs was made
+	noRec    int                 // segments without their record yet
 	recScan  bool                // fetchRecords has something to look at
 	segBuf   []scheduler.Segment // reused by every plan: the scheduler only reads them
 
@@ -213,6 +214,9 @@ func (e *Engine) Wake() time.Time {
 	at(e.nextBusy)
 	at(e.vod.goalWake)
 	for _, seq := range e.wanted() {
+		if e.noRec == 0 {
+			break // every segment has its record: nothing to retry
+		}
 		if s := e.segs[seq]; s.rec == nil && !s.recLoading && s.recTries < maxRecordTries && s.recRetry.After(e.lastReady) {
 			at(s.recRetry)
 		}
@@ -363,6 +367,7 @@ func (e *Engine) onPlaylist(ev PlaylistFetched, now time.Time) {
 			newEpoch = e.segs[e.order[n-1]].id.Epoch != en.Epoch
 		}
 		e.segs[en.Seq] = newSegment(en, now)
+		e.noRec++
 		e.heard(en.Seq, now)
 		e.recScan = true
 		e.order = append(e.order, en.Seq)
@@ -385,6 +390,9 @@ func (e *Engine) evict(seq uint64) {
 		return
 	}
 	e.dirty = true
+	if s.rec == nil {
+		e.noRec--
+	}
 	if s.verified > 0 {
 		for _, nb := range e.nbList {
 			if nb.hello {
@@ -460,6 +468,7 @@ func (e *Engine) onRecord(ev RecordFetched, now time.Time) {
 		return
 	}
 	s.setRecord(ev.Rec)
+	e.noRec--
 	defer e.releaseEarly(ev.Seq, now)
 	words := (s.pieces() + 63) / 64
 	for _, nb := range e.nbList {

@@ -293,6 +293,15 @@ func checkBounds(t *testing.T, e *Engine, step int) {
 	if len(e.nbs) > e.cfg.MaxNeighbours || len(e.nbs) != len(e.byLink) || len(e.nbs) != len(e.nbList) {
 		fail("neighbours: %d by id, %d by link, %d listed (max %d)", len(e.nbs), len(e.byLink), len(e.nbList), e.cfg.MaxNeighbours)
 	}
+	noRec := 0
+	for _, s := range e.segs {
+		if s.rec == nil {
+			noRec++
+		}
+	}
+	if noRec != e.noRec {
+		fail("%d segments without a record, counted %d", noRec, e.noRec)
+	}
 	var queued int64
 	for _, nb := range e.nbList {
 		if e.nbs[nb.id] != nb || e.byLink[nb.link] != nb {

@@ -104,7 +104,8 @@ type Player struct {
 
 	v vodState // on-demand playback (vod.go); zero for live
 
-	gen uint64 // see Gen
+	gen  uint64 // see Gen
+	hint int    // index of cur in segs when last looked up (find)
 }
 
 // Gen changes whenever Deadline's answers may change other than by time
@@ -415,7 +416,10 @@ func (p *Player) targetDuration() time.Duration {
 
 // find is the index of seq in segs.
 func (p *Player) find(seq uint64) (int, bool) {
-	return slices.BinarySearchFunc(p.segs, seq, func(s segment, seq uint64) int {
+	if i := p.hint; i < len(p.segs) && p.segs[i].Seq == seq {
+		return i, true // the playhead's segment: most lookups
+	}
+	i, ok := slices.BinarySearchFunc(p.segs, seq, func(s segment, seq uint64) int {
 		switch {
 		case s.Seq < seq:
 			return -1
@@ -424,6 +428,10 @@ func (p *Player) find(seq uint64) (int, bool) {
 		}
 		return 0
 	})
+	if ok && seq == p.cur {
+		p.hint = i
+	}
+	return i, ok
 }
 
 // after is the index of the first published segment after seq.

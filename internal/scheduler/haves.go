@@ -5,10 +5,11 @@ import (
 	"slices"
 )
 
-// Haves is what one neighbour announced: a bitfield per segment seq. A
-// neighbour announces a handful of segments (its window), so a short slice
-// scanned is faster than a map, and every plan looks up each neighbour's
-// every wanted segment. The zero value is empty.
+// Haves is what one neighbour announced: a bitfield per segment seq, in
+// seq order. A neighbour announces a handful of segments (its window) and
+// the ones looked up are the newest, so a short slice scanned from its end
+// is faster than a map, and every plan looks up each neighbour's every
+// wanted segment. The zero value is empty.
 type Haves []SegmentHave
 
 // SegmentHave is one entry of Haves.
@@ -19,7 +20,7 @@ type SegmentHave struct {
 
 // Get is the bitfield announced for seq (nil: none).
 func (h Haves) Get(seq uint64) Bitfield {
-	for i := range h {
+	for i := len(h) - 1; i >= 0 && h[i].Seq >= seq; i-- {
 		if h[i].Seq == seq {
 			return h[i].Have
 		}
@@ -29,13 +30,14 @@ func (h Haves) Get(seq uint64) Bitfield {
 
 // Set makes b the bitfield announced for seq.
 func (h *Haves) Set(seq uint64, b Bitfield) {
-	for i := range *h {
-		if (*h)[i].Seq == seq {
+	i := len(*h)
+	for i > 0 && (*h)[i-1].Seq >= seq {
+		if i--; (*h)[i].Seq == seq {
 			(*h)[i].Have = b
 			return
 		}
 	}
-	*h = append(*h, SegmentHave{seq, b})
+	*h = slices.Insert(*h, i, SegmentHave{seq, b})
 }
 
 // Delete forgets seq.
