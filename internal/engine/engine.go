@@ -161,6 +161,7 @@ func (e *Engine) Step(now time.Time, ev Event) {
 	case PieceSent:
 		if nb := e.byLink[ev.Link]; nb != nil {
 			nb.inWriter = false
+			e.up.kick = true
 		}
 	case Demand:
 		if s := e.segs[ev.Seq]; s != nil && s.id.Epoch == ev.Epoch && s.demand.IsZero() {

@@ -37,6 +37,9 @@ type uploader struct {
 	queued  int64 // bytes waiting in all queues (not yet in a writer)
 	tickets uint64
 	wake    time.Time // when the head can go, if it waits for tokens
+	// kick: a job was queued, a writer freed or the rate changed since the
+	// last release; without one, and before wake, release has nothing to do.
+	kick bool
 }
 
 // job is one piece to send; seeded marks a piece of the stripe we seed
@@ -71,6 +74,7 @@ func (a jobKey) before(b jobKey) bool {
 }
 
 func (u *uploader) setRate(bitsPerSec int64) {
+	u.kick = true
 	u.rate = float64(max(bitsPerSec, 0)) / 8
 	u.tokens = min(u.tokens, u.burst())
 }
@@ -108,6 +112,7 @@ func (u *uploader) enqueue(nb *neighbour, jobs []job) int {
 		u.insert(nb, j)
 	}
 	u.queued += bytes
+	u.kick = u.kick || n > 0
 	return n
 }
 
@@ -122,6 +127,7 @@ func (u *uploader) push(nb *neighbour, j job) bool {
 	}
 	u.insert(nb, j)
 	u.queued += j.size()
+	u.kick = true
 	return true
 }
 
@@ -169,7 +175,10 @@ func (u *uploader) cancel(nb *neighbour, id *wire.SegmentID, first, count int) {
 // gives one piece to a link's writer. Afterwards u.wake is when the next
 // piece's tokens will be there (zero: nothing waits for tokens).
 func (u *uploader) release(now time.Time, nbs []*neighbour, send func(*neighbour, job)) {
-	u.wake = time.Time{}
+	if !u.kick && (u.wake.IsZero() || now.Before(u.wake)) {
+		return
+	}
+	u.kick, u.wake = false, time.Time{}
 	for u.queued > 0 { // nothing queued: no link to look at
 		var best *neighbour
 		var bestKey jobKey
