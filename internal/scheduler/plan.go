@@ -76,6 +76,17 @@ type nbState struct {
 	limit       int           // in-flight bound in pieces
 	timeout     time.Duration // for a request to it
 	asked       bool          // this plan requests from it
+	key         uint64        // keyOf(ID)
+}
+
+// keyOf is a hash of a neighbour id (FNV-1a) that finds it without
+// comparing id bytes with every other neighbour's.
+func keyOf(id string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(id); i++ {
+		h = (h ^ uint64(id[i])) * 1099511628211
+	}
+	return h
 }
 
 // timeoutFor is how long a request to ns may take with its outstanding
@@ -199,11 +210,11 @@ func (sc *Scratch) Schedule(st State) Plan {
 
 	states := slices.Grow(sc.states[:0], len(st.Neighbours)) // never grown: nbList points into it
 	nbList := sc.nbList[:0]
-	// nbOf finds a neighbour by id: a neighbourhood is a few dozen at most,
-	// so a scan beats building a map for every plan.
-	nbOf := func(id string) *nbState {
+	// nbOf finds a neighbour by id (and its keyOf): a neighbourhood is a
+	// few dozen at most, so a scan beats building a map for every plan.
+	nbOf := func(id string, key uint64) *nbState {
 		for _, ns := range nbList {
-			if ns.ID == id {
+			if ns.key == key && ns.ID == id {
 				return ns
 			}
 		}
@@ -211,10 +222,11 @@ func (sc *Scratch) Schedule(st State) Plan {
 	}
 	for i := range st.Neighbours {
 		n := &st.Neighbours[i]
-		if n.ID == Edge || n.NoUpload || nbOf(n.ID) != nil {
+		key := keyOf(n.ID)
+		if n.ID == Edge || n.NoUpload || nbOf(n.ID, key) != nil {
 			continue
 		}
-		states = append(states, nbState{Neighbour: n, tput: n.Throughput})
+		states = append(states, nbState{Neighbour: n, key: key, tput: n.Throughput})
 		ns := &states[len(states)-1]
 		if ns.tput <= 0 {
 			ns.tput = pol.DefaultThroughput
@@ -240,7 +252,7 @@ func (sc *Scratch) Schedule(st State) Plan {
 		if pd.From == Edge {
 			continue
 		}
-		if ns := nbOf(pd.From); ns != nil {
+		if ns := nbOf(pd.From, keyOf(pd.From)); ns != nil {
 			pendNb[k] = ns
 			ns.outstanding++
 		}
