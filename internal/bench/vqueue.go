@@ -4,7 +4,9 @@ import "time"
 
 // vqueue is the virtual-time bench's one event queue: events run in time
 // order, ties in the order they were scheduled, so a run is a function of
-// its seed. Time is nanoseconds since base.
+// its seed. Time is nanoseconds since base. The heap is 4-ary: half as deep
+// as a binary one, and the four children of a node share a cache line or
+// two (a 10,000-viewer run keeps ~10⁵ events queued).
 type vqueue struct {
 	base   time.Time
 	now    int64
@@ -43,7 +45,7 @@ func (q *vqueue) atNS(at int64, fn func()) {
 	// Sift up.
 	i := len(q.h) - 1
 	for i > 0 {
-		p := (i - 1) / 2
+		p := (i - 1) / 4
 		if !q.less(i, p) {
 			break
 		}
@@ -66,12 +68,11 @@ func (q *vqueue) pop() vevent {
 	q.h = q.h[:n]
 	i := 0
 	for {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < n && q.less(l, m) {
-			m = l
-		}
-		if r < n && q.less(r, m) {
-			m = r
+		m := i
+		for c := 4*i + 1; c <= 4*i+4 && c < n; c++ {
+			if q.less(c, m) {
+				m = c
+			}
 		}
 		if m == i {
 			break
