@@ -26,6 +26,7 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	nPeers := fs.Int("peers", 0, "start this many viewer peers of the demo stream in this process (WebRTC swarm, live status on the terminal)")
 	iceIface := fs.String("ice-interface", "lo", "network interface the --peers use for WebRTC (\"lo\": loopback only)")
 	logger := logFlags(fs)
+	profiler := pprofFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -97,6 +98,11 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	mountConsole(mux, cons)
 	var base string // set by the banner, before the loops start
 	loops := []func(context.Context) error{osrv.Serve, o.Run, t.Run, cons.Run}
+	if prof, err := profiler(log); err != nil {
+		return err
+	} else if prof != nil {
+		loops = append(loops, prof)
+	}
 	if *nPeers > 0 {
 		loops = append(loops, func(ctx context.Context) error {
 			return runViewers(ctx, viewersConfig{

@@ -193,3 +193,39 @@ func TestPlaylistRefreshAhead(t *testing.T) {
 		t.Fatalf("origin saw %d playlist requests, want 2", got)
 	}
 }
+
+// TestCacheBoundIsMemory checks that the bytes the cache counts are the bytes it holds:
+// a body read into a buffer larger than itself (bytes.Buffer doubles when ReadFrom
+// needs room to see EOF) would keep that spare capacity alive for the entry's life,
+// so a cache bounded at CacheBytes would hold up to twice as much. It caches demo-sized
+// segments, with and without Content-Length, past the bound, and sums the capacity of
+// every cached body.
+func TestCacheBoundIsMemory(t *testing.T) {
+	const limit, size = 1_000_000, 100_000
+	objs := make(map[string][]byte)
+	for i := range 30 {
+		objs[fmt.Sprintf("/live/demo/index/mabc12-%d.ts", i)] = pattern(size+i*997, byte(i))
+	}
+	f := newFixture(t, Config{CacheBytes: limit}, objs)
+	f.origin.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		var n int
+		if _, err := fmt.Sscanf(r.URL.Path, "/live/demo/index/mabc12-%d.ts", &n); err == nil && n%2 == 0 {
+			w.Header().Set("Content-Length", fmt.Sprint(len(objs[r.URL.Path]))) // odd ones go chunked
+		}
+		return false
+	})
+	for i := range 30 {
+		p := fmt.Sprintf("/live/demo/index/mabc12-%d.ts", i)
+		if resp, body := f.get(t, p); resp.StatusCode != http.StatusOK || len(body) != len(objs[p]) {
+			t.Fatalf("%s: %d, %d bytes", p, resp.StatusCode, len(body))
+		}
+		var held, counted int64
+		for k, o := range f.edge.cache.All() {
+			held += int64(cap(o.body))
+			counted += int64(weigh(k, o))
+		}
+		if held > limit {
+			t.Fatalf("after %d segments the cache holds %d bytes of bodies (it counts %d), bound %d", i+1, held, counted, limit)
+		}
+	}
+}

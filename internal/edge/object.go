@@ -39,8 +39,9 @@ func (o *object) refreshDue(now time.Time) bool {
 // objectOverhead approximates the memory of an entry beyond its body and strings.
 const objectOverhead = 256
 
+// weigh counts a body's capacity, not its length: what the entry keeps alive.
 func weigh(key string, o *object) uint32 {
-	w := int64(len(key)+len(o.body)+len(o.etag)+len(o.contentType)) + objectOverhead
+	w := int64(len(key)+cap(o.body)+len(o.etag)+len(o.contentType)) + objectOverhead
 	return uint32(min(w, math.MaxUint32))
 }
 

@@ -1,4 +1,4 @@
-// Command plot draws scripts/soak.sh's samples: RSS, goroutines, open fds, edge cache
+// Command plot draws scripts/soak.sh's samples: RSS, Go heap in use, goroutines, open fds, edge cache
 // and offload against time, one panel each, stacked in one PNG or SVG.
 //
 //	go run ./bench/soak/plot samples.csv soak.png
@@ -26,6 +26,7 @@ var panels = []struct {
 	scale      float64
 }{
 	{"rss_bytes", "RSS (MiB)", 1.0 / (1 << 20)},
+	{"heap_inuse_bytes", "Go heap in use (MiB)", 1.0 / (1 << 20)},
 	{"goroutines", "goroutines", 1},
 	{"open_fds", "open fds", 1},
 	{"cache_bytes", "edge cache (MiB)", 1.0 / (1 << 20)},
