@@ -132,6 +132,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Bitrate < 0 || (c.Bitrate > 0 && c.Bitrate < 64_000) {
 		return c, fmt.Errorf("%w: bitrate %d bit/s (0 = demo stream, else at least 64 kbit/s)", ErrConfig, c.Bitrate)
 	}
+	if c.SegmentDuration != 0 && c.Bitrate == 0 {
+		return c, fmt.Errorf("%w: segment duration %v needs a synthetic stream (the demo's segments are 2 s): give a bitrate", ErrConfig, c.SegmentDuration)
+	}
 	if c.SegmentDuration == 0 {
 		c.SegmentDuration = 2 * time.Second
 	}

@@ -119,7 +119,8 @@ func TestConfigErrors(t *testing.T) {
 		{Bitrate: 1000},
 		{Transport: "carrier-pigeon"},
 		{Only: "both"},
-		{SegmentDuration: time.Millisecond},
+		{Bitrate: 4e6, SegmentDuration: time.Millisecond},
+		{SegmentDuration: 6 * time.Second}, // the demo's segments are 2 s
 		{Speed: -2},
 		{Speed: 1000},
 		{Transport: TransportWebRTC, Speed: 4},

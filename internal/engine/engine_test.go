@@ -336,6 +336,44 @@ func TestRequestOverCap(t *testing.T) {
 	}
 }
 
+// A full backlog takes a piece of an older segment than one it holds: the
+// freshest queued piece makes room and its requester is told over_cap; a
+// piece of the same segment is refused as before.
+func TestOverCapDisplacesFresher(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxUpload = int64(float64(8*2*wire.PieceSize) / busyBacklog.Seconds()) // the backlog holds two pieces
+	w := newWorld(t, cfg)
+	w.start()
+	w.edgeGive(102)
+	w.connect("b", lb, honest, false)
+	w.connect("c", lc, honest, false)
+	w.ready()
+	w.frame(lb, wire.Request{Segment: segID(102), First: 0, Count: 2})
+	if r := sentOf[wire.Reject](w.ready(), lb); len(r) != 0 {
+		t.Fatalf("REJECTs = %+v, want b's two pieces queued", r)
+	}
+	w.frame(lc, wire.Request{Segment: segID(102), First: 2, Count: 1})
+	acts := w.ready()
+	if r := sentOf[wire.Reject](acts, lc); len(r) != 1 || r[0].Reason != wire.ReasonOverCap || r[0].First != 2 {
+		t.Fatalf("c asking the same segment: REJECTs = %+v, want 102/2 over_cap", r)
+	}
+	w.frame(lc, wire.Request{Segment: segID(startSeq), First: 0, Count: 1})
+	acts = w.ready()
+	if r := sentOf[wire.Reject](acts, lc); len(r) != 0 {
+		t.Errorf("c asking an older segment: REJECTs = %+v, want none", r)
+	}
+	want := wire.Reject{Segment: segID(102), First: 1, Count: 1, Reason: wire.ReasonOverCap}
+	if r := sentOf[wire.Reject](acts, lb); len(r) != 1 || r[0] != want {
+		t.Errorf("b: REJECTs = %+v, want %+v (its freshest queued piece)", r, want)
+	}
+	if qb, qc := len(w.e.nbs["b"].queue), len(w.e.nbs["c"].queue); qb != 1 || qc != 1 {
+		t.Errorf("queued b %d, c %d; want 1 and 1", qb, qc)
+	}
+	if got, wantQ := w.e.up.queued, 2*int64(wire.PieceSize); got != wantQ {
+		t.Errorf("backlog %d bytes, want %d", got, wantQ)
+	}
+}
+
 // The tracker's cap applies when lower than ours.
 func TestPolicyCap(t *testing.T) {
 	w := newWorld(t, testConfig()) // no cap of ours

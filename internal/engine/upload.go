@@ -92,7 +92,13 @@ func (u *uploader) burst() float64 { return max(wire.PieceSize, u.rate/20) }
 // turned away at once and ask again (of it or of the neighbours it served
 // meanwhile) after a back-off, instead of waiting behind each other until
 // the piece is urgent and comes from the edge (internal/scheduler/NOTES.md).
-func (u *uploader) enqueue(nb *neighbour, jobs []job) int {
+//
+// A full backlog still takes a piece of an older segment than some it holds:
+// the freshest queued piece (of any link in all) makes room and is handed
+// to evict, whose requester is told over_cap and has the most time to ask
+// elsewhere. So a joiner's start segment and a late viewer's next one are
+// not turned away by a backlog of pieces due seconds later.
+func (u *uploader) enqueue(nb *neighbour, jobs []job, all []*neighbour, evict func(*neighbour, job)) int {
 	limit := -1.0
 	if u.rate > 0 {
 		limit = u.rate * busyBacklog.Seconds()
@@ -104,6 +110,8 @@ func (u *uploader) enqueue(nb *neighbour, jobs []job) int {
 			break
 		}
 		size := j.size()
+		for limit >= 0 && float64(u.queued+bytes+size) > limit && u.queued+bytes > 0 && u.displace(j, all, evict) {
+		}
 		if limit >= 0 && float64(u.queued+bytes+size) > limit && u.queued+bytes > 0 {
 			break
 		}
@@ -114,6 +122,39 @@ func (u *uploader) enqueue(nb *neighbour, jobs []job) int {
 	u.queued += bytes
 	u.kick = u.kick || n > 0
 	return n
+}
+
+// displace takes out of the backlog the queued piece of the freshest
+// segment fresher than j's (a requested one: pushed pieces stay) and hands
+// it to evict; it reports whether there was one.
+func (u *uploader) displace(j job, all []*neighbour, evict func(*neighbour, job)) bool {
+	var victim *neighbour
+	var vk jobKey
+	for _, o := range all {
+		if len(o.queue) == 0 {
+			continue
+		}
+		last := o.queue[len(o.queue)-1] // queues are in key order
+		if last.seg.id.Seq <= j.seg.id.Seq || o.push.wasPushed(last.seg.id.Seq, last.idx) {
+			continue
+		}
+		if k := last.key(); victim == nil || vk.before(k) {
+			victim, vk = o, k
+		}
+	}
+	if victim == nil {
+		return false
+	}
+	last := len(victim.queue) - 1
+	v := victim.queue[last]
+	victim.queue[last] = job{}
+	victim.queue = victim.queue[:last]
+	if last == 0 {
+		victim.ticket = 0
+	}
+	u.queued -= v.size()
+	evict(victim, v)
+	return true
 }
 
 // push queues a piece nobody asked for (docs/wire.md "Pushing") on nb if the
