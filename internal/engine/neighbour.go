@@ -30,42 +30,42 @@ const (
 // HELLO, what it announced, choke state both ways, requests it sent us
 // (the upload queue), and what we measured of it.
 type neighbour struct {
-	id    string
-	link  LinkID
-	sess  SessionID
-	since time.Time
+	// What every plan and the upload line read comes first, in two cache
+	// lines: a large virtual bench touches each neighbour cold.
+	id        string
+	have      scheduler.Haves // what it announced, per seq
+	busyUntil time.Time       // REJECT over_cap: leave it alone until then
+	tput      float64         // bytes/s it delivers to us (EWMA)
+	rtt       time.Duration
+	link      LinkID
+	queue     []job // upload: pieces it asked for, in upload order
+	ticket    uint64
+	upKbps    uint32
+	hello     bool
+	chokesUs  bool // it chokes us (initially true)
+	weChoke   bool
+	inWriter  bool // its writer holds one of our pieces (uploader)
 
-	hello   bool
+	sess    SessionID
+	since   time.Time
 	helloBy time.Time
 	early   []wire.Msg
-	upKbps  uint32
 
-	have scheduler.Haves // what it announced, per seq
 	// refused are the pieces it refused not_held after announcing them: a peer
 	// never gets a piece back once it lost it, so a later HAVE of one is a lie
 	// and ignored (else announce → REJECT → announce loops at its RTT).
 	refused map[uint64]scheduler.Bitfield
 
-	chokesUs  bool   // it chokes us (initially true)
 	serialIn  uint32 // last CHOKE/UNCHOKE serial applied
 	serialOut uint32
-	weChoke   bool
-	busyUntil time.Time // REJECT over_cap: leave it alone until then
 
-	tput     float64 // bytes/s it delivers to us (EWMA)
 	lastRecv time.Time
-	rtt      time.Duration
 
 	pingToken uint32
 	pingSent  time.Time
 	lastPong  time.Time
 
-	// Upload: pieces it asked for, in upload order, and whether its writer
-	// holds one (uploader).
-	queue       []job
-	inWriter    bool
 	writerSince time.Time // when the writer took its piece
-	ticket      uint64
 
 	push pushState
 }
