@@ -306,9 +306,13 @@ func (e *Engine) onRequest(nb *neighbour, m wire.Request) {
 	}
 	if len(jobs) > 0 {
 		// Over the cap: refuse the held pieces that did not fit, in contiguous runs.
-		jobs = jobs[e.up.enqueue(nb, jobs, e.nbList, func(o *neighbour, v job) {
-			e.send(o, wire.Reject{Segment: v.seg.id, First: uint32(v.idx), Count: 1, Reason: wire.ReasonOverCap})
-		}):]
+		var evict func(*neighbour, job)
+		if !e.vod.on { // on demand, a lower seq is not sooner due: viewers are spread over the title
+			evict = func(o *neighbour, v job) {
+				e.send(o, wire.Reject{Segment: v.seg.id, First: uint32(v.idx), Count: 1, Reason: wire.ReasonOverCap})
+			}
+		}
+		jobs = jobs[e.up.enqueue(nb, jobs, e.nbList, evict):]
 		for j := 0; j < len(jobs); {
 			k := j + 1
 			for k < len(jobs) && jobs[k].idx == jobs[k-1].idx+1 {
