@@ -112,9 +112,10 @@ func (u *uploader) enqueue(nb *neighbour, jobs []job, all []*neighbour, evict fu
 			break
 		}
 		size := j.size()
-		for evict != nil && limit >= 0 && float64(u.queued+bytes+size) > limit && u.queued+bytes > 0 && u.displace(j, all, evict) {
+		over := func() bool { return limit >= 0 && float64(u.queued+bytes+size) > limit && u.queued+bytes > 0 }
+		for over() && evict != nil && u.displace(j, all, evict) {
 		}
-		if limit >= 0 && float64(u.queued+bytes+size) > limit && u.queued+bytes > 0 {
+		if over() {
 			break
 		}
 		bytes += size
