@@ -86,8 +86,13 @@ try {
   const half = Math.max(10, duration / 2);
   await tabs[0].page.waitForTimeout(half * 1000);
 
-  // 4. Page 0 turns bad: every piece it serves from now on has one byte flipped.
-  await tabs[0].page.evaluate(() => {
+  // 4. The page that has uploaded most so far turns bad (the others keep asking it, so its
+  // lies are seen whatever the swarm's shape): every piece it serves from now on has one
+  // byte flipped.
+  const mid = await sample();
+  const liar = mid.reduce((best, m, i) => (m.s.bytesUploaded > mid[best].s.bytesUploaded ? i : best), 0);
+  console.log(`page ${liar} turns bad (uploaded ${mid[liar].s.bytesUploaded} bytes so far)`);
+  await tabs[liar].page.evaluate(() => {
     const sw = window.shoal.swarm("demo", "index");
     const orig = sw.pieceFor.bind(sw);
     sw.pieceFor = (s, i) => {
@@ -124,8 +129,8 @@ try {
     check(fromGo > 0, `browsers got ${fromGo} bytes from Go peers`);
     check(toGo > 0, `Go peers got ${toGo} bytes from browsers`);
   }
-  const bad = end.slice(1).reduce((n, e) => n + e.s.badPieces, 0);
-  check(bad > 0, `the corrupted pieces of page 0 were rejected (${bad} bad pieces seen by the others)`);
+  const bad = end.reduce((n, e, i) => (i === liar ? n : n + e.s.badPieces), 0);
+  check(bad > 0, `the corrupted pieces of page ${liar} were rejected (${bad} bad pieces seen by the others)`);
   const reports = await (await fetch(shoalUrl + "/metrics")).text();
   const accepted = /shoal_tracker_reports_total\{outcome="(accepted|ban)"\} (\d+)/.exec(reports);
   check(!!accepted && Number(accepted[2]) > 0, `the tracker received reports (${accepted?.[0] ?? "none"})`);
