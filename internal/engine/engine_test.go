@@ -336,18 +336,25 @@ func TestRequestOverCap(t *testing.T) {
 	}
 }
 
-// A full backlog takes a piece of an older segment than one it holds: the
-// freshest queued piece makes room and its requester is told over_cap; a
-// piece of the same segment is refused as before.
-func TestOverCapDisplacesFresher(t *testing.T) {
+// twoRequesters is a started world uploading at most maxUpload bit/s that
+// holds segment 102 too, with honest neighbours b and c linked.
+func twoRequesters(t *testing.T, maxUpload int64) *world {
 	cfg := testConfig()
-	cfg.MaxUpload = int64(float64(8*2*wire.PieceSize) / busyBacklog.Seconds()) // the backlog holds two pieces
+	cfg.MaxUpload = maxUpload
 	w := newWorld(t, cfg)
 	w.start()
 	w.edgeGive(102)
 	w.connect("b", lb, honest, false)
 	w.connect("c", lc, honest, false)
 	w.ready()
+	return w
+}
+
+// A full backlog takes a piece of an older segment than one it holds: the
+// freshest queued piece makes room and its requester is told over_cap; a
+// piece of the same segment is refused as before.
+func TestOverCapDisplacesFresher(t *testing.T) {
+	w := twoRequesters(t, int64(float64(8*2*wire.PieceSize)/busyBacklog.Seconds())) // the backlog holds two pieces
 	w.frame(lb, wire.Request{Segment: segID(102), First: 0, Count: 2})
 	if r := sentOf[wire.Reject](w.ready(), lb); len(r) != 0 {
 		t.Fatalf("REJECTs = %+v, want b's two pieces queued", r)
@@ -653,14 +660,7 @@ func TestSeeding(t *testing.T) {
 func TestUploadLine(t *testing.T) {
 	const rate = 40 * wire.PieceSize // bytes/s: a piece every 25 ms; the backlog holds 4
 	pace := time.Second / 40
-	cfg := testConfig()
-	cfg.MaxUpload = 8 * rate
-	w := newWorld(t, cfg)
-	w.start()
-	w.edgeGive(102)
-	w.connect("b", lb, honest, false)
-	w.connect("c", lc, honest, false)
-	w.ready()
+	w := twoRequesters(t, 8*rate)
 	w.frame(lb, wire.Request{Segment: segID(102), First: 0, Count: 2}) // b waits longest
 	w.frame(lc, wire.Request{Segment: segID(startSeq), First: 0, Count: 2})
 	type sent struct {
