@@ -60,6 +60,7 @@ type Engine struct {
 	heldWake time.Time
 	edgeT    edgeTimer
 	urgent   time.Duration
+	withdraw func(*neighbour, job) // e.withdrawPiece, made once: a REQUEST over the cap must not allocate
 
 	polling, pollSoon  bool
 	nextPoll, lastPoke time.Time
@@ -98,6 +99,7 @@ func New(cfg Config, now time.Time) *Engine {
 		urgent:    maxUrgent,
 		nextHouse: now.Add(housekeeping),
 	}
+	e.withdraw = e.withdrawPiece
 	e.setRate()
 	return e
 }

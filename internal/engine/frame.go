@@ -306,11 +306,9 @@ func (e *Engine) onRequest(nb *neighbour, m wire.Request) {
 	}
 	if len(jobs) > 0 {
 		// Over the cap: refuse the held pieces that did not fit, in contiguous runs.
-		var evict func(*neighbour, job)
-		if !e.vod.on { // on demand, a lower seq is not sooner due: viewers are spread over the title
-			evict = func(o *neighbour, v job) {
-				e.send(o, wire.Reject{Segment: v.seg.id, First: uint32(v.idx), Count: 1, Reason: wire.ReasonOverCap})
-			}
+		evict := e.withdraw
+		if e.vod.on { // on demand, a lower seq is not sooner due: viewers are spread over the title
+			evict = nil
 		}
 		jobs = jobs[e.up.enqueue(nb, jobs, e.nbList, evict):]
 		for j := 0; j < len(jobs); {
@@ -322,6 +320,12 @@ func (e *Engine) onRequest(nb *neighbour, m wire.Request) {
 			j = k
 		}
 	}
+}
+
+// withdrawPiece tells o that its queued piece v was withdrawn to make room
+// (uploader.displace).
+func (e *Engine) withdrawPiece(o *neighbour, v job) {
+	e.send(o, wire.Reject{Segment: v.seg.id, First: uint32(v.idx), Count: 1, Reason: wire.ReasonOverCap})
 }
 
 func (e *Engine) onPiece(nb *neighbour, m wire.Piece, now time.Time) {
