@@ -24,6 +24,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	var bitrate bitRate
 	fs.Var(&bitrate, "bitrate", "synthetic stream bitrate such as 4M or 800k (default: the demo stream, ~1.5 Mbit/s)")
 	segDur := fs.Duration("segment-duration", 0, "segment duration of the synthetic stream (with --bitrate; default 2s)")
+	input := fs.String("input", "", "publish this directory's MPEG-TS rendition (an HLS media playlist and its segments, e.g. from scripts/bench-input.sh) instead of the demo, in a loop")
 	transport := fs.String("transport", bench.TransportEmulated, "emulated (in-memory links) or webrtc (pion on loopback, small N)")
 	speed := fs.Float64("speed", 1, "run the stream this many times faster than real time (emulated transport, real clock only)")
 	clock := fs.String("clock", bench.ClockReal, "real (goroutines on a clock, real servers) or virtual (the same engine and tracker cores as discrete events: 10,000+ viewers)")
@@ -55,7 +56,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		*transport = ""
 	}
 	cfg := bench.Config{
-		Scenario: *scenario, Peers: *peers, Duration: *duration, Bitrate: int64(bitrate), SegmentDuration: *segDur,
+		Scenario: *scenario, Peers: *peers, Duration: *duration, Bitrate: int64(bitrate), SegmentDuration: *segDur, Input: *input,
 		Clock: *clock, Frames: *frames,
 		Transport: *transport, Speed: *speed, Seed: *seed, Only: *only, Progress: os.Stderr, Logger: logger(),
 		Scheduler: scheduler.Policy{Urgent: *urgent, FallbackWindow: *fallback}, Push: *push,

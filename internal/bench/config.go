@@ -56,6 +56,11 @@ type Config struct {
 	Bitrate int64
 	// SegmentDuration of the synthetic stream (default 2 s).
 	SegmentDuration time.Duration
+	// Input, when set, is a directory holding an encoded MPEG-TS rendition
+	// (an HLS media playlist and its segments, e.g. ffmpeg's output) that
+	// replaces the demo stream: pushed through the origin's ingest on the
+	// bench's clock, in a loop (input.go).
+	Input string
 	// Transport is emulated (default) or webrtc (real pion on loopback).
 	Transport string
 	// Speed runs the stream this many times faster than real time (default
@@ -84,6 +89,8 @@ type Config struct {
 	ProgressEvery time.Duration
 	// Logger receives component logs (nil: discard).
 	Logger *slog.Logger
+
+	input *input // Input, read once by Run
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -135,6 +142,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.SegmentDuration != 0 && c.Bitrate == 0 {
 		return c, fmt.Errorf("%w: segment duration %v needs a synthetic stream (the demo's segments are 2 s): give a bitrate", ErrConfig, c.SegmentDuration)
 	}
+	if c.Input != "" && (c.Bitrate > 0 || c.SegmentDuration != 0 || isVOD(c.Scenario)) {
+		return c, fmt.Errorf("%w: an input with a bitrate, a segment duration or an on-demand scenario (the input sets the first two; a title is published by the origin)", ErrConfig)
+	}
 	if c.SegmentDuration == 0 {
 		c.SegmentDuration = 2 * time.Second
 	}
@@ -174,4 +184,27 @@ func (c Config) withDefaults() (Config, error) {
 // pieceIdentity reports whether a virtual run carries piece identities.
 func (c Config) pieceIdentity() bool {
 	return c.Frames == FramesIdentity || (c.Frames == FramesAuto && c.Peers > vIdentityAbove)
+}
+
+// pushed is the stream the bench pushes through the origin's ingest: the
+// input, or synthetic MPEG-TS at Bitrate; nil for the origin's own demo.
+func (c Config) pushed() source {
+	switch {
+	case c.input != nil:
+		return c.input.segment
+	case c.Bitrate > 0:
+		return synthetic{bitrate: c.Bitrate, segDur: c.SegmentDuration, seed: c.Seed}.segment
+	}
+	return nil
+}
+
+// streamName is the name the stream is published under.
+func (c Config) streamName() string {
+	switch {
+	case c.input != nil:
+		return inputStream
+	case c.Bitrate > 0:
+		return syntheticStream
+	}
+	return demoStream
 }

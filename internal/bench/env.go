@@ -56,10 +56,9 @@ func newEnv(ctx context.Context, cfg Config, clk transport.Clock, p2p bool) (*en
 	log := cfg.Logger
 	e := &env{stream: demoStream, clk: clk, errc: make(chan error, 8)}
 	vod := isVOD(cfg.Scenario)
-	ocfg := origin.Config{Demo: cfg.Bitrate == 0 && !vod, Clock: clk, Logger: log.With("component", "origin")}
-	if cfg.Bitrate > 0 {
-		e.stream = syntheticStream
-	}
+	pushed := cfg.pushed()
+	ocfg := origin.Config{Demo: pushed == nil && !vod, Clock: clk, Logger: log.With("component", "origin")}
+	e.stream = cfg.streamName()
 	if vod {
 		e.stream = vodStream // a title pushed whole below (vodreal.go)
 	}
@@ -113,9 +112,8 @@ func newEnv(ctx context.Context, cfg Config, clk transport.Clock, p2p bool) (*en
 			e.close()
 			return nil, err
 		}
-	} else if cfg.Bitrate > 0 {
-		enc := &encoder{url: e.osrv.URL() + "/ingest/" + e.stream + "/", bitrate: cfg.Bitrate,
-			segDur: cfg.SegmentDuration, seed: cfg.Seed, clk: clk, log: log}
+	} else if pushed != nil {
+		enc := &encoder{url: e.osrv.URL() + "/ingest/" + e.stream + "/", src: pushed, clk: clk, log: log}
 		// Back-fill a few segments so that a player can start at once, as the
 		// demo does.
 		if err := enc.backfill(ctx, 4); err != nil {
@@ -249,17 +247,16 @@ func httpGet(ctx context.Context, u string) ([]byte, error) {
 	return b, nil
 }
 
-// encoder pushes a synthetic MPEG-TS stream of a given bitrate to the
-// origin's ingest, like ffmpeg -f hls -method PUT: one segment per segDur,
-// then the playlist listing the last few.
+// encoder pushes a stream to the origin's ingest, like ffmpeg -f hls
+// -method PUT: each segment when its duration has passed since the one
+// before, then the playlist listing the last few.
 type encoder struct {
-	url     string // origin /ingest/{stream}/
-	bitrate int64
-	segDur  time.Duration
-	seed    uint64
-	clk     transport.Clock
-	log     *slog.Logger
-	next    int
+	url  string // origin /ingest/{stream}/
+	src  source
+	clk  transport.Clock
+	log  *slog.Logger
+	next int
+	durs []time.Duration // of the segments pushed: the playlist's EXTINFs
 }
 
 const encoderListed = 6
@@ -273,43 +270,53 @@ func (e *encoder) backfill(ctx context.Context, n int) error {
 	return nil
 }
 
+// run pushes the segments after the back-fill, each on a schedule kept
+// from the start (a slow PUT does not shift the ones after it).
 func (e *encoder) run(ctx context.Context) error {
-	t := transport.NewTicker(e.clk, e.segDur)
-	defer t.Stop()
+	at := e.clk.Now()
 	for {
-		select {
-		case <-ctx.Done():
+		_, d := e.src(e.next)
+		at = at.Add(d)
+		if !transport.Sleep(ctx, e.clk, at.Sub(e.clk.Now())) {
 			return nil
-		case <-t.C:
-			if err := e.push(ctx); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				e.log.Warn("bench: encoder", "err", err)
+		}
+		if err := e.push(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
 			}
+			e.log.Warn("bench: encoder", "err", err)
 		}
 	}
 }
 
 func (e *encoder) push(ctx context.Context) error {
 	n := e.next
-	if err := httpPut(ctx, e.url+fmt.Sprintf("seg%d.ts", n), e.segment(n)); err != nil {
+	data, d := e.src(n)
+	if err := httpPut(ctx, e.url+fmt.Sprintf("seg%d.ts", n), data); err != nil {
 		return err
 	}
 	e.next++
-	var pl bytes.Buffer
+	e.durs = append(e.durs, d)
 	first := max(0, e.next-encoderListed)
+	var pl bytes.Buffer
 	fmt.Fprintf(&pl, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:%d\n#EXT-X-MEDIA-SEQUENCE:%d\n",
-		int((e.segDur+time.Second-1)/time.Second), first)
+		media.TargetDuration(e.durs[first:]...), first)
 	for i := first; i < e.next; i++ {
-		fmt.Fprintf(&pl, "#EXTINF:%.3f,\nseg%d.ts\n", e.segDur.Seconds(), i)
+		fmt.Fprintf(&pl, "#EXTINF:%.3f,\nseg%d.ts\n", e.durs[i].Seconds(), i)
 	}
 	return httpPut(ctx, e.url+"index.m3u8", pl.Bytes())
 }
 
-// segment is synthetic MPEG-TS: 188-byte packets with a sync byte, a PID and a
-// continuity counter, and pseudo-random payload (different for every segment).
-func (e *encoder) segment(n int) []byte {
+// synthetic is MPEG-TS made up at a bitrate: 188-byte packets with a sync
+// byte, a PID and a continuity counter, and pseudo-random payload
+// (different for every segment).
+type synthetic struct {
+	bitrate int64
+	segDur  time.Duration
+	seed    uint64
+}
+
+func (e synthetic) segment(n int) ([]byte, time.Duration) {
 	const pkt = 188
 	size := max(pkt, int(float64(e.bitrate)*e.segDur.Seconds()/8)/pkt*pkt)
 	b := make([]byte, size)
@@ -323,7 +330,7 @@ func (e *encoder) segment(n int) []byte {
 			}
 		}
 	}
-	return b
+	return b, e.segDur
 }
 
 func httpPut(ctx context.Context, u string, body []byte) error {

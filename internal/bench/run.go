@@ -23,8 +23,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Input != "" {
+		if cfg.input, err = loadInput(cfg.Input); err != nil {
+			return nil, err
+		}
+	}
 	bitrate := demoBitrate
-	if cfg.Bitrate > 0 {
+	switch {
+	case cfg.input != nil:
+		bitrate = cfg.input.bitrate()
+	case cfg.Bitrate > 0:
 		bitrate = float64(cfg.Bitrate)
 	}
 	specs := scenarios[cfg.Scenario](planParams{
@@ -34,11 +42,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	meanUp := meanUpload(specs, cfg.Duration)
 	rep := &Report{
 		Scenario: cfg.Scenario, Peers: cfg.Peers, DurationS: cfg.Duration.Seconds(), Transport: cfg.Transport,
-		Stream: demoStream, BitrateBPS: bitrate, MeanUploadBPS: meanUp, Viewers: len(specs),
+		Stream: cfg.streamName(), BitrateBPS: bitrate, MeanUploadBPS: meanUp, Viewers: len(specs),
 		Runs: make(map[string]*RunReport),
-	}
-	if cfg.Bitrate > 0 {
-		rep.Stream = syntheticStream
 	}
 	if cfg.Clock == ClockVirtual {
 		rep.Transport = TransportVirtual

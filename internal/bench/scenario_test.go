@@ -124,6 +124,9 @@ func TestConfigErrors(t *testing.T) {
 		{Speed: -2},
 		{Speed: 1000},
 		{Transport: TransportWebRTC, Speed: 4},
+		{Input: "in", Bitrate: 1e6},                     // the input sets the bitrate
+		{Input: "in", SegmentDuration: 2 * time.Second}, // and the segments
+		{Input: "in", Scenario: ScenarioVOD},
 	} {
 		if _, err := c.withDefaults(); !errors.Is(err, ErrConfig) {
 			t.Errorf("%+v: err %v, want ErrConfig", c, err)
@@ -176,8 +179,12 @@ func TestShaperBudget(t *testing.T) {
 }
 
 func TestEncoderSegments(t *testing.T) {
-	e := &encoder{bitrate: 3_000_000, segDur: 2 * time.Second, seed: 1}
-	a, b := e.segment(0), e.segment(1)
+	e := synthetic{bitrate: 3_000_000, segDur: 2 * time.Second, seed: 1}
+	a, d := e.segment(0)
+	b, _ := e.segment(1)
+	if d != 2*time.Second {
+		t.Errorf("segment of %v, want 2s", d)
+	}
 	if len(a) != 750_000/188*188 || len(a)%188 != 0 {
 		t.Errorf("segment of %d bytes, want %d", len(a), 750_000/188*188)
 	}

@@ -22,12 +22,9 @@ const vodStream = "title"
 // returns once the origin serves the title.
 func (e *env) pushTitle(ctx context.Context, cfg Config) error {
 	url := e.osrv.URL() + "/ingest/" + e.stream + "/"
-	var source func(n int) ([]byte, time.Duration)
+	source := cfg.pushed()
 	wrap := 0
-	if cfg.Bitrate > 0 {
-		enc := &encoder{bitrate: cfg.Bitrate, segDur: cfg.SegmentDuration, seed: cfg.Seed}
-		source = func(n int) ([]byte, time.Duration) { return enc.segment(n), cfg.SegmentDuration }
-	} else {
+	if source == nil {
 		demo, err := origin.DemoSegments()
 		if err != nil {
 			return err

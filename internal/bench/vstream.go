@@ -29,7 +29,7 @@ type vstream struct {
 	priv   ed25519.PrivateKey
 	segs   []*vseg // published, by seq (seq = index)
 
-	source func(n int) ([]byte, time.Duration)
+	source source
 	nextAt time.Time // next publication
 	pdt    time.Time // PROGRAM-DATE-TIME of the next segment
 
@@ -74,12 +74,8 @@ func newVStream(cfg Config, start time.Time) (*vstream, error) {
 	s.priv = ed25519.NewKeyFromSeed(seed)
 	s.pub = s.priv.Public().(ed25519.PublicKey)
 	s.keySize = len(manifest.EncodePublicKey(s.pub))
-	if cfg.Bitrate > 0 {
-		s.name = syntheticStream
-		enc := &encoder{bitrate: cfg.Bitrate, segDur: cfg.SegmentDuration, seed: cfg.Seed}
-		s.source = func(n int) ([]byte, time.Duration) { return enc.segment(n), cfg.SegmentDuration }
-	} else {
-		s.name = demoStream
+	s.name = cfg.streamName()
+	if s.source = cfg.pushed(); s.source == nil {
 		demo, err := origin.DemoSegments()
 		if err != nil {
 			return nil, err
