@@ -81,6 +81,9 @@ type Engine struct {
 	stats Stats
 
 	vod vodState // on-demand playback (vod.go); zero for live
+	// joined is when New ran; startLogged once logStart has logged.
+	joined      time.Time
+	startLogged bool
 }
 
 // New returns an engine that joined at now.
@@ -100,6 +103,7 @@ func New(cfg Config, now time.Time) *Engine {
 		nextHouse: now.Add(housekeeping),
 	}
 	e.withdraw = e.withdrawPiece
+	e.joined = now
 	e.setRate()
 	return e
 }
@@ -622,6 +626,7 @@ func (e *Engine) schedule(now time.Time) {
 		return
 	}
 	e.planGen = e.pl.Gen()
+	e.logStart(now)
 	st := scheduler.State{Now: now, Self: self, Policy: e.schedPolicy(), Segments: e.segBuf[:0]}
 	var size int64 // largest segment wanted: the urgent window must fetch one whole
 	for _, seq := range e.scheduled() {
@@ -824,4 +829,38 @@ func (e *Engine) housekeep(now time.Time) {
 			}
 		}
 	}
+}
+
+// logStart logs, once, what the neighbours hold of the start segment at the
+// first plan that has its record (debug level): whether a joiner could start
+// from the swarm (docs/peer.md "Startup from the swarm").
+func (e *Engine) logStart(now time.Time) {
+	if e.startLogged {
+		return
+	}
+	if !e.log.Enabled(context.Background(), slog.LevelDebug) {
+		e.startLogged = true // and no look at the neighbours in every plan
+		return
+	}
+	head, ok := e.pl.Playhead()
+	s := e.segs[head]
+	if !ok || s == nil || s.rec == nil {
+		return
+	}
+	e.startLogged = true
+	hello, whole, some := 0, 0, 0
+	for _, nb := range e.nbList {
+		if !nb.hello {
+			continue
+		}
+		hello++
+		switch n := nb.have.Get(head).Count(); {
+		case n == s.pieces():
+			whole++
+		case n > 0:
+			some++
+		}
+	}
+	e.log.Debug("engine: start segment", "seq", head, "since_join_ms", now.Sub(e.joined).Milliseconds(),
+		"neighbours", len(e.nbList), "hello", hello, "whole", whole, "some", some)
 }
