@@ -1,16 +1,22 @@
 // One neighbour: its RTCPeerConnection and the "shoal" data channel, the session rules of
-// docs/wire.md (HELLO first, early frames held, choke serials, merge-only bitfields) and
-// our upload queue to it. Scheduling decisions live in swarm.ts.
+// docs/wire.md (HELLO first, early frames held, choke serials, merge-only bitfields). Its
+// requests for our pieces go to the swarm's upload line (upload.ts); scheduling decisions
+// live in swarm.ts.
 
 import { MAX_OUTSTANDING, MAX_REQUEST_PIECES, Reason, WireError, bitHas, decode, encode, segmentName, type Message, type SegmentId } from "./wire.js";
 import type { SignalData } from "./tracker-message.js";
+import type { UploadJob } from "./upload.js";
 
 export const HELLO_TIMEOUT_MS = 10000;
 const MAX_EARLY_FRAMES = 64;
-const MAX_BUFFERED = 1 << 20;
+/** A piece goes to the data channel while it buffers at most this (the Go WebRTC link's bound). */
+export const MAX_BUFFERED = 1 << 20;
 const LOW_WATER = 256 << 10;
 const MAX_PENDING_CANDIDATES = 64;
 const PING_INTERVAL_MS = 2000;
+/** A holder that said over_cap is left alone this long: a little more than its upload line
+ * needs to drain its 200 ms backlog (the Go engine's overCapBackoff). */
+const OVER_CAP_BACKOFF_MS = 150;
 const MAX_SEGMENTS = 64; // segments of one neighbour's announcements we track
 // Delivery-rate EWMA, as the Go engine's (internal/peer): weight, bounds in bytes/s.
 const TPUT_ALPHA = 0.2;
@@ -30,8 +36,15 @@ export interface PeerHost {
   message(p: Peer, m: Message): void;
   /** Bytes of piece `index` of the segment if we hold it verified, else undefined / "unknown". */
   pieceFor(s: SegmentId, index: number): Uint8Array | undefined | "unknown";
-  /** Called when upload may proceed; returns whether `bytes` may be sent now (token bucket). */
-  takeUpload(bytes: number): boolean;
+  /** seeded: piece `index` of the segment is of the stripe we seed. */
+  seeded(s: SegmentId, index: number): boolean;
+  /** enqueueUpload queues on p's link the longest prefix of jobs the upload line takes (upload.ts); returns its length. */
+  enqueueUpload(p: Peer, jobs: UploadJob[]): number;
+  /** cancelUpload drops p's queued pieces [first, first+count) of seg; all of them without seg. */
+  cancelUpload(p: Peer, seg?: SegmentId, first?: number, count?: number): void;
+  queuedFor(p: Peer, seq: bigint, index: number): boolean;
+  /** writable: p's data channel drained below its low-water mark. */
+  writable(p: Peer): void;
   uploaded(p: Peer, bytes: number): void;
 }
 
@@ -41,11 +54,6 @@ export interface PeerOptions {
    * never the viewer's (`shoal turn`; docs/abuse.md). */
   relayOnly?: boolean;
   RTCPeerConnection?: typeof RTCPeerConnection;
-}
-
-interface QueuedPiece {
-  seg: SegmentId;
-  index: number;
 }
 
 /** Peer is one neighbour connection. */
@@ -82,8 +90,6 @@ export class Peer {
   private lastRecv = 0;
   private pingToken = 0;
   private pingSent = 0;
-  /** Requests the remote made, served in arrival order. */
-  private queue: QueuedPiece[] = [];
   bytesUp = 0;
   bytesDown = 0;
 
@@ -101,7 +107,7 @@ export class Peer {
     this.dc.onopen = () => this.onOpen();
     this.dc.onclose = () => this.close("channel closed");
     this.dc.onmessage = (ev) => this.onFrame(new Uint8Array(ev.data as ArrayBuffer));
-    this.dc.onbufferedamountlow = () => this.pump();
+    this.dc.onbufferedamountlow = () => this.host.writable(this);
     this.pc.onicecandidate = (ev) => {
       if (!ev.candidate) return; // end of gathering: the Go side needs no marker
       const c = ev.candidate.toJSON();
@@ -265,8 +271,7 @@ export class Peer {
         this.onRequest(m);
         return;
       case "cancel": {
-        const name = segmentName(m);
-        this.queue = this.queue.filter((q) => !(segmentName(q.seg) === name && q.index >= m.first && q.index < m.first + m.count));
+        this.host.cancelUpload(this, m, m.first, m.count);
         return;
       }
       case "ping":
@@ -289,7 +294,7 @@ export class Peer {
         } else if (m.reason === Reason.Choked) {
           this.chokesUs = true;
         } else if (m.reason === Reason.OverCap) {
-          this.backoffUntil = performance.now() + 1000;
+          this.backoffUntil = performance.now() + OVER_CAP_BACKOFF_MS;
         } else if (m.reason === Reason.UnknownSegment) {
           this.has.delete(name);
         }
@@ -307,12 +312,9 @@ export class Peer {
     const reject = (first: number, count: number, reason: number) =>
       this.send({ type: "reject", epoch: m.epoch, seq: m.seq, first, count, reason });
     if (this.weChoke) return reject(m.first, m.count, Reason.Choked);
-    // Bound the queue: 256 pieces, or about a second at the upload cap.
-    const capBytes = (this.host.uploadKbps() * 1000) / 8;
-    if (this.queue.length + m.count > MAX_OUTSTANDING || (capBytes > 0 && (this.queue.length + m.count) * 16384 > Math.max(capBytes, 4 * 16384))) {
-      return reject(m.first, m.count, Reason.OverCap);
-    }
-    // Answer runs of pieces we do not hold with one REJECT each.
+    // Runs of pieces we do not hold: one REJECT each; held ones go to the upload line.
+    const seg = { epoch: m.epoch, seq: m.seq };
+    const jobs: UploadJob[] = [];
     let runStart = -1;
     let runReason = 0;
     const flush = (end: number) => {
@@ -323,7 +325,8 @@ export class Peer {
       const p = this.host.pieceFor(m, i);
       if (p instanceof Uint8Array) {
         flush(i);
-        this.queue.push({ seg: { epoch: m.epoch, seq: m.seq }, index: i });
+        // A piece already queued for them: that PIECE answers this request too.
+        if (!this.host.queuedFor(this, m.seq, i)) jobs.push({ seg, index: i, size: p.length, seeded: this.host.seeded(m, i) });
         continue;
       }
       const reason = p === "unknown" ? Reason.UnknownSegment : Reason.NotHeld;
@@ -334,29 +337,21 @@ export class Peer {
       }
     }
     flush(m.first + m.count);
-    this.pump();
-  }
-
-  /** pump sends queued pieces while the channel and the upload cap allow. */
-  pump(): void {
-    while (this.open && !this.closed && this.queue.length > 0 && this.dc.bufferedAmount < MAX_BUFFERED) {
-      const q = this.queue[0];
-      const data = this.host.pieceFor(q.seg, q.index);
-      if (!(data instanceof Uint8Array)) {
-        this.queue.shift();
-        this.send({ type: "reject", epoch: q.seg.epoch, seq: q.seg.seq, first: q.index, count: 1, reason: data === "unknown" ? Reason.UnknownSegment : Reason.NotHeld });
-        continue;
-      }
-      if (!this.host.takeUpload(data.length)) return; // the swarm calls pump again later
-      this.queue.shift();
-      this.send({ type: "piece", epoch: q.seg.epoch, seq: q.seg.seq, index: q.index, data });
-      this.bytesUp += data.length;
-      this.host.uploaded(this, data.length);
+    // Over the cap: refuse the held pieces that did not fit, in contiguous runs.
+    const rest = jobs.slice(this.host.enqueueUpload(this, jobs));
+    for (let j = 0; j < rest.length; ) {
+      let k = j + 1;
+      while (k < rest.length && rest[k].index === rest[k - 1].index + 1) k++;
+      reject(rest[j].index, k - j, Reason.OverCap);
+      j = k;
     }
   }
 
-  get queued(): number {
-    return this.queue.length;
+  /** sendPiece hands a piece the upload line released to the data channel. */
+  sendPiece(seg: SegmentId, index: number, data: Uint8Array): void {
+    this.send({ type: "piece", epoch: seg.epoch, seq: seg.seq, index, data });
+    this.bytesUp += data.length;
+    this.host.uploaded(this, data.length);
   }
 
   /** request asks for pieces [first, first+count) of seg (count ≤ 256). */
@@ -402,7 +397,7 @@ export class Peer {
   choke(): void {
     if (this.weChoke) return;
     this.weChoke = true;
-    this.queue = []; // dropped unanswered, as the spec says
+    this.host.cancelUpload(this); // dropped unanswered, as the spec says
     this.send({ type: "choke", serial: ++this.chokeSerialOut });
   }
 
@@ -433,7 +428,6 @@ export class Peer {
     this.open = false;
     clearTimeout(this.helloTimer);
     clearInterval(this.pingTimer);
-    this.queue = [];
     this.outstanding.clear();
     try {
       this.dc.close();

@@ -11,13 +11,14 @@
 // it is stored, announced (HAVE), served or handed to the player.
 
 import { Emitter } from "./emitter.js";
-import { Peer, type PeerHost, type PeerOptions } from "./peer.js";
+import { MAX_BUFFERED, Peer, type PeerHost, type PeerOptions } from "./peer.js";
 import { parseRecord, pieceLen, RecordError, verifyPiece, type SegmentRecord, type Subtle } from "./record.js";
-import { DEFAULT_URGENT_MS, EDGE, schedule, type Neighbour as SchedNeighbour, type Pending, type PieceSet, type Segment as SchedSegment } from "./scheduler.js";
+import { DEFAULT_URGENT_MS, EDGE, schedule, stripeOf, type Neighbour as SchedNeighbour, type Pending, type PieceSet, type Segment as SchedSegment } from "./scheduler.js";
 import { TrackerClient, TrackerError } from "./tracker.js";
 import type { Policy, SignalData, Stripe } from "./tracker-message.js";
+import { UploadLine, type UploadJob } from "./upload.js";
 import { DEFAULT_VOD_KEEP_BYTES, vodEvictions, vodPolicy } from "./vod.js";
-import { PIECE_SIZE, bitSet, bitfieldLen, segmentName, type Message, type SegmentId } from "./wire.js";
+import { PIECE_SIZE, Reason, bitSet, bitfieldLen, segmentName, type Message, type SegmentId } from "./wire.js";
 
 const WINDOW = 16; // segments kept (the origin's live window is 12)
 const MAX_EARLY_PIECES = 64; // pieces waiting for their record, per swarm
@@ -121,8 +122,11 @@ export class Swarm extends Emitter<SwarmEvents> implements PeerHost {
   private statsTimer?: ReturnType<typeof setInterval>;
   private tickQueued = false;
   private destroyed = false;
-  private bucket = 0;
-  private bucketAt = performance.now();
+  /** The peer-wide upload line (upload.ts): pacing, order across links, displacement. */
+  private readonly line = new UploadLine<Peer>();
+  private lineTimer?: ReturnType<typeof setTimeout>;
+  /** Links whose data channel was too full to take another piece: written() when it drains. */
+  private readonly writerFull = new Set<Peer>();
   private readonly fetchFn: typeof fetch;
   /** Tracker nodes the last welcome advertised, tried after the configured ones. */
   private welcomeTrackers: string[] = [];
@@ -236,6 +240,7 @@ export class Swarm extends Emitter<SwarmEvents> implements PeerHost {
     if (this.destroyed || !this.p2p || this.peers.has(id) || this.banned.has(id) || id === this.selfId) return;
     const p = new Peer(id, initiator, this, this.opts);
     this.peers.set(id, p);
+    this.line.add(p);
   }
 
   private onSignal(from: string, d: SignalData): void {
@@ -264,6 +269,8 @@ export class Swarm extends Emitter<SwarmEvents> implements PeerHost {
 
   closed(p: Peer, why: string, violation: boolean): void {
     if (this.peers.get(p.id) === p) this.peers.delete(p.id);
+    this.line.remove(p);
+    this.writerFull.delete(p);
     if (violation) this.banned.add(p.id);
     for (const s of this.segs.values()) {
       for (const [i, r] of s.inflight) if (r.from === p) s.inflight.delete(i);
@@ -306,16 +313,74 @@ export class Swarm extends Emitter<SwarmEvents> implements PeerHost {
     return s.data.subarray(off, off + pieceLen(s.rec, index));
   }
 
-  takeUpload(bytes: number): boolean {
-    const rate = (this.uploadKbps() * 1000) / 8; // bytes/s
-    if (rate <= 0) return false;
+  seeded(sid: SegmentId, index: number): boolean {
+    const s = this.segs.get(segmentName(sid));
+    return !!s?.rec && this.stripe.count > 0 && stripeOf(sid.seq, index, s.rec.count, this.stripe.count) === this.stripe.index;
+  }
+
+  enqueueUpload(p: Peer, jobs: UploadJob[]): number {
+    if (this.uploadKbps() === 0) return 0; // no consent (or cap 0) now: nothing queued
+    // Live, a full backlog still takes an older segment's piece (upload.ts); on demand a
+    // lower seq is not due sooner.
+    const { accepted, withdrawn } = this.line.enqueue(p, jobs, !this.vod);
+    for (const [o, j] of withdrawn) o.send({ type: "reject", epoch: j.seg.epoch, seq: j.seg.seq, first: j.index, count: 1, reason: Reason.OverCap });
+    if (accepted > 0) this.pumpUploads();
+    return accepted;
+  }
+
+  cancelUpload(p: Peer, seg?: SegmentId, first = 0, count = 0): void {
+    this.line.cancel(p, seg, first, count);
+  }
+
+  queuedFor(p: Peer, seq: bigint, index: number): boolean {
+    return this.line.queuedFor(p, seq, index);
+  }
+
+  writable(p: Peer): void {
+    if (this.writerFull.delete(p)) {
+      this.line.written(p);
+      this.pumpUploads();
+    }
+  }
+
+  /**
+   * pumpUploads sends what the upload line releases now. A piece leaves the line once its
+   * data channel takes it (as the Go link's writer does, up to MAX_BUFFERED buffered); the
+   * line's next turn for that link waits for the channel to drain (writable).
+   */
+  private pumpUploads(): void {
+    clearTimeout(this.lineTimer);
+    this.lineTimer = undefined;
+    if (this.destroyed) return;
+    const kbps = this.uploadKbps();
+    if (kbps === 0) {
+      for (const p of this.peers.values()) this.line.cancel(p); // consent withdrawn: stop at once
+      return;
+    }
+    this.line.setRate(kbps * 1000);
+    for (const p of this.writerFull) {
+      // A drained channel whose low-water event we missed.
+      if (p.dc.bufferedAmount + PIECE_SIZE <= MAX_BUFFERED) {
+        this.writerFull.delete(p);
+        this.line.written(p);
+      }
+    }
     const now = performance.now();
-    const burst = Math.max(4 * PIECE_SIZE, rate / 4);
-    this.bucket = Math.min(burst, this.bucket + ((now - this.bucketAt) / 1000) * rate);
-    this.bucketAt = now;
-    if (this.bucket < bytes) return false;
-    this.bucket -= bytes;
-    return true;
+    for (let out = this.line.release(now); out.length > 0; out = this.line.release(now)) {
+      for (const [p, j] of out) {
+        const data = this.pieceFor(j.seg, j.index);
+        if (!(data instanceof Uint8Array) || !p.open) {
+          // Evicted since it was queued: the requester asks elsewhere.
+          p.send({ type: "reject", epoch: j.seg.epoch, seq: j.seg.seq, first: j.index, count: 1, reason: data === "unknown" ? Reason.UnknownSegment : Reason.NotHeld });
+          this.line.written(p);
+          continue;
+        }
+        p.sendPiece(j.seg, j.index, data);
+        if (p.dc.bufferedAmount + PIECE_SIZE <= MAX_BUFFERED) this.line.written(p);
+        else this.writerFull.add(p);
+      }
+    }
+    if (this.line.wakeMs !== undefined) this.lineTimer = setTimeout(() => this.pumpUploads(), Math.max(0, this.line.wakeMs - now));
   }
 
   uploaded(p: Peer, bytes: number): void {
@@ -493,7 +558,7 @@ export class Swarm extends Emitter<SwarmEvents> implements PeerHost {
     if (this.destroyed) return;
     const now = performance.now();
     if (this.vod) this.keepTitle();
-    for (const p of this.peers.values()) p.pump();
+    this.pumpUploads();
     const segments: SchedSegment[] = [];
     const inFlight: Pending[] = [];
     const neighbours: SchedNeighbour[] = [];
@@ -700,6 +765,7 @@ export class Swarm extends Emitter<SwarmEvents> implements PeerHost {
     clearInterval(this.tickTimer);
     clearInterval(this.statsTimer);
     clearTimeout(this.rejoinTimer);
+    clearTimeout(this.lineTimer);
     for (const p of [...this.peers.values()]) p.close("destroyed");
     for (const s of this.segs.values()) for (const w of s.waiters.splice(0)) w.reject(new Error("destroyed"));
     this.tracker.leave();

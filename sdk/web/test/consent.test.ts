@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { uploadConsent } from "../src/consent.js";
+import type { Peer } from "../src/peer.js";
 import { Swarm } from "../src/swarm.js";
 
 test("consent: the page's opt-out, data saver and cellular stop uploads; the operator's cap still applies", () => {
@@ -55,12 +56,15 @@ test("consent: a swarm without consent declares no upload and refuses to upload"
     assert.ok(sent, "no join sent");
     assert.equal(JSON.parse(sent!).upload_capacity ?? 0, 0, `join declares no upload: ${sent}`);
     assert.equal(swarm.uploadKbps(), 0, "no consent: cap 0");
-    assert.equal(swarm.takeUpload(1000), false, "no consent: nothing uploaded");
+    // A request for a piece we hold: the upload line takes it only with consent.
+    const asker = { send() {}, open: false, dc: { bufferedAmount: 0 } } as unknown as Peer;
+    const job = (index: number) => [{ seg: { epoch: "e", seq: 1n }, index, size: 1000, seeded: false }];
+    assert.equal(swarm.enqueueUpload(asker, job(0)), 0, "no consent: nothing uploaded");
     allowed = true;
     assert.equal(swarm.uploadKbps(), 8000, "consent given: our cap");
-    assert.equal(swarm.takeUpload(1000), true, "consent given: uploads");
+    assert.equal(swarm.enqueueUpload(asker, job(1)), 1, "consent given: uploads");
     allowed = false;
-    assert.equal(swarm.takeUpload(1000), false, "consent withdrawn (e.g. now cellular): stops at once");
+    assert.equal(swarm.enqueueUpload(asker, job(2)), 0, "consent withdrawn (e.g. now cellular): stops at once");
   } finally {
     swarm.destroy();
   }
