@@ -86,7 +86,7 @@ func piecesPerSec(n float64) int64 { return int64(n * wire.PieceSize * 8) }
 func req(at float64, link, seq string, first, count int, seeded ...int) upStep {
 	return upStep{AtMs: at, Op: "request", Link: link, Seq: seq, First: first, Count: count, Seeded: seeded, Displace: true}
 }
-func rel(at float64) upStep                 { return upStep{AtMs: at, Op: "release"} }
+func rel(at float64) upStep                  { return upStep{AtMs: at, Op: "release"} }
 func written(at float64, link string) upStep { return upStep{AtMs: at, Op: "written", Link: link} }
 
 // uploadScripts are the golden inputs; the answers come from the uploader.
