@@ -54,11 +54,10 @@ type env struct {
 
 func newEnv(ctx context.Context, cfg Config, clk transport.Clock, p2p bool) (*env, error) {
 	log := cfg.Logger
-	e := &env{stream: demoStream, clk: clk, errc: make(chan error, 8)}
+	e := &env{stream: cfg.streamName(), clk: clk, errc: make(chan error, 8)}
 	vod := isVOD(cfg.Scenario)
 	pushed := cfg.pushed()
 	ocfg := origin.Config{Demo: pushed == nil && !vod, Clock: clk, Logger: log.With("component", "origin")}
-	e.stream = cfg.streamName()
 	if vod {
 		e.stream = vodStream // a title pushed whole below (vodreal.go)
 	}
@@ -256,7 +255,7 @@ type encoder struct {
 	clk  transport.Clock
 	log  *slog.Logger
 	next int
-	durs []time.Duration // of the segments pushed: the playlist's EXTINFs
+	durs []time.Duration // of the last encoderListed segments pushed: the playlist's EXTINFs
 }
 
 const encoderListed = 6
@@ -296,13 +295,15 @@ func (e *encoder) push(ctx context.Context) error {
 		return err
 	}
 	e.next++
-	e.durs = append(e.durs, d)
-	first := max(0, e.next-encoderListed)
+	if e.durs = append(e.durs, d); len(e.durs) > encoderListed {
+		e.durs = append(e.durs[:0], e.durs[1:]...)
+	}
+	first := e.next - len(e.durs)
 	var pl bytes.Buffer
 	fmt.Fprintf(&pl, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:%d\n#EXT-X-MEDIA-SEQUENCE:%d\n",
-		media.TargetDuration(e.durs[first:]...), first)
-	for i := first; i < e.next; i++ {
-		fmt.Fprintf(&pl, "#EXTINF:%.3f,\nseg%d.ts\n", e.durs[i].Seconds(), i)
+		media.TargetDuration(e.durs...), first)
+	for i, d := range e.durs {
+		fmt.Fprintf(&pl, "#EXTINF:%.3f,\nseg%d.ts\n", d.Seconds(), first+i)
 	}
 	return httpPut(ctx, e.url+"index.m3u8", pl.Bytes())
 }
@@ -316,11 +317,11 @@ type synthetic struct {
 	seed    uint64
 }
 
-func (e synthetic) segment(n int) ([]byte, time.Duration) {
+func (s synthetic) segment(n int) ([]byte, time.Duration) {
 	const pkt = 188
-	size := max(pkt, int(float64(e.bitrate)*e.segDur.Seconds()/8)/pkt*pkt)
+	size := max(pkt, int(float64(s.bitrate)*s.segDur.Seconds()/8)/pkt*pkt)
 	b := make([]byte, size)
-	rng := rand.New(rand.NewPCG(e.seed, uint64(n)))
+	rng := rand.New(rand.NewPCG(s.seed, uint64(n)))
 	for off, cc := 0, 0; off < size; off, cc = off+pkt, cc+1 {
 		b[off], b[off+1], b[off+2], b[off+3] = 0x47, 0x01, 0x00, byte(0x10|cc&0x0f)
 		for i := off + 4; i < off+pkt; i += 8 {
@@ -330,7 +331,7 @@ func (e synthetic) segment(n int) ([]byte, time.Duration) {
 			}
 		}
 	}
-	return b, e.segDur
+	return b, s.segDur
 }
 
 func httpPut(ctx context.Context, u string, body []byte) error {
