@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shoal-cdn/shoal/internal/transport"
 )
 
 // encodeInput makes a short input with ffmpeg, as scripts/bench-input.sh does
@@ -52,18 +51,7 @@ func TestInputPublished(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.input = in
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	e, err := newEnv(ctx, cfg, transport.SystemClock(), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.close()
-	refs := e.ref.all()
-	if len(refs) < 4 {
-		t.Fatalf("%d segments published after the back-fill, want 4", len(refs))
-	}
-	for p, r := range refs {
+	for p, r := range published(t, cfg) {
 		if !strings.HasPrefix(p, "/live/"+inputStream+"/"+rendition+"/") {
 			t.Errorf("reference path %q", p)
 		}

@@ -225,6 +225,21 @@ func TestSyntheticStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	refs := published(t, cfg)
+	if br := measuredBitrate(refs); br < 790_000 || br > 800_000 {
+		t.Errorf("published %.0f bit/s, want ~800000", br)
+	}
+	for p := range refs {
+		if !isMedia(p) || !strings.HasPrefix(p, "/live/"+syntheticStream+"/"+rendition+"/") {
+			t.Errorf("reference path %q", p)
+		}
+	}
+}
+
+// published starts cfg's origin and reference and returns what the origin
+// published by the end of the back-fill (at least 4 segments).
+func published(t *testing.T, cfg Config) map[string]refSeg {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	e, err := newEnv(ctx, cfg, transport.SystemClock(), false)
@@ -236,12 +251,5 @@ func TestSyntheticStream(t *testing.T) {
 	if len(refs) < 4 {
 		t.Fatalf("%d segments published after the back-fill, want 4", len(refs))
 	}
-	if br := measuredBitrate(refs); br < 790_000 || br > 800_000 {
-		t.Errorf("published %.0f bit/s, want ~800000", br)
-	}
-	for p := range refs {
-		if !isMedia(p) || !strings.HasPrefix(p, "/live/"+syntheticStream+"/"+rendition+"/") {
-			t.Errorf("reference path %q", p)
-		}
-	}
+	return refs
 }
