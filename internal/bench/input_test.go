@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 // encodeInput makes a short input with ffmpeg, as scripts/bench-input.sh does
