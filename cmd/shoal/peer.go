@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
-	"os"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -95,11 +94,10 @@ func runPeer(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	run := p.Run
-	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
-		// A viewer's peer lives beside a player: keep the Go heap small (it
-		// holds a few segments) rather than letting garbage double it; on a
-		// title it keeps up to --keep-bytes for its neighbours on top.
-		debug.SetMemoryLimit(20 << 20)
+	// A viewer's peer lives beside a player: keep the Go heap small (it
+	// holds a few segments) rather than letting garbage double it; on a
+	// title it keeps up to --keep-bytes for its neighbours on top.
+	if setMemoryLimit(20 << 20) {
 		run = func(ctx context.Context) error {
 			go raiseLimitOnTitle(ctx, p, 20<<20+int64(keepBytes))
 			return p.Run(ctx)
