@@ -212,7 +212,7 @@ func (r *vrun) join(i int, spec viewerSpec) {
 		rtt:  2*spec.Latency + edgeRTTBase,
 		host: &vhost{up: spec.Up, down: spec.Down, latency: spec.Latency, loss: spec.Loss}}
 	ec := engine.Config{Stream: r.stream.name, Rendition: rendition, Swarm: true, Scheduler: r.cfg.Scheduler, Push: r.cfg.Push,
-		Tick: peer.DefaultTick, NoDeliverData: r.net.identity, ReportPieces: true, Logger: r.cfg.Logger,
+		Tick: peer.DefaultTick, NoDeliverData: r.net.identity, ReportPieces: true, Logger: r.cfg.Logger.With("viewer", spec.Name),
 		VOD: engine.VODConfig{Start: spec.Start}}
 	if spec.Up > 0 {
 		ec.MaxUpload = int64(0.95 * spec.Up)

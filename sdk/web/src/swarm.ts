@@ -354,7 +354,10 @@ export class Swarm extends Emitter<SwarmEvents> implements PeerHost {
     if (this.destroyed) return;
     const kbps = this.uploadKbps();
     if (kbps === 0) {
-      for (const p of this.peers.values()) this.line.cancel(p); // consent withdrawn: stop at once
+      // Consent withdrawn: stop at once, and tell the requesters so they ask elsewhere.
+      for (const p of this.peers.values()) {
+        for (const j of this.line.cancel(p)) p.send({ type: "reject", epoch: j.seg.epoch, seq: j.seg.seq, first: j.index, count: 1, reason: Reason.OverCap });
+      }
       return;
     }
     this.line.setRate(kbps * 1000);

@@ -132,16 +132,21 @@ export class UploadLine<L> {
     return this.links.get(link)?.queue.some((j) => j.index === index && j.seg.seq === seq) ?? false;
   }
 
-  /** cancel drops link's queued pieces [first, first+count) of seg; all of them without seg. */
-  cancel(link: L, seg?: SegmentId, first = 0, count = 0): void {
+  /** cancel drops link's queued pieces [first, first+count) of seg (all of them without seg) and returns them. */
+  cancel(link: L, seg?: SegmentId, first = 0, count = 0): UploadJob[] {
     const st = this.links.get(link);
-    if (!st) return;
+    if (!st) return [];
+    const dropped: UploadJob[] = [];
     st.queue = st.queue.filter((j) => {
       const drop = !seg || (j.seg.epoch === seg.epoch && j.seg.seq === seg.seq && j.index >= first && j.index < first + count);
-      if (drop) this.queued -= j.size;
+      if (drop) {
+        this.queued -= j.size;
+        dropped.push(j);
+      }
       return !drop;
     });
     if (st.queue.length === 0) st.ticket = 0;
+    return dropped;
   }
 
   /** written tells the line that link's writer took the piece it held: the link may have its next turn. */

@@ -78,3 +78,14 @@ for (const v of file.vectors) {
     }
   });
 }
+
+test("cancel returns the pieces it dropped (the swarm answers them REJECT when consent is withdrawn)", () => {
+  const line = new UploadLine<string>();
+  line.add("a");
+  const seg = { epoch: "e", seq: 5n };
+  const job = (index: number): UploadJob => ({ seg, index, size: PIECE_SIZE, seeded: false });
+  assert.equal(line.enqueue("a", [job(0), job(1), job(2)], true).accepted, 3);
+  assert.deepEqual(line.cancel("a", seg, 1, 1).map((j) => j.index), [1]);
+  assert.deepEqual(line.cancel("a").map((j) => j.index), [0, 2]);
+  assert.deepEqual(line.release(0), []);
+});
