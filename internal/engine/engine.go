@@ -166,8 +166,7 @@ func (e *Engine) Step(now time.Time, ev Event) {
 		}
 	case PieceSent:
 		if nb := e.byLink[ev.Link]; nb != nil {
-			nb.inWriter = false
-			e.up.kick = true
+			e.up.written(nb)
 		}
 	case Demand:
 		if s := e.segs[ev.Seq]; s != nil && s.id.Epoch == ev.Epoch && s.demand.IsZero() {

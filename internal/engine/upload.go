@@ -217,6 +217,13 @@ func (u *uploader) cancel(nb *neighbour, id *wire.SegmentID, first, count int) {
 	}
 }
 
+// written gives nb's link its next turn: its writer took the piece it held
+// (PieceSent).
+func (u *uploader) written(nb *neighbour) {
+	nb.inWriter = false
+	u.kick = true
+}
+
 // release hands out the pieces whose turn has come: each call to send
 // gives one piece to a link's writer. Afterwards u.wake is when the next
 // piece's tokens will be there (zero: nothing waits for tokens).

@@ -186,8 +186,7 @@ func runUpload(t *testing.T, v upVector) upVector {
 				st.WakeMs = &ms
 			}
 		case "written":
-			nb.inWriter = false
-			u.kick = true
+			u.written(nb)
 		case "cancel":
 			u.cancel(nb, &s.id, st.First, st.Count)
 		case "drop":
