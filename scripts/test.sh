@@ -9,6 +9,8 @@ export PATH="$PATH:/usr/local/go/bin:${SHOAL_PROM_DIR:-/usr/local/lib/shoal-prom
 # promtool and prometheus are installed above: their tests (deploy/prometheus, test/e2e)
 # fail rather than skip without them.
 export SHOAL_REQUIRE_PROMTOOL=1
+# mpv too (internal/peer TestVODProxyFFmpeg seeks through the proxy with it).
+export SHOAL_REQUIRE_MPV=1
 go vet ./...
 go test -race -count=1 -timeout 20m ./...
 # Tests too heavy for the race detector (//go:build !race): the 10-peer WebRTC swarm,

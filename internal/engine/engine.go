@@ -737,17 +737,20 @@ func (e *Engine) countEdge(st scheduler.State, r scheduler.Run) {
 		if s.Seq != r.Seq {
 			continue
 		}
-		held := 0
+		held, free := 0, 0 // neighbours holding a piece of the run; of them, not choking us
 		for _, nb := range st.Neighbours {
 			for i := r.First; i < r.First+r.Count; i++ {
 				if nb.Have.Get(r.Seq).Has(i) {
 					held++
+					if !nb.Choking {
+						free++
+					}
 					break
 				}
 			}
 		}
 		e.log.Debug("engine: edge fetch", "why", r.Why.String(), "seq", r.Seq, "first", r.First, "count", r.Count,
-			"lead_ms", s.Deadline.Sub(st.Now).Milliseconds(), "holders", held, "neighbours", len(st.Neighbours))
+			"lead_ms", s.Deadline.Sub(st.Now).Milliseconds(), "holders", held, "free", free, "neighbours", len(st.Neighbours))
 	}
 }
 

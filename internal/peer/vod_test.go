@@ -114,4 +114,36 @@ func TestVODProxyFFmpeg(t *testing.T) {
 		t.Errorf("the engine did not follow the player's seek: %+v", st.Player)
 	}
 	t.Logf("proxy: cdn media %d bytes, player %+v", st.BytesCDNMedia, st.Player)
+	mpvSeeks(ctx, t, proxyURL)
+}
+
+// mpvSeeks: real mpv opens the title through the proxy at 20 s, restarts playback
+// there with audio and video, plays 25 frames and ends cleanly. SHOAL_REQUIRE_MPV
+// (scripts/test.sh, which installs mpv) makes a missing mpv a failure.
+func mpvSeeks(ctx context.Context, t *testing.T, u string) {
+	t.Helper()
+	mpv, err := exec.LookPath("mpv")
+	if err != nil {
+		if os.Getenv("SHOAL_REQUIRE_MPV") != "" {
+			t.Fatal("mpv not installed (scripts/deps.sh installs it)")
+		}
+		t.Skip("mpv not installed (scripts/deps.sh installs it)")
+	}
+	logf := filepath.Join(t.TempDir(), "mpv.log")
+	out, err := exec.CommandContext(ctx, mpv, "--no-config", "--no-terminal", "--vo=null", "--ao=null",
+		"--start=20", "--frames=25", "--log-file="+logf, u).CombinedOutput()
+	b, _ := os.ReadFile(logf)
+	if err != nil {
+		t.Fatalf("mpv --start=20 %s: %v\n%s\n%s", u, err, out, b)
+	}
+	log := string(b)
+	_, after, ok := strings.Cut(log, "playback restart complete @ ")
+	pos, _, _ := strings.Cut(after, ",")
+	p, perr := strconv.ParseFloat(pos, 64)
+	if !ok || perr != nil || p < 19.5 || p > 22 || !strings.Contains(after, "video=playing") {
+		t.Fatalf("mpv did not restart playback at 20 s with video (position %q):\n%s", pos, log)
+	}
+	if !strings.Contains(log, "finished playback, success") {
+		t.Fatalf("mpv did not finish cleanly:\n%s", log)
+	}
 }

@@ -1,13 +1,14 @@
 // End-to-end: N Chromium pages play the demo stream of a real `shoal up` with the SDK,
 // for DURATION seconds, and must: advance currentTime without stalls, get bytes from
 // peers and upload to peers, hand hls.js exactly the edge's bytes, reject and report a
-// corrupted piece, and log no console errors. Run inside the network namespace made by
+// corrupted piece, and log no console errors; then a stock hls.js page (no SDK) seeks into
+// an on-demand title served from --vod-dir and plays on. Run inside the network namespace made by
 // scripts/sdk-e2e.sh (Chromium gathers no loopback candidates).
 //
 // Env: SHOAL_BIN (required), PAGES (3), DURATION (40), CHROMIUM (/usr/bin/chromium).
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -23,11 +24,16 @@ const check = (ok, what) => {
   if (!ok) failures.push(what);
 };
 
-// 1. shoal up.
+// 1. shoal up, with a 20 s on-demand title made by real ffmpeg in its --vod-dir.
 const dir = mkdtempSync(join(tmpdir(), "shoal-e2e-"));
+const title = "film";
+mkdirSync(join(dir, "vod", title), { recursive: true });
+const enc = spawnSync("ffmpeg", ["-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x180:rate=25", "-f", "lavfi", "-i", "sine=frequency=440",
+  "-t", "20", "-c:v", "libx264", "-g", "50", "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod", join(dir, "vod", title, "index.m3u8")]);
+if (enc.status !== 0) throw new Error(`ffmpeg: ${enc.stderr}`);
 const goPeers = Number(process.env.PEERS ?? 0);
 const peerArgs = goPeers > 0 ? ["--peers", String(goPeers), "--ice-interface", process.env.ICE_INTERFACE ?? "v0"] : [];
-const shoal = spawn(process.env.SHOAL_BIN, ["up", "--listen", "127.0.0.1:0", "--key-file", join(dir, "origin.key"), "--log-level", "warn", ...peerArgs], { stdio: ["ignore", "pipe", "inherit"] });
+const shoal = spawn(process.env.SHOAL_BIN, ["up", "--listen", "127.0.0.1:0", "--key-file", join(dir, "origin.key"), "--log-level", "warn", "--vod-dir", join(dir, "vod"), ...peerArgs], { stdio: ["ignore", "pipe", "inherit"] });
 let goStatus = "";
 const shoalUrl = await new Promise((resolve, reject) => {
   let out = "";
@@ -42,9 +48,18 @@ const shoalUrl = await new Promise((resolve, reject) => {
 });
 
 // 2. The demo page (until `shoal up` serves it at /).
-const files = { "/": ["demo/index.html", "text/html"], "/sdk/demo.js": ["dist/demo.js", "text/javascript"] };
+// /stock is a page with stock hls.js and no SDK (step 7).
+const stock = `<!doctype html><link rel="icon" href="data:,"><video muted></video><script src="/hls.js"></script><script>
+const v = document.querySelector("video"), hls = new Hls();
+window.seeked = 0; v.addEventListener("seeked", () => window.seeked++);
+hls.on(Hls.Events.MANIFEST_PARSED, () => { v.currentTime = 10; v.play(); });
+hls.loadSource(new URLSearchParams(location.search).get("src")); hls.attachMedia(v);
+</script>`;
+const files = { "/": ["demo/index.html", "text/html"], "/sdk/demo.js": ["dist/demo.js", "text/javascript"], "/hls.js": ["node_modules/hls.js/dist/hls.min.js", "text/javascript"] };
 const web = createServer((req, res) => {
-  const f = files[new URL(req.url, "http://x").pathname];
+  const path = new URL(req.url, "http://x").pathname;
+  if (path === "/stock") return res.writeHead(200, { "content-type": "text/html" }).end(stock);
+  const f = files[path];
   if (!f) return res.writeHead(404).end();
   res.writeHead(200, { "content-type": f[1] }).end(readFileSync(join(root, f[0])));
 });
@@ -167,6 +182,23 @@ try {
     check(r.s.mode === "cdn" && /crypto\.subtle/.test(r.s.fallbackReason ?? "") && /CDN only/.test(r.note), "no crypto.subtle: CDN-only, and the page says so");
     check(r.t > 4 && r.s.bytesCdn > 0 && r.s.bytesP2P === 0 && r.s.stalls === 0, "no crypto.subtle: plays from the CDN");
     check(errors.length === 0, `no-crypto page: no console errors${errors.length ? ": " + errors.slice(0, 3).join(" | ") : ""}`);
+    await ctx.close();
+  }
+
+  // 7. A stock hls.js page (no SDK) opens the on-demand title, seeks to 10 s and plays.
+  {
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    const errors = [];
+    page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+    page.on("pageerror", (e) => errors.push(String(e)));
+    page.on("response", (r) => r.status() >= 400 && errors.push(`${r.status()} ${r.url()}`));
+    await page.goto(`http://127.0.0.1:${web.address().port}/stock?src=${encodeURIComponent(`${shoalUrl}/live/${title}/index.m3u8`)}`);
+    await page.waitForTimeout(6000);
+    const r = await page.evaluate(() => { const v = document.querySelector("video"); return { t: v.currentTime, d: v.duration, paused: v.paused, seeked: window.seeked }; });
+    console.log(`stock hls.js on the title: ${JSON.stringify(r)}`);
+    check(r.seeked > 0 && r.t > 11 && r.t < 20 && !r.paused && Math.abs(r.d - 20) < 1, "stock hls.js: the title seeks to 10 s and plays on");
+    check(errors.length === 0, `stock hls.js page: no console errors${errors.length ? ": " + errors.slice(0, 3).join(" | ") : ""}`);
     await ctx.close();
   }
 
