@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -40,6 +41,7 @@ type vrun struct {
 	net     *vnet
 	stream  *vstream
 	tracker *swarm.Core
+	log     *slog.Logger // cfg.Logger on the virtual clock
 	key     swarm.SwarmKey
 	viewers []*vviewer // in joining order
 	bySpec  []*vviewer // by spec index
@@ -75,7 +77,7 @@ func runVirtual(cfg Config, mode string, specs []viewerSpec) (*RunReport, float6
 	if err != nil {
 		return nil, 0, err
 	}
-	r := &vrun{cfg: cfg, q: q, stream: st, tracker: tr, key: swarm.SwarmKey{Stream: st.name, Rendition: rendition},
+	r := &vrun{cfg: cfg, q: q, log: slog.New(vtimeHandler{cfg.Logger.Handler(), q}), stream: st, tracker: tr, key: swarm.SwarmKey{Stream: st.name, Rendition: rendition},
 		byID: make(map[string]*vviewer), bySpec: make([]*vviewer, len(specs)), spread: newSpread(), rng: rand.New(rand.NewPCG(cfg.Seed, 0x76726e)),
 		net: &vnet{q: q, rng: rand.New(rand.NewPCG(cfg.Seed, 0x6c6f7373)), identity: cfg.pieceIdentity()}}
 	// CDN-only is the same engine with P2P switched off by the tracker's policy.
@@ -212,7 +214,7 @@ func (r *vrun) join(i int, spec viewerSpec) {
 		rtt:  2*spec.Latency + edgeRTTBase,
 		host: &vhost{up: spec.Up, down: spec.Down, latency: spec.Latency, loss: spec.Loss}}
 	ec := engine.Config{Stream: r.stream.name, Rendition: rendition, Swarm: true, Scheduler: r.cfg.Scheduler, Push: r.cfg.Push,
-		Tick: peer.DefaultTick, NoDeliverData: r.net.identity, ReportPieces: true, Logger: r.cfg.Logger.With("viewer", spec.Name),
+		Tick: peer.DefaultTick, NoDeliverData: r.net.identity, ReportPieces: true, Logger: r.log.With("viewer", spec.Name),
 		VOD: engine.VODConfig{Start: spec.Start}}
 	if spec.Up > 0 {
 		ec.MaxUpload = int64(0.95 * spec.Up)
@@ -234,8 +236,11 @@ func (r *vrun) join(i int, spec viewerSpec) {
 			return
 		}
 		v.id = "v" + strconv.Itoa(i) + "-" + strconv.FormatUint(r.rng.Uint64()%1e9, 36)
-		w, outs, err := r.tracker.Join(r.q.time(), r.key, swarm.Peer{ID: v.id,
-			Addr: fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255), UploadCapacity: ec.UploadCapacity})
+		p := swarm.Peer{ID: v.id, Addr: fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255), UploadCapacity: ec.UploadCapacity}
+		if r.stream.vod {
+			p.Pos, p.PosAt = spec.Start.Seconds(), r.q.time() // the join's position
+		}
+		w, outs, err := r.tracker.Join(r.q.time(), r.key, p)
 		if err != nil {
 			return // banned or full: CDN only
 		}

@@ -170,10 +170,10 @@ func respond(msg *nats.Msg, m clusterwire.Message) {
 
 func toWire(p swarm.Peer) clusterwire.Peer {
 	return clusterwire.Peer{ID: p.ID, Addr: p.Addr, Region: p.Region, UploadCapacity: p.UploadCapacity,
-		Limit: p.Limit, Joined: p.Joined.UnixNano()}
+		Limit: p.Limit, Joined: p.Joined.UnixNano(), Pos: p.Pos, PosAt: clusterwire.UnixNano(p.PosAt)}
 }
 
 func fromWire(p clusterwire.Peer) swarm.Peer {
 	return swarm.Peer{ID: p.ID, Addr: p.Addr, Region: p.Region, UploadCapacity: p.UploadCapacity,
-		Limit: p.Limit, Joined: time.Unix(0, p.Joined)}
+		Limit: p.Limit, Joined: time.Unix(0, p.Joined), Pos: p.Pos, PosAt: clusterwire.Time(p.PosAt)}
 }

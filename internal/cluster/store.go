@@ -395,12 +395,12 @@ func nonNil(ids []string) []string {
 // storePeer and peerOf convert a store record, Degree and zero times included.
 func storePeer(p swarm.Peer) clusterwire.Peer {
 	return clusterwire.Peer{ID: p.ID, Addr: p.Addr, Region: p.Region, UploadCapacity: p.UploadCapacity,
-		Limit: p.Limit, Joined: clusterwire.UnixNano(p.Joined), Degree: p.Degree}
+		Limit: p.Limit, Joined: clusterwire.UnixNano(p.Joined), Degree: p.Degree, Pos: p.Pos, PosAt: clusterwire.UnixNano(p.PosAt)}
 }
 
 func peerOf(p clusterwire.Peer) swarm.Peer {
 	return swarm.Peer{ID: p.ID, Addr: p.Addr, Region: p.Region, UploadCapacity: p.UploadCapacity,
-		Limit: p.Limit, Joined: clusterwire.Time(p.Joined), Degree: p.Degree}
+		Limit: p.Limit, Joined: clusterwire.Time(p.Joined), Degree: p.Degree, Pos: p.Pos, PosAt: clusterwire.Time(p.PosAt)}
 }
 
 func wireCounters(c swarm.Counters) clusterwire.Counters {

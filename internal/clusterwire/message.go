@@ -61,6 +61,9 @@ type Peer struct {
 	Limit          int    `json:"limit"`
 	Joined         int64  `json:"joined"`
 	Degree         int    `json:"degree,omitempty"` // store replies only (swarm.Peer.Degree)
+	// Pos and PosAt (Unix nanoseconds; 0 = none) are swarm.Peer's title position.
+	Pos   float64 `json:"pos,omitempty"`
+	PosAt int64   `json:"pos_at,omitempty"`
 }
 
 // Restored is one member as the node holding its connection last saw it.
@@ -208,6 +211,15 @@ func (p *Peer) validate() error {
 		return fmt.Errorf("peer %s: address or region too long", p.ID)
 	case p.UploadCapacity < 0 || p.Limit < 0 || p.Limit > MaxNeighbours:
 		return fmt.Errorf("peer %s: negative capacity or bad limit", p.ID)
+	}
+	return p.checkPos()
+}
+
+// checkPos checks the title position: within [0, signalling.MaxPosition], and a
+// time only with it.
+func (p *Peer) checkPos() error {
+	if !(p.Pos >= 0 && p.Pos <= signalling.MaxPosition) || (p.Pos != 0 && p.PosAt == 0) {
+		return fmt.Errorf("peer %s: bad position %v at %d", p.ID, p.Pos, p.PosAt)
 	}
 	return nil
 }

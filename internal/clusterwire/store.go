@@ -178,7 +178,7 @@ func (p *Peer) validateStore() error {
 	case p.UploadCapacity < 0 || p.Limit < 0 || p.Limit > MaxStoreLimit || p.Degree < 0:
 		return fmt.Errorf("peer %s: negative capacity or degree, or bad limit", p.ID)
 	}
-	return nil
+	return p.checkPos()
 }
 
 func (r *StoreReply) validate() error {

@@ -187,7 +187,12 @@ func (e *Engine) Ready(now time.Time) []Action {
 		e.nextHouse = now.Add(housekeeping)
 		e.housekeep(now)
 	}
+	stalled := e.pl.Stalled()
 	e.pl.Advance(now)
+	if !stalled && e.pl.Stalled() {
+		head, _ := e.pl.Playhead()
+		e.log.Debug("engine: stall", "seq", head) // the segment it waits for
+	}
 	e.vodReady(now)
 	e.fetchRecords(now)
 	e.flushHaves()
@@ -634,7 +639,7 @@ func (e *Engine) schedule(now time.Time) {
 			continue
 		}
 		dl, ok := e.deadline(s)
-		if !ok {
+		if !ok || e.holdBack(dl, now) {
 			continue
 		}
 		st.Segments = append(st.Segments, scheduler.Segment{Seq: seq, Size: s.rec.Size, PieceSize: int(s.rec.PieceSize), Deadline: dl, Have: s.have})

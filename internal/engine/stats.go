@@ -36,8 +36,9 @@ type Stats struct {
 	// On demand (vod.go): segment bytes held at the last budget check, and
 	// segments dropped to stay within VOD.KeepBytes.
 	VODHeld, VODDropped int64
-	// VOD: playing an on-demand title.
-	VOD bool
+	// VOD: playing an on-demand title, at media position Position.
+	VOD      bool
+	Position time.Duration
 }
 
 // Stats returns the figures now.
@@ -52,6 +53,9 @@ func (e *Engine) Stats() Stats {
 	st.Player = e.pl.Stats()
 	st.Urgent = e.urgent
 	st.VODHeld, st.VOD = e.vod.held, e.vod.on
+	if e.vod.on {
+		st.Position = e.pl.Position()
+	}
 	return st
 }
 

@@ -178,6 +178,17 @@ func (e *Engine) scheduled() []uint64 {
 	return w
 }
 
+// holdBack reports whether a segment due at dl waits out a title's startup, seek or
+// stall: while the player waits, only what is due within the urgent window is
+// scheduled, so that pulls of later segments do not share the downlink with the
+// edge fetches the player waits for (a seek 24 ms before a segment's end needs
+// that segment and the next at once; virtual time, vod, 100 viewers: that was
+// v63's stall, with pieces of the segment after them arriving from neighbours).
+// CDN-only keeps a player's fetch pattern (scheduled, vodEdgeAhead).
+func (e *Engine) holdBack(dl, now time.Time) bool {
+	return e.vod.on && e.p2p() && !e.pl.Steady() && dl.After(now.Add(e.urgent))
+}
+
 // inGoal reports whether a segment due at dl is wanted now: always live; on
 // demand within the buffer goal.
 func (e *Engine) inGoal(dl time.Time) bool {

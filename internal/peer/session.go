@@ -57,6 +57,25 @@ func (p *Peer) newDialer(id string, signal transport.SignalFunc) (transport.Dial
 // maxTrackers bounds the tracker URLs a viewer knows (its own and the welcome's).
 const maxTrackers = 16
 
+// joinPosition is the position a join gives the tracker: on a title, the playhead's;
+// before the first playlist said what we play, the configured start if one was
+// given (only a title has one); else none. A viewer that starts a title at 0 joins
+// its first session without one (the tracker then ranks it after positioned peers).
+func (p *Peer) joinPosition() *float64 {
+	st := p.Stats()
+	var pos time.Duration
+	switch {
+	case st.VOD:
+		pos = st.Position
+	case p.cfg.VOD.Start > 0:
+		pos = p.cfg.VOD.Start
+	default:
+		return nil
+	}
+	s := pos.Seconds()
+	return &s
+}
+
 // runTracker keeps a tracker session up until ctx ends, reconnecting with
 // backoff; on the way out it sends the final stats and leaves.
 func (p *Peer) runTracker(ctx context.Context) {
@@ -77,6 +96,7 @@ func (p *Peer) runTracker(ctx context.Context) {
 		dctx, cancel := withTimeout(ctx, p.cfg.Clock, 10*time.Second)
 		url := trackers[next%len(trackers)]
 		next++
+		join.Position = p.joinPosition()
 		c, err := d.Dial(dctx, url, join)
 		cancel()
 		if err != nil {

@@ -47,9 +47,11 @@ type Stats struct {
 	EdgePieces [4]int `json:"edge_pieces"`
 	// Offload is BytesP2P / (BytesP2P + BytesCDNMedia).
 	Offload float64 `json:"offload"`
-	// On a title: segment bytes kept for neighbours (within VOD.KeepBytes).
-	VOD     bool  `json:"vod,omitempty"`
-	VODHeld int64 `json:"vod_held_bytes,omitempty"`
+	// On a title: segment bytes kept for neighbours (within VOD.KeepBytes), and the
+	// playhead's media position.
+	VOD      bool          `json:"vod,omitempty"`
+	VODHeld  int64         `json:"vod_held_bytes,omitempty"`
+	Position time.Duration `json:"position_ns,omitempty"`
 }
 
 // Stats returns the figures as of the last loop iteration.
@@ -66,7 +68,7 @@ func (p *Peer) Stats() Stats {
 func StatsOf(cs engine.Stats, peerID string) Stats {
 	return Stats{PeerID: peerID, BytesP2P: cs.BytesP2P, BytesUp: cs.BytesUp, BytesDup: cs.BytesDup,
 		BytesWasted: cs.BytesWasted, BadPieces: cs.BadPieces, Neighbours: cs.Neighbours,
-		Complete: cs.Complete, Player: cs.Player, EdgePieces: cs.EdgePieces, VOD: cs.VOD, VODHeld: cs.VODHeld}
+		Complete: cs.Complete, Player: cs.Player, EdgePieces: cs.EdgePieces, VOD: cs.VOD, VODHeld: cs.VODHeld, Position: cs.Position}
 }
 
 // WithCDN returns st with the bytes read from the edge (media, and

@@ -201,14 +201,15 @@ func (p *Player) advance(now time.Time) {
 	if !p.playing {
 		i, _ := p.find(p.cur)
 		s := p.segs[i]
-		if s.avail.IsZero() || s.avail.After(now) {
+		avail, ok := p.playable(i, now)
+		if !ok {
 			p.now = now
 			return
 		}
 		p.playing = true
-		t = later(s.avail, p.join)
+		t = later(avail, p.join)
 		if p.v.seeking {
-			t = p.seeked(s.avail)
+			t = p.seeked(avail)
 		} else {
 			p.playFrom = t
 			p.stats.Started = true
@@ -345,6 +346,9 @@ func (p *Player) Playhead() (seq uint64, ok bool) {
 	}
 	return p.cur, true
 }
+
+// Stalled reports whether playback is stalled, waiting for the next segment.
+func (p *Player) Stalled() bool { return p.stalled }
 
 // Stats returns what was measured up to the last Advance.
 func (p *Player) Stats() Stats {

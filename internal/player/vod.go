@@ -133,6 +133,35 @@ func (p *Player) vodWaitDeadline(i, c int) (time.Time, bool) {
 	return p.now.Add(p.segs[i].start - p.segs[c].start - p.offset), true
 }
 
+// minAhead: playback of a title begins (startup, seek) only with this much media
+// available past the position. A media element cannot play less than a frame or two
+// (HTML's HAVE_FUTURE_DATA; hls.js treats gaps under 0.1 s as holes), so a seek 24 ms
+// before a segment's end waits for the next segment too, rather than playing 24 ms
+// and stalling.
+const minAhead = 100 * time.Millisecond
+
+// playable reports when playback can begin at segs[i] (the segment waited for) and
+// whether it can by now: when it is available, and on a title with less than
+// minAhead of it left to play, the next one too.
+func (p *Player) playable(i int, now time.Time) (time.Time, bool) {
+	s := p.segs[i]
+	if s.avail.IsZero() || s.avail.After(now) {
+		return time.Time{}, false
+	}
+	if !p.v.vod || s.Duration-p.offset >= minAhead {
+		return s.avail, true
+	}
+	j, ok := p.after(s.Seq)
+	if !ok { // the title's last segment
+		return s.avail, true
+	}
+	n := p.segs[j]
+	if n.avail.IsZero() || n.avail.After(now) {
+		return time.Time{}, false
+	}
+	return later(s.avail, n.avail), true
+}
+
 // seeked ends the seek whose segment became available at avail and returns
 // when playback resumed.
 func (p *Player) seeked(avail time.Time) time.Time {

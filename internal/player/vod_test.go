@@ -156,3 +156,40 @@ func TestLiveEndUndoesStall(t *testing.T) {
 		t.Fatalf("seek on live: %v", err)
 	}
 }
+
+// TestVODSeekNearSegmentEnd: a seek 24 ms before a segment's end resumes only when
+// the next segment is there too (an element cannot play 24 ms and go on), so the
+// next one arriving after the first is seek time, not a stall. The last segment of
+// the title needs nothing after it.
+func TestVODSeekNearSegmentEnd(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	p := New(Config{}, t0)
+	title(t, p, 10, t0)
+	p.Available(0, t0)
+	p.Advance(t0.Add(time.Second))
+	now := t0.Add(time.Second)
+	if err := p.Seek(now, 8*time.Second-24*time.Millisecond); err != nil { // in segment 3
+		t.Fatal(err)
+	}
+	mustDeadline(t, p, 4, now.Add(24*time.Millisecond))
+	p.Available(3, now.Add(100*time.Millisecond))
+	p.Advance(now.Add(150 * time.Millisecond))
+	if st := p.Stats(); st.Seeks != 1 || st.SeekTime != 0 || p.Steady() {
+		t.Fatalf("resumed with 24 ms to play: %+v", st)
+	}
+	p.Available(4, now.Add(200*time.Millisecond))
+	p.Advance(now.Add(time.Second))
+	if st := p.Stats(); st.SeekTime != 200*time.Millisecond || st.Stalls != 0 {
+		t.Fatalf("after the next segment: %+v", st)
+	}
+	// Near the end of the last segment: resumes with it alone.
+	now = now.Add(time.Second)
+	if err := p.Seek(now, 20*time.Second-10*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	p.Available(9, now.Add(50*time.Millisecond))
+	p.Advance(now.Add(100 * time.Millisecond))
+	if st := p.Stats(); st.Seeks != 2 || st.SeekTime != 50*time.Millisecond || !st.Finished {
+		t.Fatalf("seek to the title's last 10 ms: %+v", st)
+	}
+}

@@ -47,6 +47,10 @@ type Join struct {
 	UploadCapacity int64  `json:"upload_capacity"`  // bit/s the peer offers to upload; 0 = unknown
 	Region         string `json:"region,omitempty"` // operator-defined locality label
 	Token          string `json:"token,omitempty"`  // viewer token (or ?token= on the upgrade request)
+	// Position is where a viewer of an on-demand title starts playing, in seconds
+	// from its start; absent for a live stream. The tracker introduces viewers that
+	// play near each other first.
+	Position *float64 `json:"position,omitempty"`
 }
 
 // ICECandidate is an RTCIceCandidateInit (browser) / webrtc.ICECandidateInit (pion).
@@ -297,6 +301,9 @@ func decodeInto(b []byte, m Message, fromClient bool) (Message, error) {
 	return m, nil
 }
 
+// MaxPosition bounds a title position: 1,000 hours, in seconds.
+const MaxPosition = 3.6e6
+
 // MaxBitrate bounds every bit/s figure (upload_capacity, a policy's max_upload):
 // 10 Tbit/s, anything above is a lie or a unit mistake.
 const MaxBitrate = 1e13
@@ -328,6 +335,8 @@ func validate(m Message, fromClient bool) error {
 			return fmt.Errorf("region must match [A-Za-z0-9_.:/-]{0,%d}", maxRegionLen)
 		case len(m.Token) > maxTokenLen:
 			return fmt.Errorf("token longer than %d bytes", maxTokenLen)
+		case m.Position != nil && !(*m.Position >= 0 && *m.Position <= MaxPosition):
+			return fmt.Errorf("position %v out of range [0, %g]", *m.Position, float64(MaxPosition))
 		}
 	case *Signal:
 		if fromClient && !ValidPeerID(m.To) {

@@ -15,6 +15,9 @@ import (
 // are taken by locality tier (same region label, then same /24 or /48 prefix, then any),
 // and inside a tier alternately the strongest remaining and a random one, so nobody gets
 // only the weakest peers and the strongest are not all taken by the same newcomers.
+// Between two viewers of a title, a tier is further cut by how far apart they play
+// (positionTier): a neighbour holds what it watched and buffers what it will watch, so
+// the useful ones play a little ahead of us, or a little behind.
 
 // peerLimit returns the neighbour bound of a peer with capacity in a swarm whose mean
 // capacity is mean, under the policy bound.
@@ -90,18 +93,41 @@ func (a near) rank(b Peer) int {
 	return 2
 }
 
+// Position tiers: positionStep seconds of distance each (a peer behind us counts
+// double: it holds less of what we need next), the last but one for anything further,
+// the last for a peer with no position.
+const (
+	positionStep  = 10.0
+	positionTiers = 8
+)
+
+// positionTier is 0 unless p plays a title, else how far c plays from p.
+func positionTier(p, c Peer) int {
+	if p.PosAt.IsZero() {
+		return 0
+	}
+	d, ok := p.Ahead(c)
+	if !ok {
+		return positionTiers - 1
+	}
+	if d < 0 {
+		d = -2 * d
+	}
+	return min(positionTiers-2, int(d/positionStep))
+}
+
 // choose picks up to want peers for p among cands, skipping p itself and ids in skip.
 func choose(p Peer, cands []Peer, skip map[string]bool, want int, rnd *rand.Rand) []Peer {
 	if want <= 0 {
 		return nil
 	}
-	var tiers [3][]Peer
+	var tiers [3 * positionTiers][]Peer // by locality, then by position
 	me := nearOf(p)
 	for _, c := range cands {
 		if c.ID == p.ID || skip[c.ID] || c.Degree >= c.Limit {
 			continue
 		}
-		l := me.rank(c)
+		l := me.rank(c)*positionTiers + positionTier(p, c)
 		tiers[l] = append(tiers[l], c)
 	}
 	out := make([]Peer, 0, want)

@@ -117,3 +117,35 @@ func TestJoinTimingIndependent(t *testing.T) {
 		t.Fatal("later joiner must initiate")
 	}
 }
+
+// TestChoosePositionNear: between viewers of a title, those that play near us come
+// first (clock included: a peer that said 100 s a minute ago plays at 160 s), one
+// behind us counts double, and a peer without a position comes last. Live viewers
+// (no position) are chosen as before.
+func TestChoosePositionNear(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(id string, pos float64, said time.Time) Peer {
+		return Peer{ID: id, Addr: "10.0.0.1", Limit: 10, UploadCapacity: 1e6, Pos: pos, PosAt: said}
+	}
+	me := at("me", 200, t0.Add(time.Minute))
+	cands := []Peer{
+		at("far-ahead", 400, t0.Add(time.Minute)),
+		at("ahead-5s", 145, t0), // 205 s now
+		{ID: "live", Addr: "10.0.0.1", Limit: 10, UploadCapacity: 100e6},
+		at("behind-8s", 192, t0.Add(time.Minute)), // counts as 16 s
+		at("ahead-12s", 212, t0.Add(time.Minute)),
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	got := ids(choose(me, cands, nil, 5, rnd))
+	want := []string{"ahead-5s", "ahead-12s", "behind-8s", "far-ahead", "live"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	if d, ok := me.Ahead(cands[1]); !ok || d != 5 {
+		t.Fatalf("Ahead = %v %v, want 5 true", d, ok)
+	}
+	// A live viewer: every candidate in one tier, the strongest first as ever.
+	if got := choose(Peer{ID: "x", Addr: "10.0.0.9"}, cands, nil, 1, rnd); got[0].ID != "live" {
+		t.Fatalf("live viewer got %v, want the strongest", ids(got))
+	}
+}

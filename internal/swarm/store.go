@@ -22,6 +22,20 @@ type Peer struct {
 	Limit          int       // neighbour bound the tracker chose for this peer
 	Joined         time.Time // orders the pair: the later joiner initiates WebRTC
 	Degree         int       // current neighbour count; maintained by the Store, ignored by AddPeer
+	// A viewer of an on-demand title plays Pos seconds into it at PosAt, and on from
+	// there with the clock; the zero PosAt is no position (a live viewer, or one that
+	// did not say). Neighbour choice puts viewers near each other's position first.
+	Pos   float64
+	PosAt time.Time
+}
+
+// Ahead returns how many seconds of the title b plays ahead of a (negative: behind),
+// and false unless both have a position.
+func (a Peer) Ahead(b Peer) (float64, bool) {
+	if a.PosAt.IsZero() || b.PosAt.IsZero() {
+		return 0, false
+	}
+	return b.Pos - a.Pos - b.PosAt.Sub(a.PosAt).Seconds(), true
 }
 
 // Counters are cumulative traffic counters.

@@ -86,6 +86,9 @@ func (t *Tracker) join(c *conn, j *Join) bool {
 	unlock := t.lock(s)
 	defer unlock()
 	p := Peer{ID: newPeerID(), Addr: c.addr, Region: c.joinRegion(j.Region), UploadCapacity: j.UploadCapacity}
+	if j.Position != nil {
+		p.Pos, p.PosAt = *j.Position, now
+	}
 	var welcome Welcome
 	var outs []swarm.Out
 	var err error

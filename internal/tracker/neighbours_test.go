@@ -81,3 +81,45 @@ func TestNeighbourChoiceSwarm(t *testing.T) {
 		t.Fatalf("%d of %d link ends cross regions", crossRegion, links)
 	}
 }
+
+// TestNeighboursByPosition: viewers of a title join at positions over ten minutes
+// through real WebSockets; a viewer joining at 300 s is introduced first to the
+// viewers playing near it, and the tracker kept each join's position.
+func TestNeighboursByPosition(t *testing.T) {
+	h := newHarness(t, Config{MaxNeighbours: 12}) // a joiner takes 6
+	title := SwarmKey{Stream: "film", Rendition: "index"}
+	at := func(pos float64) Join {
+		j := join(title)
+		j.Position = &pos
+		return j
+	}
+	var positions []float64
+	for i := range 24 { // 0–230 s and 400–630 s, then four near 300 s
+		positions = append(positions, float64(i%12)*20+float64(i/12)*400)
+	}
+	positions = append(positions, 280, 300, 310, 330)
+	near := map[string]bool{}
+	for i, pos := range positions {
+		c := h.dial(at(pos), fmt.Sprintf("10.0.%d.1", i))
+		if pos >= 280 && pos <= 330 {
+			near[c.ID()] = true
+		}
+	}
+	c := h.dial(at(300), "10.0.200.1")
+	me, err := h.tr.store.Peer(context.Background(), title, c.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if me.PosAt.IsZero() || me.Pos != 300 {
+		t.Fatalf("the tracker kept position %v at %v, want 300", me.Pos, me.PosAt)
+	}
+	got := 0
+	for _, n := range c.Welcome().Neighbours {
+		if near[n.PeerID] {
+			got++
+		}
+	}
+	if len(c.Welcome().Neighbours) != 6 || got != len(near) {
+		t.Fatalf("%d neighbours, %d of the %d playing near 300 s; want 6 with all of them", len(c.Welcome().Neighbours), got, len(near))
+	}
+}

@@ -210,7 +210,8 @@ export class ShoalP2P extends Emitter<ShoalEvents> {
     this.key(m[1], u.origin).catch(() => undefined);
   }
 
-  private swarmFor(stream: string, rendition: string, origin: string): Promise<Swarm | undefined> {
+  /** swarmFor returns the swarm of (stream, rendition), made on first use; position: a title's start, for its join. */
+  private swarmFor(stream: string, rendition: string, origin: string, position?: number): Promise<Swarm | undefined> {
     const name = `${stream}/${rendition}`;
     const have = this.swarms.get(name);
     if (have) {
@@ -227,6 +228,7 @@ export class ShoalP2P extends Emitter<ShoalEvents> {
           trackerUrls: this.opts.trackers,
           stream,
           rendition,
+          position,
           uploadCap: this.opts.uploadCap ?? 10e6,
           mayUpload: () => this.consent().upload,
           region: this.opts.region,
@@ -300,7 +302,9 @@ export class ShoalP2P extends Emitter<ShoalEvents> {
     if (!first || !this.wants(first.stream, first.rendition)) return;
     if (!d.details.live) {
       // A title (vod.ts): hls.js asks for what it buffers, wherever the viewer seeks.
-      void this.swarmFor(first.stream, first.rendition, first.origin).then((sw) => sw?.noteTitle());
+      const start = this.hls.config.startPosition;
+      const position = Math.max(0, start >= 0 ? start : (this.hls.media?.currentTime ?? 0));
+      void this.swarmFor(first.stream, first.rendition, first.origin, position).then((sw) => sw?.noteTitle());
       return;
     }
     const segs: { id: SegmentId; url: string }[] = [];

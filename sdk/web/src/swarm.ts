@@ -36,6 +36,8 @@ export interface SwarmOptions extends PeerOptions {
   rendition: string;
   /** On a title: segment bytes kept for neighbours (default 48 MiB; vod.ts). */
   vodKeepBytes?: number;
+  /** On a title: where playback starts, seconds (sent in the join; a rejoin sends the playhead). */
+  position?: number;
   /** bit/s we upload at most; 0: never upload. */
   uploadCap: number;
   /** Asked whenever the cap is read: false stops uploading (consent.ts); default: always true. */
@@ -157,6 +159,7 @@ export class Swarm extends Emitter<SwarmEvents> implements PeerHost {
       uploadCapacity: this.mayUpload() ? this.opts.uploadCap : 0,
       region: this.opts.region,
       token: this.opts.token,
+      position: this.vod ? Math.max(0, this.opts.playback?.().playhead ?? 0) : this.opts.position,
       WebSocket: this.opts.WebSocket,
     });
   }

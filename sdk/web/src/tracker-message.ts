@@ -36,6 +36,8 @@ export interface Join {
   upload_capacity: number;
   region?: string;
   token?: string;
+  /** On-demand title: where the viewer starts playing, seconds from its start. */
+  position?: number;
 }
 export interface Signal {
   type: "signal";
@@ -115,6 +117,8 @@ export class TrackerMessageError extends Error {
 
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const REGION = /^[A-Za-z0-9_.:/-]{0,64}$/;
+/** A title position's bound: 1,000 hours, in seconds (Go: signalling.MaxPosition). */
+const MAX_POSITION = 3.6e6;
 export const validName = (s: string): boolean => NAME.test(s);
 export const validPeerId = validName;
 
@@ -140,6 +144,7 @@ const layouts: Record<string, Field[]> = {
     ["upload_capacity", "int", false],
     ["region", "str", true],
     ["token", "str", true],
+    ["position", "num", true],
   ],
   signal: [
     ["to", "str", true],
@@ -389,6 +394,7 @@ function validate(m: TrackerMessage, fromClient: boolean): void {
       if (m.upload_capacity < 0 || m.upload_capacity > 1e13) bad(`upload_capacity ${m.upload_capacity}`);
       if (!REGION.test(m.region ?? "")) bad("region");
       if ((m.token ?? "").length > 1024) bad("token too long");
+      if (m.position !== undefined && !(m.position >= 0 && m.position <= MAX_POSITION)) bad(`position ${m.position}`);
       break;
     case "signal": {
       if (fromClient && !validPeerId(m.to ?? "")) bad(`bad "to" peer id`);

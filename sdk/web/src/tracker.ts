@@ -25,6 +25,8 @@ export interface TrackerOptions {
   region?: string;
   /** Viewer token for the stream, when the tracker requires one. */
   token?: string;
+  /** On a title: where the viewer plays, seconds from its start (the tracker introduces viewers playing near it). */
+  position?: number;
   /** WebSocket constructor (default: globalThis.WebSocket). */
   WebSocket?: typeof WebSocket;
   /** How long to wait for the welcome (default 10 s). */
@@ -101,6 +103,7 @@ export class TrackerClient extends Emitter<TrackerEvents> {
           upload_capacity: Math.max(0, Math.floor(this.opts.uploadCapacity ?? 0)),
           region: this.opts.region,
           token: this.opts.token,
+          position: this.opts.position,
         });
       };
       ws.onmessage = (ev: MessageEvent) => {
