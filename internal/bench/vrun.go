@@ -102,7 +102,7 @@ func runVirtual(cfg Config, mode string, specs []viewerSpec) (*RunReport, float6
 			q.at(start.Add(s.Leave), func() { r.leave(r.bySpec[i]) })
 		}
 		for _, sk := range s.Seeks {
-			q.at(start.Add(sk.At), func() { r.bySpec[i].step(engine.Seek{Pos: sk.To}) })
+			q.at(start.Add(sk.At), func() { r.seek(r.bySpec[i], sk.To) })
 		}
 	}
 
@@ -310,6 +310,15 @@ func (r *vrun) deliver(outs []swarm.Out) {
 
 func (r *vrun) trackerHandle(v *vviewer, m signalling.Message) {
 	r.q.after(vTrackerDelay, func() { r.deliver(r.tracker.Handle(r.q.time(), r.key, v.id, m)) })
+}
+
+// seek moves v's playhead to pos and tells the tracker, as a viewer's stats do.
+func (r *vrun) seek(v *vviewer, pos time.Duration) {
+	v.step(engine.Seek{Pos: pos})
+	if v.id != "" && v.watching() {
+		s := pos.Seconds()
+		r.trackerHandle(v, &signalling.Stats{Position: &s})
+	}
 }
 
 // leave takes v out: its engine stops, the tracker is told, its links close.

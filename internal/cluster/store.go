@@ -146,6 +146,12 @@ func (s *Store) OpenPeers(ctx context.Context, k swarm.SwarmKey, start uint64, l
 	return out, nil
 }
 
+// SetPosition implements swarm.Store.
+func (s *Store) SetPosition(ctx context.Context, k swarm.SwarmKey, id string, pos float64, at time.Time) error {
+	return replyErr(s.call(ctx, k, clusterwire.StoreCall{Op: clusterwire.StoreSetPosition,
+		Peer: &clusterwire.Peer{ID: id, Pos: pos, PosAt: clusterwire.UnixNano(at)}}))
+}
+
 // SetLimit implements swarm.Store.
 func (s *Store) SetLimit(ctx context.Context, k swarm.SwarmKey, id string, limit int) error {
 	return replyErr(s.call(ctx, k, clusterwire.StoreCall{Op: clusterwire.StoreSetLimit, ID: id, Limit: limit}))
@@ -320,6 +326,8 @@ func (n *Node) runStore(ctx context.Context, c *clusterwire.StoreCall) clusterwi
 		}
 	case clusterwire.StoreSetLimit:
 		err = st.SetLimit(ctx, k, c.ID, c.Limit)
+	case clusterwire.StoreSetPosition:
+		err = st.SetPosition(ctx, k, c.Peer.ID, c.Peer.Pos, clusterwire.Time(c.Peer.PosAt))
 	case clusterwire.StoreLink:
 		err = st.Link(ctx, k, c.ID, c.Other)
 	case clusterwire.StoreUnlink:

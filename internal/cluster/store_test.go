@@ -97,6 +97,9 @@ func (r *roundRobin) OpenPeers(ctx context.Context, s swarm.SwarmKey, start uint
 func (r *roundRobin) SetLimit(ctx context.Context, s swarm.SwarmKey, id string, limit int) error {
 	return r.pick().SetLimit(ctx, s, id, limit)
 }
+func (r *roundRobin) SetPosition(ctx context.Context, s swarm.SwarmKey, id string, pos float64, at time.Time) error {
+	return r.pick().SetPosition(ctx, s, id, pos, at)
+}
 func (r *roundRobin) Link(ctx context.Context, s swarm.SwarmKey, a, b string) error {
 	return r.pick().Link(ctx, s, a, b)
 }

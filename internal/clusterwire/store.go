@@ -14,6 +14,7 @@ const (
 	StorePeer        = "peer"
 	StoreOpenPeers   = "open_peers"
 	StoreSetLimit    = "set_limit"
+	StoreSetPosition = "set_position"
 	StoreLink        = "link"
 	StoreUnlink      = "unlink"
 	StoreNeighbours  = "neighbours"
@@ -43,7 +44,7 @@ const MaxStoreID = 64
 
 var storeOps = map[string]bool{
 	StoreAddPeer: true, StoreRemovePeer: true, StorePeer: true, StoreOpenPeers: true,
-	StoreSetLimit: true, StoreLink: true, StoreUnlink: true, StoreNeighbours: true,
+	StoreSetLimit: true, StoreSetPosition: true, StoreLink: true, StoreUnlink: true, StoreNeighbours: true,
 	StoreLinked: true, StoreMet: true, StoreUpdateStats: true, StoreSwarm: true,
 	StoreAddReport: true, StoreAddStrikes: true, StoreBan: true, StoreBanned: true,
 	StoreBans: true, StoreUnban: true, StoreCollect: true,
@@ -77,7 +78,7 @@ type StoreCall struct {
 	Op        string    `json:"op"`
 	Stream    string    `json:"stream,omitempty"`
 	Rendition string    `json:"rendition,omitempty"`
-	Peer      *Peer     `json:"peer,omitempty"` // add_peer
+	Peer      *Peer     `json:"peer,omitempty"` // add_peer; set_position (ID, Pos, PosAt)
 	ID        string    `json:"id,omitempty"`   // the peer (or a: link, unlink, linked, met; target: add_report)
 	Other     string    `json:"other,omitempty"`
 	Addr      string    `json:"addr,omitempty"` // add_report, add_strikes, banned, unban
@@ -143,6 +144,11 @@ func (c *StoreCall) validate() error {
 	case StoreAddPeer:
 		if c.Peer == nil {
 			return fmt.Errorf("add_peer without peer")
+		}
+		return c.Peer.validateStore()
+	case StoreSetPosition:
+		if c.Peer == nil || c.Peer.PosAt == 0 {
+			return fmt.Errorf("set_position without a position")
 		}
 		return c.Peer.validateStore()
 	case StoreUpdateStats:

@@ -113,6 +113,10 @@ func (p *Peer) trackerStats() signalling.Stats {
 		BytesCDN: uint64(st.BytesCDN), BytesP2P: uint64(st.BytesP2P), BytesUp: uint64(st.BytesUp),
 		Stalls: uint64(st.Player.Stalls), Playhead: max(0, playhead), Peers: st.Neighbours,
 	}
+	if st.VOD {
+		pos := st.Position.Seconds()
+		out.Position = &pos // after a seek, the tracker finds us neighbours near it
+	}
 	if st.Player.Started {
 		out.StartupMs = uint64(max(1, st.Player.Startup.Milliseconds()))
 		out.StalledMs = uint64(max(0, st.Player.Stalled.Milliseconds()))

@@ -90,6 +90,9 @@ type Stats struct {
 	// total time stalled since; with Playhead they give the rebuffer ratio.
 	StartupMs uint64 `json:"startup_ms,omitempty"`
 	StalledMs uint64 `json:"stalled_ms,omitempty"`
+	// Position: a title's viewer says where it plays now (seconds from the start; absent
+	// for live). After a seek the tracker swaps far neighbours for near ones.
+	Position *float64 `json:"position,omitempty"`
 }
 
 // Report (client → server) accuses neighbour Peer of sending a piece that failed
@@ -304,6 +307,9 @@ func decodeInto(b []byte, m Message, fromClient bool) (Message, error) {
 // MaxPosition bounds a title position: 1,000 hours, in seconds.
 const MaxPosition = 3.6e6
 
+// validPosition: absent, or a number in [0, MaxPosition] (NaN is not).
+func validPosition(p *float64) bool { return p == nil || (*p >= 0 && *p <= MaxPosition) }
+
 // MaxBitrate bounds every bit/s figure (upload_capacity, a policy's max_upload):
 // 10 Tbit/s, anything above is a lie or a unit mistake.
 const MaxBitrate = 1e13
@@ -335,7 +341,7 @@ func validate(m Message, fromClient bool) error {
 			return fmt.Errorf("region must match [A-Za-z0-9_.:/-]{0,%d}", maxRegionLen)
 		case len(m.Token) > maxTokenLen:
 			return fmt.Errorf("token longer than %d bytes", maxTokenLen)
-		case m.Position != nil && !(*m.Position >= 0 && *m.Position <= MaxPosition):
+		case !validPosition(m.Position):
 			return fmt.Errorf("position %v out of range [0, %g]", *m.Position, float64(MaxPosition))
 		}
 	case *Signal:
@@ -352,6 +358,9 @@ func validate(m Message, fromClient bool) error {
 		}
 		if m.Peers < 0 {
 			return fmt.Errorf("peers %d must be non-negative", m.Peers)
+		}
+		if !validPosition(m.Position) {
+			return fmt.Errorf("position %v out of range [0, %g]", *m.Position, float64(MaxPosition))
 		}
 	case *Report:
 		switch {

@@ -60,5 +60,9 @@ func (c *Core) stats(now time.Time, k SwarmKey, from string, m *signalling.Stats
 		return nil
 	}
 	defer sw.mu.Unlock()
-	return c.showUpload(now, k, sw, from, m.BytesUp)
+	outs := c.showUpload(now, k, sw, from, m.BytesUp)
+	if m.Position != nil {
+		outs = append(outs, c.reposition(now, k, from, *m.Position)...)
+	}
+	return outs
 }

@@ -81,6 +81,12 @@ func (c *Core) link(k SwarmKey, p Peer, skip map[string]bool, want int) ([]signa
 	c.rmu.Lock()
 	chosen := choose(p, cands, skip, want, c.rnd)
 	c.rmu.Unlock()
+	return c.linkChosen(k, p, chosen)
+}
+
+// linkChosen links p to each of chosen and returns p's side of the new links and
+// the "add" for each new neighbour.
+func (c *Core) linkChosen(k SwarmKey, p Peer, chosen []Peer) ([]signalling.Neighbour, []Out) {
 	nbrs := make([]signalling.Neighbour, 0, len(chosen))
 	var outs []Out
 	for _, ch := range chosen {

@@ -209,6 +209,20 @@ func (m *MemStore) OpenPeers(_ context.Context, s SwarmKey, start uint64, limit 
 	return out, nil
 }
 
+// SetPosition implements Store.
+func (m *MemStore) SetPosition(_ context.Context, s SwarmKey, id string, pos float64, at time.Time) error {
+	sh := m.shard(s)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sw := sh.swarm(s, false)
+	if sw == nil || sw.peers[id] == nil {
+		return ErrPeerNotFound
+	}
+	p := sw.peers[id]
+	p.Pos, p.PosAt = pos, at
+	return nil
+}
+
 // SetLimit implements Store.
 func (m *MemStore) SetLimit(_ context.Context, s SwarmKey, id string, limit int) error {
 	sh := m.shard(s)

@@ -86,6 +86,9 @@ type Store interface {
 	OpenPeers(ctx context.Context, s SwarmKey, start uint64, limit int) ([]Peer, error)
 	// SetLimit changes a peer's neighbour bound. ErrPeerNotFound.
 	SetLimit(ctx context.Context, s SwarmKey, id string, limit int) error
+	// SetPosition records that a title's viewer plays pos seconds into it at at
+	// (Peer.Pos, Peer.PosAt). ErrPeerNotFound.
+	SetPosition(ctx context.Context, s SwarmKey, id string, pos float64, at time.Time) error
 
 	// Link makes a and b neighbours (symmetric, idempotent) and remembers that they met.
 	// ErrPeerNotFound if either is absent; linking a peer to itself is an error.

@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore func() swarm.Store) {
 		{"Peers", testPeers},
 		{"Links", testLinks},
 		{"OpenPeers", testOpenPeers},
+		{"Position", testPosition},
 		{"Stats", testStats},
 		{"Reports", testReports},
 		{"Strikes", testStrikes},
@@ -50,6 +51,27 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// testPosition: a position set is what Peer and OpenPeers return.
+func testPosition(t *testing.T, s swarm.Store) {
+	ctx := context.Background()
+	if err := s.SetPosition(ctx, swarmA, "1", 10, t0); !errors.Is(err, swarm.ErrPeerNotFound) {
+		t.Fatalf("missing SetPosition: %v", err)
+	}
+	must(t, s.AddPeer(ctx, swarmA, peer("1", 4)))
+	at := t0.Add(90 * time.Second)
+	must(t, s.SetPosition(ctx, swarmA, "1", 312.5, at))
+	got, err := s.Peer(ctx, swarmA, "1")
+	must(t, err)
+	if got.Pos != 312.5 || !got.PosAt.Equal(at) {
+		t.Fatalf("Peer after SetPosition = %+v", got)
+	}
+	open, err := s.OpenPeers(ctx, swarmA, 0, 10)
+	must(t, err)
+	if len(open) != 1 || open[0].Pos != 312.5 || !open[0].PosAt.Equal(at) {
+		t.Fatalf("OpenPeers after SetPosition = %+v", open)
 	}
 }
 

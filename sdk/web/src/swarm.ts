@@ -752,7 +752,7 @@ export class Swarm extends Emitter<SwarmEvents> implements PeerHost {
 
   private sendStats(): void {
     const pb = this.opts.playback?.() ?? { playhead: 0, stalls: 0 };
-    this.tracker.stats({ bytesCdn: this.stats.bytesCdn, bytesP2P: this.stats.bytesP2P, bytesUp: this.stats.bytesUploaded, stalls: pb.stalls, playhead: pb.playhead, peers: this.stats.peers, startupMs: pb.startupMs, stalledMs: pb.stalledMs });
+    this.tracker.stats({ bytesCdn: this.stats.bytesCdn, bytesP2P: this.stats.bytesP2P, bytesUp: this.stats.bytesUploaded, stalls: pb.stalls, playhead: pb.playhead, peers: this.stats.peers, startupMs: pb.startupMs, stalledMs: pb.stalledMs, position: this.vod ? pb.playhead : undefined });
   }
 
   /** addCdnBytes counts bytes the player fetched from the CDN outside the swarm. */

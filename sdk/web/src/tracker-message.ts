@@ -56,6 +56,8 @@ export interface Stats {
   /** QoE for the operator's console, once playback began: join → playback, time stalled since. */
   startup_ms?: number;
   stalled_ms?: number;
+  /** On a title: where the viewer plays now, seconds (after a seek the tracker finds near neighbours). */
+  position?: number;
 }
 export interface Report {
   type: "report";
@@ -160,6 +162,7 @@ const layouts: Record<string, Field[]> = {
     ["peers", "int", true],
     ["startup_ms", "uint", true],
     ["stalled_ms", "uint", true],
+    ["position", "num", true],
   ],
   report: [
     ["peer", "str", false],
@@ -412,6 +415,7 @@ function validate(m: TrackerMessage, fromClient: boolean): void {
     case "stats":
       if (!Number.isFinite(m.playhead ?? 0) || (m.playhead ?? 0) < 0) bad(`playhead ${m.playhead}`);
       if ((m.peers ?? 0) < 0) bad(`peers ${m.peers}`);
+      if (m.position !== undefined && !(m.position >= 0 && m.position <= MAX_POSITION)) bad(`position ${m.position}`);
       break;
     case "report":
       if (!validPeerId(m.peer)) bad(`bad "peer" id`);

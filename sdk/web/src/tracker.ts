@@ -186,7 +186,7 @@ export class TrackerClient extends Emitter<TrackerEvents> {
   }
 
   /** stats sends the cumulative counters since join. */
-  stats(s: { bytesCdn: number; bytesP2P: number; bytesUp: number; stalls: number; playhead?: number; peers?: number; startupMs?: number; stalledMs?: number }): boolean {
+  stats(s: { bytesCdn: number; bytesP2P: number; bytesUp: number; stalls: number; playhead?: number; peers?: number; startupMs?: number; stalledMs?: number; position?: number }): boolean {
     return this.send({
       type: "stats",
       bytes_cdn: Math.floor(s.bytesCdn),
@@ -197,6 +197,7 @@ export class TrackerClient extends Emitter<TrackerEvents> {
       peers: s.peers,
       startup_ms: s.startupMs !== undefined && s.startupMs > 0 ? Math.max(1, Math.floor(s.startupMs)) : undefined,
       stalled_ms: s.stalledMs !== undefined && s.stalledMs > 0 ? Math.floor(s.stalledMs) : undefined,
+      position: s.position !== undefined && Number.isFinite(s.position) ? Math.max(0, s.position) : undefined,
     });
   }
 
