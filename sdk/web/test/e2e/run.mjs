@@ -1,8 +1,10 @@
 // End-to-end: N Chromium pages play the demo stream of a real `shoal up` with the SDK,
 // for DURATION seconds, and must: advance currentTime without stalls, get bytes from
 // peers and upload to peers, hand hls.js exactly the edge's bytes, reject and report a
-// corrupted piece, and log no console errors; then a stock hls.js page (no SDK) seeks into
-// an on-demand title served from --vod-dir and plays on. Run inside the network namespace made by
+// corrupted piece, and log no console errors; then ffmpeg pushes an on-demand title, which
+// ffprobe, a stock hls.js page (no SDK) and mpv read and seek into through the edge (and
+// hls.js a --vod-dir title), and which a SIGKILLed and restarted `shoal up` serves
+// byte-identical from its store. Run inside the network namespace made by
 // scripts/sdk-e2e.sh (Chromium gathers no loopback candidates).
 //
 // Env: SHOAL_BIN (required), PAGES (3), DURATION (40), CHROMIUM (/usr/bin/chromium).
@@ -24,28 +26,37 @@ const check = (ok, what) => {
   if (!ok) failures.push(what);
 };
 
-// 1. shoal up, with a 20 s on-demand title made by real ffmpeg in its --vod-dir.
+// 1. shoal up, with a 20 s on-demand title made by real ffmpeg in its --vod-dir, and a
+// store (--store-dir) that a title pushed in step 7 lands in.
 const dir = mkdtempSync(join(tmpdir(), "shoal-e2e-"));
 const title = "film";
 mkdirSync(join(dir, "vod", title), { recursive: true });
-const enc = spawnSync("ffmpeg", ["-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x180:rate=25", "-f", "lavfi", "-i", "sine=frequency=440",
-  "-t", "20", "-c:v", "libx264", "-g", "50", "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod", join(dir, "vod", title, "index.m3u8")]);
+const testsrc = ["-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x180:rate=25", "-f", "lavfi", "-i", "sine=frequency=440",
+  "-t", "20", "-c:v", "libx264", "-g", "50", "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod"];
+const enc = spawnSync("ffmpeg", [...testsrc, join(dir, "vod", title, "index.m3u8")]);
 if (enc.status !== 0) throw new Error(`ffmpeg: ${enc.stderr}`);
 const goPeers = Number(process.env.PEERS ?? 0);
 const peerArgs = goPeers > 0 ? ["--peers", String(goPeers), "--ice-interface", process.env.ICE_INTERFACE ?? "v0"] : [];
-const shoal = spawn(process.env.SHOAL_BIN, ["up", "--listen", "127.0.0.1:0", "--key-file", join(dir, "origin.key"), "--log-level", "warn", "--vod-dir", join(dir, "vod"), ...peerArgs], { stdio: ["ignore", "pipe", "inherit"] });
+const upArgs = ["up", "--listen", "127.0.0.1:0", "--key-file", join(dir, "origin.key"), "--log-level", "warn", "--vod-dir", join(dir, "vod"), "--store-dir", join(dir, "store")];
 let goStatus = "";
-const shoalUrl = await new Promise((resolve, reject) => {
-  let out = "";
-  shoal.stdout.on("data", (d) => {
-    out += d;
-    const m = /shoal up on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-    if (m) resolve(m[1]);
-    const st = out.trim().split("\n").filter((l) => l.startsWith("peers ")).pop();
-    if (st) goStatus = st;
+// startUp runs `shoal up` with args and resolves to its base URL.
+const startUp = (args) => {
+  const proc = spawn(process.env.SHOAL_BIN, args, { stdio: ["ignore", "pipe", "inherit"] });
+  const url = new Promise((resolve, reject) => {
+    let out = "";
+    proc.stdout.on("data", (d) => {
+      out += d;
+      const m = /shoal up on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m) resolve(m[1]);
+      const st = out.trim().split("\n").filter((l) => l.startsWith("peers ")).pop();
+      if (st) goStatus = st;
+    });
+    proc.on("exit", (c) => reject(new Error(`shoal up exited ${c}`)));
   });
-  shoal.on("exit", (c) => reject(new Error(`shoal up exited ${c}`)));
-});
+  return { proc, url };
+};
+let { proc: shoal, url: shoalUp } = startUp([...upArgs, ...peerArgs]);
+const shoalUrl = await shoalUp;
 
 // 2. The demo page (until `shoal up` serves it at /).
 // /stock is a page with stock hls.js and no SDK (step 7).
@@ -185,25 +196,69 @@ try {
     await ctx.close();
   }
 
-  // 7. A stock hls.js page (no SDK) opens the on-demand title, seeks to 10 s and plays.
-  {
+  const swarms = await (await fetch(shoalUrl + "/api/streams")).json();
+  console.log("tracker:", JSON.stringify(swarms));
+
+  // 7. ffmpeg pushes a 20 s title into the store (-hls_playlist_type vod -method PUT);
+  // ffprobe reads its whole duration through the edge; a stock hls.js page (no SDK)
+  // seeks to 10 s and plays on, and mpv starts at 10 s; the --vod-dir title plays too.
+  const pushed = "pushed";
+  const push = spawnSync("ffmpeg", [...testsrc, "-method", "PUT", `${shoalUrl}/ingest/${pushed}/index.m3u8`]);
+  check(push.status === 0, `ffmpeg pushes a VOD title${push.status === 0 ? "" : ": " + push.stderr}`);
+  const pushedUrl = (base) => `${base}/live/${pushed}/index.m3u8`;
+  let listed = "";
+  for (let i = 0; i < 100 && !listed.includes("#EXT-X-ENDLIST"); i++) {
+    const r = await fetch(pushedUrl(shoalUrl)).catch(() => undefined);
+    listed = r?.ok ? await r.text() : "";
+    if (!listed.includes("#EXT-X-ENDLIST")) await new Promise((res) => setTimeout(res, 200));
+  }
+  check(listed.includes("#EXT-X-PLAYLIST-TYPE:VOD") && listed.includes("#EXT-X-ENDLIST"), "the pushed title is listed as VOD, ended");
+  const probe = spawnSync("ffprobe", ["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", pushedUrl(shoalUrl)]);
+  const dur = Number(String(probe.stdout).trim());
+  console.log(`ffprobe through the edge: duration ${dur} s`);
+  check(Math.abs(dur - 20) < 1, `ffprobe reads the pushed title's whole duration through the edge (${dur} s)`);
+  for (const [name, src] of [["pushed", pushedUrl(shoalUrl)], ["--vod-dir", `${shoalUrl}/live/${title}/index.m3u8`]]) {
     const ctx = await browser.newContext();
     const page = await ctx.newPage();
     const errors = [];
     page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
     page.on("pageerror", (e) => errors.push(String(e)));
     page.on("response", (r) => r.status() >= 400 && errors.push(`${r.status()} ${r.url()}`));
-    await page.goto(`http://127.0.0.1:${web.address().port}/stock?src=${encodeURIComponent(`${shoalUrl}/live/${title}/index.m3u8`)}`);
+    await page.goto(`http://127.0.0.1:${web.address().port}/stock?src=${encodeURIComponent(src)}`);
     await page.waitForTimeout(6000);
     const r = await page.evaluate(() => { const v = document.querySelector("video"); return { t: v.currentTime, d: v.duration, paused: v.paused, seeked: window.seeked }; });
-    console.log(`stock hls.js on the title: ${JSON.stringify(r)}`);
-    check(r.seeked > 0 && r.t > 11 && r.t < 20 && !r.paused && Math.abs(r.d - 20) < 1, "stock hls.js: the title seeks to 10 s and plays on");
-    check(errors.length === 0, `stock hls.js page: no console errors${errors.length ? ": " + errors.slice(0, 3).join(" | ") : ""}`);
+    console.log(`stock hls.js on the ${name} title: ${JSON.stringify(r)}`);
+    check(r.seeked > 0 && r.t > 11 && r.t < 20 && !r.paused && Math.abs(r.d - 20) < 1, `stock hls.js: the ${name} title seeks to 10 s and plays on`);
+    check(errors.length === 0, `stock hls.js page (${name}): no console errors${errors.length ? ": " + errors.slice(0, 3).join(" | ") : ""}`);
     await ctx.close();
   }
+  const mpvLog = join(dir, "mpv.log");
+  const mpv = spawnSync("mpv", ["--no-config", "--no-terminal", "--vo=null", "--ao=null", "--start=10", "--frames=25", `--log-file=${mpvLog}`, pushedUrl(shoalUrl)], { timeout: 60000 });
+  const ml = mpv.status === 0 ? readFileSync(mpvLog, "utf8") : "";
+  const restart = /playback restart complete @ ([0-9.]+), audio=\w+, video=playing/.exec(ml);
+  console.log(`mpv --start=10 through the edge: exit ${mpv.status}, restart at ${restart?.[1]}`);
+  check(restart && Number(restart[1]) >= 9.5 && Number(restart[1]) <= 12 && ml.includes("finished playback, success"), "mpv seeks to 10 s in the pushed title and plays");
 
-  const swarms = await (await fetch(shoalUrl + "/api/streams")).json();
-  console.log("tracker:", JSON.stringify(swarms));
+  // 8. shoal up killed (SIGKILL) and restarted on the same store: the pushed title is
+  // served byte-identical (playlist and every segment).
+  const snapshot = async (base) => {
+    const pl = await (await fetch(pushedUrl(base))).text();
+    const segs = [];
+    for (const line of pl.split("\n")) {
+      if (line && !line.startsWith("#")) segs.push(Buffer.from(await (await fetch(new URL(line, pushedUrl(base)))).arrayBuffer()));
+    }
+    return { pl, segs };
+  };
+  const before = await snapshot(shoalUrl);
+  const gone = new Promise((res) => shoal.once("exit", res));
+  shoal.kill("SIGKILL");
+  await gone;
+  ({ proc: shoal, url: shoalUp } = startUp(upArgs));
+  const again = await snapshot(await shoalUp);
+  const same = before.pl === again.pl && before.segs.length === again.segs.length && before.segs.every((b, i) => b.equals(again.segs[i]));
+  console.log(`after SIGKILL and restart: ${again.segs.length} segments, identical: ${same}`);
+  check(before.segs.length >= 10 && same, "after a SIGKILL and restart the pushed title is served byte-identical");
+
 } finally {
   await browser.close();
   web.close();
