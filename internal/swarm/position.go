@@ -17,8 +17,8 @@ const nearTiers = positionTiers - 2
 
 // reposition records that peer id of swarm k plays pos seconds into its title at now
 // and, after a jump, links it to open peers near pos in place of far neighbours:
-// neighbours it gains beyond its limit's room displace the farthest it has. The swarm
-// must be locked.
+// neighbours it gains beyond its limit's room displace far ones. The swarm must be
+// locked.
 func (c *Core) reposition(now time.Time, k SwarmKey, id string, pos float64) []Out {
 	p, err := c.store.Peer(c.ctx, k, id)
 	if err != nil {
@@ -57,9 +57,10 @@ func (c *Core) reposition(now time.Time, k SwarmKey, id string, pos float64) []O
 			near = append(near, q)
 		}
 	}
-	near = near[:min(len(near), p.Limit-p.Degree+len(far))]
+	room := max(0, p.Limit-p.Degree)
+	near = near[:min(len(near), room+len(far))]
 	var outs []Out
-	drop := far[:max(0, len(near)-(p.Limit-p.Degree))]
+	drop := far[:max(0, len(near)-room)]
 	for _, n := range drop {
 		if c.store.Unlink(c.ctx, k, id, n) == nil {
 			outs = append(outs, Out{Swarm: k, To: n, Msg: &signalling.Neighbours{Remove: []string{id}}})
