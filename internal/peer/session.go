@@ -60,7 +60,8 @@ const maxTrackers = 16
 // joinPosition is the position a join gives the tracker: on a title, the playhead's;
 // before the first playlist said what we play, the configured start if one was
 // given (only a title has one); else none. A viewer that starts a title at 0 joins
-// its first session without one (the tracker then ranks it after positioned peers).
+// its first session without one: its first stats say where it plays, and the
+// tracker then re-ranks its neighbours.
 func (p *Peer) joinPosition() *float64 {
 	st := p.Stats()
 	var pos time.Duration

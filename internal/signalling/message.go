@@ -307,8 +307,13 @@ func decodeInto(b []byte, m Message, fromClient bool) (Message, error) {
 // MaxPosition bounds a title position: 1,000 hours, in seconds.
 const MaxPosition = 3.6e6
 
-// validPosition: absent, or a number in [0, MaxPosition] (NaN is not).
-func validPosition(p *float64) bool { return p == nil || (*p >= 0 && *p <= MaxPosition) }
+// checkPosition: absent, or a number in [0, MaxPosition] (NaN is not).
+func checkPosition(p *float64) error {
+	if p == nil || (*p >= 0 && *p <= MaxPosition) {
+		return nil
+	}
+	return fmt.Errorf("position %v out of range [0, %g]", *p, float64(MaxPosition))
+}
 
 // MaxBitrate bounds every bit/s figure (upload_capacity, a policy's max_upload):
 // 10 Tbit/s, anything above is a lie or a unit mistake.
@@ -341,9 +346,8 @@ func validate(m Message, fromClient bool) error {
 			return fmt.Errorf("region must match [A-Za-z0-9_.:/-]{0,%d}", maxRegionLen)
 		case len(m.Token) > maxTokenLen:
 			return fmt.Errorf("token longer than %d bytes", maxTokenLen)
-		case !validPosition(m.Position):
-			return fmt.Errorf("position %v out of range [0, %g]", *m.Position, float64(MaxPosition))
 		}
+		return checkPosition(m.Position)
 	case *Signal:
 		if fromClient && !ValidPeerID(m.To) {
 			return fmt.Errorf("bad \"to\" peer id %q", m.To)
@@ -359,9 +363,7 @@ func validate(m Message, fromClient bool) error {
 		if m.Peers < 0 {
 			return fmt.Errorf("peers %d must be non-negative", m.Peers)
 		}
-		if !validPosition(m.Position) {
-			return fmt.Errorf("position %v out of range [0, %g]", *m.Position, float64(MaxPosition))
-		}
+		return checkPosition(m.Position)
 	case *Report:
 		switch {
 		case !ValidPeerID(m.Peer):

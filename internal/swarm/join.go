@@ -8,7 +8,8 @@ import (
 )
 
 // Join admits p into swarm k at now. The caller chose p.ID and vouches for p.Addr and
-// p.Region, and sets p.Pos and p.PosAt from the join's position; Join sets Limit and Joined. It returns p's welcome and the messages for
+// p.Region, and sets p.Pos and p.PosAt from the join's position; Join sets Limit and
+// Joined. It returns p's welcome and the messages for
 // the other members (their new neighbour, stripe changes), which should be delivered
 // before the welcome so that p's offers cannot overtake its neighbours' "add".
 // ErrBanned, ErrFull or a Store error refuse the join.

@@ -211,20 +211,20 @@ func (m *MemStore) OpenPeers(_ context.Context, s SwarmKey, start uint64, limit 
 
 // SetPosition implements Store.
 func (m *MemStore) SetPosition(_ context.Context, s SwarmKey, id string, pos float64, at time.Time) error {
-	sh := m.shard(s)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	sw := sh.swarm(s, false)
-	if sw == nil || sw.peers[id] == nil {
-		return ErrPeerNotFound
-	}
-	p := sw.peers[id]
-	p.Pos, p.PosAt = pos, at
-	return nil
+	return m.update(s, id, func(_ *memSwarm, p *memPeer) { p.Pos, p.PosAt = pos, at })
 }
 
 // SetLimit implements Store.
 func (m *MemStore) SetLimit(_ context.Context, s SwarmKey, id string, limit int) error {
+	return m.update(s, id, func(sw *memSwarm, p *memPeer) {
+		p.Limit = limit
+		sw.updateOpen(p)
+	})
+}
+
+// update runs fn on peer id of swarm s under the shard's write lock; ErrPeerNotFound
+// if there is no such peer.
+func (m *MemStore) update(s SwarmKey, id string, fn func(*memSwarm, *memPeer)) error {
 	sh := m.shard(s)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -232,9 +232,7 @@ func (m *MemStore) SetLimit(_ context.Context, s SwarmKey, id string, limit int)
 	if sw == nil || sw.peers[id] == nil {
 		return ErrPeerNotFound
 	}
-	p := sw.peers[id]
-	p.Limit = limit
-	sw.updateOpen(p)
+	fn(sw, sw.peers[id])
 	return nil
 }
 

@@ -389,6 +389,11 @@ function validateNeighbours(ns: Neighbour[] | undefined): void {
   for (const n of ns ?? []) if (!validPeerId(n.peer_id)) bad(`bad neighbour peer id ${jsonString(n.peer_id)}`);
 }
 
+/** checkPosition: absent, or a title position in [0, MAX_POSITION] (NaN is not). */
+function checkPosition(p: number | undefined): void {
+  if (p !== undefined && !(p >= 0 && p <= MAX_POSITION)) bad(`position ${p}`);
+}
+
 function validate(m: TrackerMessage, fromClient: boolean): void {
   switch (m.type) {
     case "join":
@@ -397,7 +402,7 @@ function validate(m: TrackerMessage, fromClient: boolean): void {
       if (m.upload_capacity < 0 || m.upload_capacity > 1e13) bad(`upload_capacity ${m.upload_capacity}`);
       if (!REGION.test(m.region ?? "")) bad("region");
       if ((m.token ?? "").length > 1024) bad("token too long");
-      if (m.position !== undefined && !(m.position >= 0 && m.position <= MAX_POSITION)) bad(`position ${m.position}`);
+      checkPosition(m.position);
       break;
     case "signal": {
       if (fromClient && !validPeerId(m.to ?? "")) bad(`bad "to" peer id`);
@@ -415,7 +420,7 @@ function validate(m: TrackerMessage, fromClient: boolean): void {
     case "stats":
       if (!Number.isFinite(m.playhead ?? 0) || (m.playhead ?? 0) < 0) bad(`playhead ${m.playhead}`);
       if ((m.peers ?? 0) < 0) bad(`peers ${m.peers}`);
-      if (m.position !== undefined && !(m.position >= 0 && m.position <= MAX_POSITION)) bad(`position ${m.position}`);
+      checkPosition(m.position);
       break;
     case "report":
       if (!validPeerId(m.peer)) bad(`bad "peer" id`);
