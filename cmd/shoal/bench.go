@@ -29,6 +29,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	speed := fs.Float64("speed", 1, "run the stream this many times faster than real time (emulated transport, real clock only)")
 	clock := fs.String("clock", bench.ClockReal, "real (goroutines on a clock, real servers) or virtual (the same engine and tracker cores as discrete events: 10,000+ viewers)")
 	frames := fs.String("frames", "", "virtual clock: bytes (frames encoded, pieces copied) or identity (piece bytes shared); default bytes up to 1,000 viewers")
+	cores := fs.Int("cores", 0, "virtual clock: run the viewers on this many cores at once (0: all; the report is the same for any number)")
 	only := fs.String("only", "", "run one mode only: cdn_only or hybrid")
 	seed := fs.Uint64("seed", 1, "seed of the scenario (join times, latencies, churn, losses)")
 	urgent := fs.Duration("urgent", 0, "scheduler tuning: pieces due within this come from the edge (0: the scheduler's default)")
@@ -57,7 +58,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	cfg := bench.Config{
 		Scenario: *scenario, Peers: *peers, Duration: *duration, Bitrate: int64(bitrate), SegmentDuration: *segDur, Input: *input,
-		Clock: *clock, Frames: *frames,
+		Clock: *clock, Frames: *frames, Cores: *cores,
 		Transport: *transport, Speed: *speed, Seed: *seed, Only: *only, Progress: os.Stderr, Logger: logger(),
 		Scheduler: scheduler.Policy{Urgent: *urgent, FallbackWindow: *fallback}, Push: *push,
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"time"
 
 	"github.com/shoal-cdn/shoal/internal/scheduler"
@@ -71,6 +72,10 @@ type Config struct {
 	Clock string
 	// Frames is the frame form of a virtual run (FramesAuto by default).
 	Frames string
+	// Cores is how many partitions of the viewers a virtual run runs at
+	// once, each on its own goroutine (0: GOMAXPROCS). The report is the
+	// same for any number.
+	Cores int
 	// Seed makes the scenario (latencies, join times, churn) reproducible.
 	Seed uint64
 	// Scheduler tunes every engine's piece scheduler (peer.Config.Scheduler;
@@ -124,8 +129,14 @@ func (c Config) withDefaults() (Config, error) {
 		default:
 			return c, fmt.Errorf("%w: frames %q (want bytes or identity)", ErrConfig, c.Frames)
 		}
-	} else if c.Frames != "" {
-		return c, fmt.Errorf("%w: frames %q without the virtual clock", ErrConfig, c.Frames)
+		if c.Cores < 0 || c.Cores > 256 {
+			return c, fmt.Errorf("%w: cores %d out of range 0..256", ErrConfig, c.Cores)
+		}
+		if c.Cores == 0 {
+			c.Cores = runtime.GOMAXPROCS(0)
+		}
+	} else if c.Frames != "" || c.Cores != 0 {
+		return c, fmt.Errorf("%w: frames %q or cores %d without the virtual clock", ErrConfig, c.Frames, c.Cores)
 	}
 	if c.Peers < 1 || c.Peers > maxPeers {
 		return c, fmt.Errorf("%w: peers %d out of range 1..%d", ErrConfig, c.Peers, maxPeers)

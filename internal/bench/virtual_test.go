@@ -77,3 +77,27 @@ func TestVirtualRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestVirtualPartitions: a virtual run splits its viewers over Cores
+// partitions that run at once; every event touches one viewer and keeps
+// its place in the order, so one core and three give the very same report:
+// with leaves and joins (churn), lossy slow uplinks (heterogeneous) and
+// seeks (vod). Under -race this is also the check that partitions share no
+// state within a window.
+func TestVirtualPartitions(t *testing.T) {
+	for _, sc := range []string{ScenarioChurn, ScenarioHeterogeneous, ScenarioVOD} {
+		t.Run(sc, func(t *testing.T) {
+			cfg := Config{Scenario: sc, Peers: 24, Duration: 12 * time.Second, Seed: 3, Only: ModeHybrid}
+			cfg.Cores = 1
+			a, rep := virtualJSON(t, cfg)
+			cfg.Cores = 3
+			b, _ := virtualJSON(t, cfg)
+			if !bytes.Equal(a, b) {
+				t.Fatalf("1 and 3 cores gave different reports:\n%s\n%s", a, b)
+			}
+			if r := rep.Runs[ModeHybrid]; r.P2PBytes == 0 || r.PeersStarted == 0 {
+				t.Errorf("nothing to compare: %d P2P bytes, %d viewers started", r.P2PBytes, r.PeersStarted)
+			}
+		})
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -37,26 +36,28 @@ var vBase = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 // vrun is one mode of a virtual-time invocation.
 type vrun struct {
 	cfg     Config
-	q       *vqueue
+	base    time.Time
+	now     int64 // ns since base: the windows run so far
+	parts   []*vpart
+	cores   *vcores
+	ops     []vevent // serial work not yet due, by time and key
+	keys    vkeys    // the run's own events (joins, leaves, seeks)
+	tkeys   vkeys    // the tracker's events
 	net     *vnet
 	stream  *vstream
 	tracker *swarm.Core
-	log     *slog.Logger // cfg.Logger on the virtual clock
 	key     swarm.SwarmKey
-	viewers []*vviewer // in joining order
-	bySpec  []*vviewer // by spec index
+	bySpec  []*vviewer // by spec index; joined or not
 	byID    map[string]*vviewer
 	rng     *rand.Rand
 	spread  *spread
-	// edgeRequests counts every request the edge answered (playlists,
-	// records, the key, media).
-	edgeRequests int64
+	pubAt   int64 // the origin's next publication (ns; -1: none)
 }
 
 // runVirtual runs the scenario in one mode in virtual time: the same engine
 // core (internal/engine) and the same tracker core (internal/swarm) as
-// production, as discrete events on one queue. It returns the run's report
-// and the stream's bitrate.
+// production, as discrete events on the partitions' queues (vpart.go). It
+// returns the run's report and the stream's bitrate.
 func runVirtual(cfg Config, mode string, specs []viewerSpec) (*RunReport, float64, error) {
 	wallStart := time.Now()
 	// Millions of short-lived events: collect garbage less often (memory is
@@ -67,7 +68,6 @@ func runVirtual(cfg Config, mode string, specs []viewerSpec) (*RunReport, float6
 	if debug.SetMemoryLimit(-1) == math.MaxInt64 {
 		defer debug.SetMemoryLimit(debug.SetMemoryLimit(vMemoryLimit))
 	}
-	q := &vqueue{base: vBase}
 	start := vBase
 	st, err := newVStream(cfg, start)
 	if err != nil {
@@ -77,32 +77,29 @@ func runVirtual(cfg Config, mode string, specs []viewerSpec) (*RunReport, float6
 	if err != nil {
 		return nil, 0, err
 	}
-	r := &vrun{cfg: cfg, q: q, log: slog.New(vtimeHandler{cfg.Logger.Handler(), q}), stream: st, tracker: tr, key: swarm.SwarmKey{Stream: st.name, Rendition: rendition},
-		byID: make(map[string]*vviewer), bySpec: make([]*vviewer, len(specs)), spread: newSpread(), rng: rand.New(rand.NewPCG(cfg.Seed, 0x76726e)),
-		net: &vnet{q: q, rng: rand.New(rand.NewPCG(cfg.Seed, 0x6c6f7373)), identity: cfg.pieceIdentity()}}
+	r := &vrun{cfg: cfg, base: start, stream: st, tracker: tr, key: swarm.SwarmKey{Stream: st.name, Rendition: rendition},
+		byID: make(map[string]*vviewer), bySpec: make([]*vviewer, len(specs)), spread: newSpread(),
+		rng: rand.New(rand.NewPCG(cfg.Seed, 0x76726e)), net: &vnet{identity: cfg.pieceIdentity()},
+		tkeys: vkeys{origin: vTrackerOrigin}, pubAt: -1}
+	for i := range max(1, min(cfg.Cores, len(specs))) {
+		r.parts = append(r.parts, newVPart(i, max(1, min(cfg.Cores, len(specs))), start, cfg.Logger))
+	}
+	r.cores = newVCores(r.parts)
+	defer r.cores.stop()
 	// CDN-only is the same engine with P2P switched off by the tracker's policy.
 	tr.SetPolicy(start, st.name, signalling.Policy{P2PEnabled: mode == ModeHybrid})
-
-	// The origin publishes one segment per segment duration.
-	var publish func()
-	publish = func() {
-		if err := st.publish(q.time()); err != nil {
-			panic(err) // signing our own bytes cannot fail
-		}
-		_, d := st.source(len(st.segs))
-		q.after(d, publish)
-	}
 	if !st.vod {
-		q.at(st.nextAt, publish)
+		r.pubAt = r.ns(st.nextAt)
 	}
-
 	for i, s := range specs {
-		q.at(start.Add(s.Join), func() { r.join(i, s) })
+		v := &vviewer{r: r, idx: i, spec: s, p: r.parts[i%len(r.parts)], keys: vkeys{origin: uint64(i + 1)}}
+		r.bySpec[i] = v
+		v.p.q.push(vevent{int64(s.Join), r.keys.next(), func() { r.join(v) }})
 		if s.Leave > 0 {
-			q.at(start.Add(s.Leave), func() { r.leave(r.bySpec[i]) })
+			v.p.q.push(vevent{int64(s.Leave), r.keys.next(), func() { r.leave(v) }})
 		}
 		for _, sk := range s.Seeks {
-			q.at(start.Add(sk.At), func() { r.seek(r.bySpec[i], sk.To) })
+			v.p.q.push(vevent{int64(sk.At), r.keys.next(), func() { r.seek(v, sk.To) }})
 		}
 	}
 
@@ -114,68 +111,85 @@ func runVirtual(cfg Config, mode string, specs []viewerSpec) (*RunReport, float6
 		warmSeq                     uint64
 	)
 	p2pTotal := func() (n int64) {
-		for _, v := range r.viewers {
+		for _, v := range r.bySpec {
 			n += v.stats().BytesP2P
 		}
 		return n
 	}
 	for el := time.Second; el <= cfg.Duration; el += time.Second {
-		q.runUntil(start.Add(el))
-		cdn := st.media + st.overhead
+		r.runUntil(int64(el))
+		edgeMedia, cdn := r.edgeBytes()
 		p2p := p2pTotal()
 		smp := Sample{TS: el.Seconds(), CDNMbps: float64(cdn-lastCDN) * 8 / 1e6, Watching: r.watching()}
-		if d := (p2p - lastP2P) + (st.media - lastMedia); d > 0 {
+		if d := (p2p - lastP2P) + (edgeMedia - lastMedia); d > 0 {
 			smp.Offload = float64(p2p-lastP2P) / float64(d)
 		}
 		rr.Series = append(rr.Series, smp)
 		rr.CDNPeakMbps = max(rr.CDNPeakMbps, smp.CDNMbps)
-		lastCDN, lastMedia, lastP2P = cdn, st.media, p2p
+		lastCDN, lastMedia, lastP2P = cdn, edgeMedia, p2p
 		if warmP2P < 0 && el >= warm {
-			warmP2P, warmMedia = p2p, st.media
+			warmP2P, warmMedia = p2p, edgeMedia
 			warmSeq = uint64(len(st.segs) - 1)
 		}
 		if cfg.Progress != nil && el%cfg.ProgressEvery < time.Second {
 			off := 0.0
-			if p2p+st.media > 0 {
-				off = float64(p2p) / float64(p2p+st.media)
+			if p2p+edgeMedia > 0 {
+				off = float64(p2p) / float64(p2p+edgeMedia)
 			}
 			fmt.Fprintf(cfg.Progress, "\r%-8s %5.0f/%.0f s  watching %6d  CDN %8.1f Mbit/s  offload %5.1f%%  events %d  ",
-				mode, el.Seconds(), cfg.Duration.Seconds(), smp.Watching, smp.CDNMbps, 100*off, q.events)
+				mode, el.Seconds(), cfg.Duration.Seconds(), smp.Watching, smp.CDNMbps, 100*off, r.events())
 		}
 	}
 	if cfg.Progress != nil {
 		fmt.Fprintln(cfg.Progress)
 	}
-	end := q.time()
+	end := start.Add(time.Duration(r.now))
 	if cfg.HeapProfile != nil {
 		if err := writeHeapProfile(cfg.HeapProfile); err != nil {
 			return nil, 0, err
 		}
 	}
-	for _, v := range r.viewers {
+	var viewers []*vviewer // in joining order
+	for _, v := range r.bySpec {
+		if !v.joined.IsZero() {
+			viewers = append(viewers, v)
+		}
+	}
+	slices.SortStableFunc(viewers, func(a, b *vviewer) int { return a.joined.Compare(b.joined) })
+	for _, v := range viewers {
 		v.stop(end)
 	}
 	rr.WallS = time.Since(wallStart).Seconds()
 	rr.StreamS = end.Sub(start).Seconds()
-	rr.Events = q.events
-	rr.EdgeRequestsPerS = float64(r.edgeRequests) / end.Sub(start).Seconds()
+	rr.Events = r.events()
+	perSeg := make(map[string]int64)
+	for _, p := range r.parts {
+		rr.CDNMediaBytes += p.media
+		rr.CDNOverheadBytes += p.overhead
+		rr.EdgeRequestsPerS += float64(p.edgeRequests)
+		rr.LinkSentBytes += p.sent
+		rr.LinkReceivedBytes += p.received
+		rr.LinkDroppedBytes += p.dropped
+		for k, n := range p.perSeg {
+			perSeg[k] += n
+		}
+	}
+	rr.EdgeRequestsPerS /= end.Sub(start).Seconds()
 	p50, p95 := r.spread.percentiles()
 	rr.FreshPieceMsP50, rr.FreshPieceMsP95 = ms(p50), ms(p95)
-	rr.CDNMediaBytes, rr.CDNOverheadBytes = st.media, st.overhead
-	rr.CDNBytes = st.media + st.overhead
-	rr.CDNMediaBytesFinal = st.media
+	rr.CDNBytes = rr.CDNMediaBytes + rr.CDNOverheadBytes
+	rr.CDNMediaBytesFinal = rr.CDNMediaBytes
 	rr.EdgeCounterAgrees = true // one counter: the virtual edge's
 	rr.CDNMeanMbps = float64(rr.CDNBytes) * 8 / rr.StreamS / 1e6
-	rr.LinkSentBytes, rr.LinkReceivedBytes, rr.LinkDroppedBytes = r.net.sent, r.net.received, r.net.dropped
-	results := make([]viewerResult, len(r.viewers))
-	for i, v := range r.viewers {
+	results := make([]viewerResult, len(viewers))
+	for i, v := range viewers {
 		results[i] = viewerResult{spec: v.spec, joined: v.joined, left: v.left, final: v.final,
 			cdnMedia: v.cdnMedia, checked: v.checked, mismatched: v.mismatched}
 	}
 	aggregate(rr, results, start, end)
 	var segBytes, segSize int64
 	for _, g := range st.segs {
-		n, ok := st.perSeg[g.path]
+		n, ok := perSeg[g.path]
 		if !ok {
 			continue
 		}
@@ -198,8 +212,100 @@ func runVirtual(cfg Config, mode string, specs []viewerSpec) (*RunReport, float6
 	return rr, float64(bytes) * 8 / dur.Seconds(), nil
 }
 
+func (r *vrun) ns(t time.Time) int64 { return int64(t.Sub(r.base)) }
+
+func (r *vrun) at(ns int64) time.Time { return r.base.Add(time.Duration(ns)) }
+
+// runUntil runs the windows up to end (ns): the partitions' events, what
+// crossed between them, the serial work; the origin publishes at a
+// window's start.
+func (r *vrun) runUntil(end int64) {
+	for r.now < end {
+		for r.pubAt >= 0 && r.pubAt <= r.now {
+			if err := r.stream.publish(r.at(r.pubAt)); err != nil {
+				panic(err) // signing our own bytes cannot fail
+			}
+			_, d := r.stream.source(len(r.stream.segs))
+			r.pubAt += int64(d)
+		}
+		w := min(r.now+int64(vWindow), end)
+		if r.pubAt > r.now {
+			w = min(w, r.pubAt)
+		}
+		r.cores.run(w)
+		for _, p := range r.parts {
+			for i, evs := range p.out {
+				for _, ev := range evs {
+					r.parts[i].q.push(ev)
+				}
+				clear(evs)
+				p.out[i] = evs[:0]
+			}
+			for _, s := range p.served {
+				r.spread.served(s.seq, s.first, s.count, s.at)
+			}
+			p.served = p.served[:0]
+		}
+		for _, p := range r.parts {
+			for _, s := range p.verified {
+				r.spread.verified(s.seq, s.idx, s.joined, s.at)
+			}
+			p.verified = p.verified[:0]
+		}
+		r.serial(w)
+		r.now = w
+	}
+}
+
+// serial runs the serial work due before end, in time and key order: what
+// the tracker core does (every viewer's messages reach it a trip after they
+// were sent, and its answers reach the viewers a trip later: after end).
+func (r *vrun) serial(end int64) {
+	for _, p := range r.parts {
+		r.ops = append(r.ops, p.ops...)
+		clear(p.ops)
+		p.ops = p.ops[:0]
+	}
+	if len(r.ops) == 0 {
+		return
+	}
+	sortOps(r.ops)
+	n := 0
+	for n < len(r.ops) && r.ops[n].at < end {
+		r.now = r.ops[n].at
+		r.ops[n].fn()
+		n++
+	}
+	r.ops = slices.Delete(r.ops, 0, n)
+}
+
+// toViewer schedules fn at t as v's event, from the serial phase (the
+// tracker).
+func (r *vrun) toViewer(v *vviewer, t int64, fn func()) {
+	if t < v.p.q.now {
+		panic("bench: virtual tracker answer due before the window it lands in")
+	}
+	v.p.q.push(vevent{t, r.tkeys.next(), fn})
+}
+
+// edgeBytes are the edge's media bytes and all its bytes so far.
+func (r *vrun) edgeBytes() (media, all int64) {
+	for _, p := range r.parts {
+		media += p.media
+		all += p.media + p.overhead
+	}
+	return media, all
+}
+
+func (r *vrun) events() (n uint64) {
+	for _, p := range r.parts {
+		n += p.q.events
+	}
+	return n
+}
+
 func (r *vrun) watching() (n int) {
-	for _, v := range r.viewers {
+	for _, v := range r.bySpec {
 		if v.watching() {
 			n++
 		}
@@ -207,14 +313,16 @@ func (r *vrun) watching() (n int) {
 	return n
 }
 
-// join starts viewer i's engine and joins it to the swarm.
-func (r *vrun) join(i int, spec viewerSpec) {
-	now := r.q.time()
-	v := &vviewer{r: r, idx: i, spec: spec, joined: now, links: make(map[engine.LinkID]*vend),
-		rtt:  2*spec.Latency + edgeRTTBase,
-		host: &vhost{up: spec.Up, down: spec.Down, latency: spec.Latency, loss: spec.Loss}}
+// join starts viewer v's engine and joins it to the swarm.
+func (r *vrun) join(v *vviewer) {
+	now := v.p.q.time()
+	spec := v.spec
+	v.joined, v.links = now, make(map[engine.LinkID]*vend)
+	v.rtt = 2*spec.Latency + edgeRTTBase
+	v.host = &vhost{up: spec.Up, down: spec.Down, latency: spec.Latency, loss: spec.Loss,
+		rng: rand.New(rand.NewPCG(r.cfg.Seed, 0x6c6f7373<<20|uint64(v.idx)))}
 	ec := engine.Config{Stream: r.stream.name, Rendition: rendition, Swarm: true, Scheduler: r.cfg.Scheduler, Push: r.cfg.Push,
-		Tick: peer.DefaultTick, NoDeliverData: r.net.identity, ReportPieces: true, Logger: r.log.With("viewer", spec.Name),
+		Tick: peer.DefaultTick, NoDeliverData: r.net.identity, ReportPieces: true, Logger: v.p.log.With("viewer", spec.Name),
 		VOD: engine.VODConfig{Start: spec.Start}}
 	if spec.Up > 0 {
 		ec.MaxUpload = int64(0.95 * spec.Up)
@@ -224,36 +332,36 @@ func (r *vrun) join(i int, spec viewerSpec) {
 		v.host.up = noUploadLink
 	}
 	// Ping tokens from the run's seed: the same JSON for the same seed.
-	rng := rand.New(rand.NewPCG(r.cfg.Seed, uint64(i)))
+	rng := rand.New(rand.NewPCG(r.cfg.Seed, uint64(v.idx)))
 	ec.Rand = rng.Uint32
 	v.core = engine.New(ec, now)
-	r.viewers = append(r.viewers, v)
-	r.bySpec[i] = v
 	v.markReady()
-	// The tracker session: join, then the welcome a moment later.
-	r.q.after(vTrackerDelay, func() {
+	// The tracker session: join, then the welcome a trip later.
+	v.serial(v.p.q.now+int64(vTrackerDelay), func() {
 		if !v.watching() {
 			return
 		}
-		v.id = "v" + strconv.Itoa(i) + "-" + strconv.FormatUint(r.rng.Uint64()%1e9, 36)
-		p := swarm.Peer{ID: v.id, Addr: fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255), UploadCapacity: ec.UploadCapacity}
+		id := "v" + strconv.Itoa(v.idx) + "-" + strconv.FormatUint(r.rng.Uint64()%1e9, 36)
+		p := swarm.Peer{ID: id, Addr: fmt.Sprintf("10.%d.%d.%d", v.idx>>16&255, v.idx>>8&255, v.idx&255), UploadCapacity: ec.UploadCapacity}
 		if r.stream.vod {
-			p.Pos, p.PosAt = spec.Start.Seconds(), r.q.time() // the join's position
+			p.Pos, p.PosAt = spec.Start.Seconds(), r.at(r.now) // the join's position
 		}
-		w, outs, err := r.tracker.Join(r.q.time(), r.key, p)
+		w, outs, err := r.tracker.Join(r.at(r.now), r.key, p)
 		if err != nil {
 			return // banned or full: CDN only
 		}
-		r.byID[v.id] = v
+		v.tid = id
+		r.byID[id] = v
 		r.deliver(outs)
-		r.q.after(vTrackerDelay, func() { r.welcome(v, w) })
+		r.toViewer(v, r.now+int64(vTrackerDelay), func() { r.welcome(v, id, w) })
 	})
 }
 
-func (r *vrun) welcome(v *vviewer, w signalling.Welcome) {
+func (r *vrun) welcome(v *vviewer, id string, w signalling.Welcome) {
 	if !v.watching() {
 		return
 	}
+	v.id = id
 	v.sess++
 	v.step(engine.SessionUp{Session: v.sess, PeerID: w.PeerID,
 		Policy: peer.EnginePolicy(w.Policy), Stripe: peer.EngineStripe(w.Stripe)})
@@ -264,20 +372,35 @@ func (r *vrun) welcome(v *vviewer, w signalling.Welcome) {
 	}
 }
 
-// dial opens a link from v to the viewer named id, as an emulated Dial
-// (no signalling): both ends are up at once.
+// dial opens a link from v to the viewer named id, as an emulated Dial (no
+// signalling): v's end is up at once, the other's when the first bits
+// reach it, a latency later; if that viewer has left or has no session yet,
+// it closes its end (and v learns a latency later).
 func (r *vrun) dial(v *vviewer, id string) {
 	o := r.byID[id]
-	if o == nil || !o.watching() || o == v || o.sess == 0 {
+	if o == nil || o == v {
 		return
 	}
-	a, b := r.net.connect(v, o)
-	v.links[a.id], o.links[b.id] = a, b
-	v.step(engine.LinkUp{Session: v.sess, Link: a.id, Remote: o.id})
-	o.step(engine.LinkUp{Session: o.sess, Link: b.id, Remote: v.id})
+	v.nlinks++
+	ea := &vend{id: engine.LinkID(v.idx)<<32 | v.nlinks<<1, v: v, host: v.host}
+	eb := &vend{id: ea.id | 1, v: o, host: o.host}
+	ea.peer, eb.peer = eb, ea
+	v.links[ea.id] = ea
+	v.step(engine.LinkUp{Session: v.sess, Link: ea.id, Remote: id})
+	self, lat := v.id, ea.lat()
+	v.toViewer(o, v.p.q.now+lat, func() {
+		if !o.watching() || o.sess == 0 {
+			eb.closed = true
+			closeLater(o, ea, o.p.q.now+lat)
+			return
+		}
+		o.links[eb.id] = eb
+		o.step(engine.LinkUp{Session: o.sess, Link: eb.id, Remote: self})
+	})
 }
 
-// deliver hands the tracker core's messages to their viewers.
+// deliver hands the tracker core's messages to their viewers, a trip
+// later (serial phase).
 func (r *vrun) deliver(outs []swarm.Out) {
 	for _, o := range outs {
 		v := r.byID[o.To]
@@ -285,7 +408,7 @@ func (r *vrun) deliver(outs []swarm.Out) {
 			continue
 		}
 		m := o.Msg
-		r.q.after(vTrackerDelay, func() {
+		r.toViewer(v, r.now+int64(vTrackerDelay), func() {
 			if !v.watching() || v.sess == 0 {
 				return
 			}
@@ -308,28 +431,38 @@ func (r *vrun) deliver(outs []swarm.Out) {
 	}
 }
 
-func (r *vrun) trackerHandle(v *vviewer, m signalling.Message) {
-	r.q.after(vTrackerDelay, func() { r.deliver(r.tracker.Handle(r.q.time(), r.key, v.id, m)) })
+// trackerHandle sends m to the tracker, which gets it a trip later.
+func (v *vviewer) trackerHandle(m signalling.Message) {
+	r := v.r
+	v.serial(v.p.q.now+int64(vTrackerDelay), func() {
+		if v.tid != "" {
+			r.deliver(r.tracker.Handle(r.at(r.now), r.key, v.tid, m))
+		}
+	})
 }
 
-// seek moves v's playhead to pos and tells the tracker, as a viewer's stats do.
+// seek moves v's playhead to pos and tells the tracker in a stats message
+// (the viewer's figures, as a real peer's, and the new position).
 func (r *vrun) seek(v *vviewer, pos time.Duration) {
 	v.step(engine.Seek{Pos: pos})
 	if v.id != "" && v.watching() {
-		s := pos.Seconds()
-		r.trackerHandle(v, &signalling.Stats{Position: &s})
+		m, s := peer.TrackerStats(v.stats()), pos.Seconds()
+		m.Position = &s
+		v.trackerHandle(&m)
 	}
 }
 
-// leave takes v out: its engine stops, the tracker is told, its links close.
+// leave takes v out: its engine stops, its links close, the tracker is told.
 func (r *vrun) leave(v *vviewer) {
-	now := r.q.time()
-	v.stop(now)
-	if v.id != "" {
-		outs, _ := r.tracker.Leave(now, r.key, v.id)
-		delete(r.byID, v.id)
-		r.deliver(outs)
-	}
+	v.stop(v.p.q.time())
+	v.serial(v.p.q.now, func() {
+		if v.tid != "" {
+			outs, _ := r.tracker.Leave(r.at(r.now), r.key, v.tid)
+			delete(r.byID, v.tid)
+			v.tid = ""
+			r.deliver(outs)
+		}
+	})
 }
 
 // writeHeapProfile writes the live heap, after a collection, to open().

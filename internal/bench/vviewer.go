@@ -17,13 +17,17 @@ const vMaxEdgeFetches = 8
 // virtual network and its HTTP path to the virtual edge.
 type vviewer struct {
 	r      *vrun
+	p      *vpart
+	keys   vkeys // of the events it schedules
 	idx    int
 	spec   viewerSpec
 	core   *engine.Engine
 	host   *vhost
-	links  map[engine.LinkID]*vend
-	id     string // tracker peer id
+	id     string // tracker peer id, from the welcome
+	tid    string // the same, for the tracker's side (vrun.serial)
 	sess   engine.SessionID
+	links  map[engine.LinkID]*vend
+	nlinks engine.LinkID // links dialled
 	joined time.Time
 	left   time.Time // zero while watching
 	final  peer.Stats
@@ -43,7 +47,23 @@ type vviewer struct {
 	checked, mismatched   int
 }
 
-func (v *vviewer) watching() bool { return v.left.IsZero() }
+func (v *vviewer) watching() bool { return !v.joined.IsZero() && v.left.IsZero() }
+
+// at schedules fn at t (ns) as v's event.
+func (v *vviewer) at(t int64, fn func()) { v.p.q.push(vevent{t, v.keys.next(), fn}) }
+
+// after schedules fn d from now as v's event.
+func (v *vviewer) after(d time.Duration, fn func()) { v.at(v.p.q.now+int64(max(d, 0)), fn) }
+
+// toViewer schedules fn at t as an event of viewer o, on o's partition.
+func (v *vviewer) toViewer(o *vviewer, t int64, fn func()) {
+	v.p.send(o.p, vevent{t, v.keys.next(), fn})
+}
+
+// serial schedules fn at t in the run's serial phase (the tracker core).
+func (v *vviewer) serial(t int64, fn func()) {
+	v.p.ops = append(v.p.ops, vevent{t, v.keys.next(), fn})
+}
 
 // step hands the core one event now and arranges a Ready at this instant,
 // after every event already due (events of one instant make one batch).
@@ -51,7 +71,7 @@ func (v *vviewer) step(ev engine.Event) {
 	if !v.watching() {
 		return
 	}
-	v.core.Step(v.r.q.time(), ev)
+	v.core.Step(v.p.q.time(), ev)
 	v.markReady()
 }
 
@@ -60,7 +80,7 @@ func (v *vviewer) markReady() {
 		return
 	}
 	v.readyPending = true
-	v.r.q.next(v.ready)
+	v.p.q.next(v.ready)
 }
 
 // ready runs the core's decisions and does what it asks.
@@ -69,16 +89,16 @@ func (v *vviewer) ready() {
 	if !v.watching() {
 		return
 	}
-	now := v.r.q.time()
+	now := v.p.q.time()
 	for _, a := range v.core.Ready(now) {
 		v.act(a, now)
 	}
 	// One wake event at a time: an earlier wake replaces it, a later one is
 	// rechecked when the scheduled one fires (Ready at any time is allowed).
-	w := v.r.q.ns(v.core.Wake())
+	w := v.p.q.ns(v.core.Wake())
 	if v.wakeAt == 0 || w < v.wakeAt {
 		v.wakeAt = w
-		v.r.q.atNS(w, func() {
+		v.at(w, func() {
 			if v.wakeAt != w {
 				return
 			}
@@ -92,7 +112,7 @@ func (v *vviewer) act(a engine.Action, now time.Time) {
 	r := v.r
 	switch a := a.(type) {
 	case engine.Send:
-		if e := r.net.end(a.Link); e != nil && e.v == v {
+		if e := v.links[a.Link]; e != nil {
 			r.net.send(e, a.Msg)
 		}
 	case engine.CloseLink:
@@ -107,7 +127,7 @@ func (v *vviewer) act(a engine.Action, now time.Time) {
 		var entries []engine.Entry
 		v.respond(func() (int, bool) {
 			var size int
-			entries, size = r.stream.playlist(r.q.time())
+			entries, size = v.p.playlist(r.stream)
 			return size, false
 		}, func(_, _ time.Time) {
 			v.step(engine.PlaylistFetched{Target: r.stream.target, Entries: entries, Ended: r.stream.vod})
@@ -137,7 +157,7 @@ func (v *vviewer) act(a engine.Action, now time.Time) {
 		v.fetchEdge(a, now)
 	case engine.Report:
 		if a.Session == v.sess {
-			r.trackerHandle(v, &signalling.Report{Peer: a.Peer, Segment: a.Segment.String(), Piece: a.Piece, Reason: a.Reason})
+			v.trackerHandle(&signalling.Report{Peer: a.Peer, Segment: a.Segment.String(), Piece: a.Piece, Reason: a.Reason})
 		}
 	case engine.Deliver:
 		v.checked++
@@ -148,7 +168,7 @@ func (v *vviewer) act(a engine.Action, now time.Time) {
 		}
 	case engine.Forget:
 	case engine.Verified:
-		r.spread.verified(a.ID.Seq, a.Index, r.q.ns(v.joined), r.q.now)
+		v.p.verified = append(v.p.verified, spreadVerified{a.ID.Seq, a.Index, v.p.q.ns(v.joined), v.p.q.now})
 	}
 }
 
@@ -164,8 +184,8 @@ func (v *vviewer) fetchEdge(a engine.FetchEdge, asked time.Time) {
 		return
 	}
 	v.respond(func() (int, bool) {
-		v.r.spread.served(a.Seq, a.First, a.Count, v.r.q.now)
-		v.r.stream.countMedia(g, a.Len)
+		v.p.served = append(v.p.served, spreadServed{a.Seq, a.First, a.Count, v.p.q.now})
+		v.p.countMedia(g, a.Len)
 		v.cdnMedia += a.Len
 		return int(a.Len), true
 	}, func(hdr, done time.Time) {
@@ -180,7 +200,7 @@ func (v *vviewer) edgeDone() {
 	if len(v.waiting) > 0 && v.watching() {
 		a := v.waiting[0]
 		v.waiting = v.waiting[1:]
-		v.fetchEdge(a, v.r.q.time())
+		v.fetchEdge(a, v.p.q.time())
 	}
 }
 
@@ -189,21 +209,21 @@ func (v *vviewer) edgeDone() {
 // with the body's size (and counts it as the edge does); the headers come at
 // once, the body at the downlink's rate after what it already carries.
 func (v *vviewer) respond(serve func() (n int, media bool), done func(hdr, end time.Time)) {
-	q := v.r.q
-	q.after(v.rtt, func() {
+	q := &v.p.q
+	v.after(v.rtt, func() {
 		if !v.watching() {
 			return
 		}
-		v.r.edgeRequests++
+		v.p.edgeRequests++
 		n, media := serve()
 		if !media {
-			v.r.stream.overhead += int64(n)
+			v.p.overhead += int64(n)
 			v.cdnOverhead += int64(n)
 		}
 		hdr := q.now
 		end := max(hdr, v.httpFree) + serialNS(n, v.spec.Down)
 		v.httpFree = end
-		q.atNS(end, func() {
+		v.at(end, func() {
 			if v.watching() {
 				done(q.base.Add(time.Duration(hdr)), q.time())
 			}
@@ -212,7 +232,7 @@ func (v *vviewer) respond(serve func() (n int, media bool), done func(hdr, end t
 }
 
 func (v *vviewer) httpAfter(d time.Duration, fn func()) {
-	v.r.q.after(d, func() {
+	v.after(d, func() {
 		if v.watching() {
 			fn()
 		}

@@ -101,10 +101,13 @@ func (p *Peer) publishSnapshot() {
 	p.snap = st
 }
 
-// trackerStats is the stats message for the tracker: everything read from the
-// edge counts as CDN bytes, so the swarm's totals match the edge's counter.
-func (p *Peer) trackerStats() signalling.Stats {
-	st := p.Stats()
+// trackerStats is the stats message for the tracker.
+func (p *Peer) trackerStats() signalling.Stats { return TrackerStats(p.Stats()) }
+
+// TrackerStats is a viewer's stats message for the tracker: everything read
+// from the edge counts as CDN bytes, so the swarm's totals match the edge's
+// counter.
+func TrackerStats(st Stats) signalling.Stats {
 	var playhead float64
 	if st.Player.Started {
 		playhead = st.Player.Watched.Seconds() - st.Player.Stalled.Seconds()

@@ -46,6 +46,10 @@ type swarm struct {
 	seeds   *seeding            // nil while P2P is off
 	claims  map[string][]string // restored members → neighbours they claimed, until Settle
 	watch   map[string]watch    // seeders' shown upload (shown.go); only seeders
+	// watchRing holds watch's ids in the order they were first watched (and
+	// some since unwatched): stats messages check them in turn (shown.go).
+	watchRing []string
+	watchNext int
 }
 
 // New validates cfg, fills defaults and returns a Core.

@@ -12,8 +12,8 @@ import (
 // viewers playing near 555 s in place of those near 5 s (whose links are removed on
 // both sides and who refill), while stats that only follow the clock change nothing.
 func TestRepositionAfterSeek(t *testing.T) {
-	w := newWorld(t, 7, Config{MaxNeighbours: 6}) // a joiner takes 3
-	at0 := map[string]float64{}                   // position at t0, as the clock moves it
+	w := newWorld(t, 7, Config{MaxNeighbours: 6, SeedGrace: -1}) // a joiner takes 3; no seeder shows upload here
+	at0 := map[string]float64{}                                  // position at t0, as the clock moves it
 	joinAt := func(id string, p float64) {
 		now := w.tick()
 		wel, outs, err := w.c.Join(now, demo, Peer{ID: id, Addr: "10.9.0.1", UploadCapacity: 1e6, Pos: p, PosAt: now})

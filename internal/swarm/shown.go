@@ -1,6 +1,7 @@
 package swarm
 
 import (
+	"slices"
 	"time"
 
 	"github.com/shoal-cdn/shoal/internal/signalling"
@@ -19,8 +20,9 @@ import (
 
 // A seeder that sends no stats at all is caught too: seats given at a join or a
 // leave are watched from then on, and every stats message from any member also
-// checks one other watched seeder (Go's map order picks it at random), so each
-// is checked about members/seeders times per stats interval.
+// checks one other watched seeder, each in turn, so each is checked about
+// members/seeders times per stats interval. (In turn, not at random: the same
+// messages make the same decisions, which a virtual-time bench needs.)
 
 // watch is what the core knows of one seeder's shown upload.
 type watch struct {
@@ -35,11 +37,8 @@ func (c *Core) showUpload(now time.Time, k SwarmKey, sw *swarm, id string, bytes
 		return nil
 	}
 	var outs []Out
-	for other, w := range sw.watch {
-		if other != id && now.Sub(w.since) >= c.cfg.SeedGrace {
-			outs = c.demote(now, k, sw, other)
-		}
-		break // one per message: bounded work
+	if other, w, ok := sw.nextWatched(); ok && other != id && now.Sub(w.since) >= c.cfg.SeedGrace {
+		outs = c.demote(now, k, sw, other) // one per message: bounded work
 	}
 	if _, seeds := sw.seeds.seeders[id]; !seeds {
 		delete(sw.watch, id)
@@ -48,10 +47,7 @@ func (c *Core) showUpload(now time.Time, k SwarmKey, sw *swarm, id string, bytes
 	w, ok := sw.watch[id]
 	switch {
 	case !ok || bytesUp > w.up:
-		if sw.watch == nil {
-			sw.watch = make(map[string]watch)
-		}
-		sw.watch[id] = watch{since: now, up: max(bytesUp, w.up)}
+		sw.setWatch(id, watch{since: now, up: max(bytesUp, w.up)})
 		return outs
 	case now.Sub(w.since) < c.cfg.SeedGrace:
 		return outs
@@ -71,10 +67,7 @@ func (c *Core) watchSeats(now time.Time, sw *swarm, changed map[string]signallin
 			continue
 		}
 		if _, ok := sw.watch[id]; !ok {
-			if sw.watch == nil {
-				sw.watch = make(map[string]watch)
-			}
-			sw.watch[id] = watch{since: now} // up 0: its first report restarts the clock
+			sw.setWatch(id, watch{since: now}) // up 0: its first report restarts the clock
 		}
 	}
 }
@@ -107,4 +100,41 @@ func (c *Core) demote(now time.Time, k SwarmKey, sw *swarm, id string) []Out {
 	c.watchSeats(now, sw, changed)
 	c.cfg.OnDemote(k, id)
 	return stripeOuts(k, changed)
+}
+
+// setWatch sets seeder id's watch, adding it to the ring if new.
+func (sw *swarm) setWatch(id string, w watch) {
+	if sw.watch == nil {
+		sw.watch = make(map[string]watch)
+	}
+	if _, ok := sw.watch[id]; !ok {
+		sw.watchRing = append(sw.watchRing, id)
+	}
+	sw.watch[id] = w
+	if len(sw.watchRing) > 2*len(sw.watch)+8 { // ids unwatched since: drop them
+		seen := make(map[string]bool, len(sw.watch))
+		sw.watchRing = slices.DeleteFunc(sw.watchRing, func(id string) bool {
+			_, ok := sw.watch[id]
+			drop := !ok || seen[id]
+			seen[id] = true
+			return drop
+		})
+		sw.watchNext = 0
+	}
+}
+
+// nextWatched returns the next watched seeder in the ring, dropping ids no
+// longer watched on the way.
+func (sw *swarm) nextWatched() (string, watch, bool) {
+	for len(sw.watchRing) > 0 {
+		i := sw.watchNext % len(sw.watchRing)
+		id := sw.watchRing[i]
+		if w, ok := sw.watch[id]; ok {
+			sw.watchNext = i + 1
+			return id, w, true
+		}
+		sw.watchRing = slices.Delete(sw.watchRing, i, i+1)
+		sw.watchNext = i
+	}
+	return "", watch{}, false
 }
