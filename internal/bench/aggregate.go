@@ -31,6 +31,7 @@ func aggregate(rr *RunReport, viewers []viewerResult, start, end time.Time) {
 		rr.DuplicateBytes += st.BytesDup
 		rr.WastedBytes += st.BytesWasted
 		rr.BadPieces += st.BadPieces
+		rr.Plans += st.Plans
 		rr.EdgePieces.P2POff += st.EdgePieces[peer.EdgeP2POff]
 		rr.EdgePieces.Urgent += st.EdgePieces[peer.EdgeUrgent]
 		rr.EdgePieces.Seed += st.EdgePieces[peer.EdgeSeed]

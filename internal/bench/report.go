@@ -134,7 +134,9 @@ type RunReport struct {
 	WallS   float64 `json:"wall_s"`
 	StreamS float64 `json:"stream_s"`
 	// Events is the virtual-time run's event count (0: real time).
-	Events   uint64          `json:"events,omitempty"`
+	Events uint64 `json:"events,omitempty"`
+	// Plans counts the engines' scheduler plans, their main work.
+	Plans    int64           `json:"plans"`
 	Series   []Sample        `json:"series"`
 	Segments []SegmentReport `json:"segments"`
 	Viewers  []ViewerReport  `json:"viewers"`

@@ -317,7 +317,7 @@ func (r *vrun) watching() (n int) {
 func (r *vrun) join(v *vviewer) {
 	now := v.p.q.time()
 	spec := v.spec
-	v.joined, v.links = now, make(map[engine.LinkID]*vend)
+	v.joined = now
 	v.rtt = 2*spec.Latency + edgeRTTBase
 	v.host = &vhost{up: spec.Up, down: spec.Down, latency: spec.Latency, loss: spec.Loss,
 		rng: rand.New(rand.NewPCG(r.cfg.Seed, 0x6c6f7373<<20|uint64(v.idx)))}
@@ -385,7 +385,7 @@ func (r *vrun) dial(v *vviewer, id string) {
 	ea := &vend{id: engine.LinkID(v.idx)<<32 | v.nlinks<<1, v: v, host: v.host}
 	eb := &vend{id: ea.id | 1, v: o, host: o.host}
 	ea.peer, eb.peer = eb, ea
-	v.links[ea.id] = ea
+	v.links = append(v.links, ea)
 	v.step(engine.LinkUp{Session: v.sess, Link: ea.id, Remote: id})
 	self, lat := v.id, ea.lat()
 	v.toViewer(o, v.p.q.now+lat, func() {
@@ -394,7 +394,7 @@ func (r *vrun) dial(v *vviewer, id string) {
 			closeLater(o, ea, o.p.q.now+lat)
 			return
 		}
-		o.links[eb.id] = eb
+		o.links = append(o.links, eb)
 		o.step(engine.LinkUp{Session: o.sess, Link: eb.id, Remote: self})
 	})
 }

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"crypto/sha256"
+	"slices"
 	"time"
 
 	"github.com/shoal-cdn/shoal/internal/engine"
@@ -26,7 +27,7 @@ type vviewer struct {
 	id     string // tracker peer id, from the welcome
 	tid    string // the same, for the tracker's side (vrun.serial)
 	sess   engine.SessionID
-	links  map[engine.LinkID]*vend
+	links  []*vend       // open ends (a short list: a lookup scans it)
 	nlinks engine.LinkID // links dialled
 	joined time.Time
 	left   time.Time // zero while watching
@@ -45,6 +46,27 @@ type vviewer struct {
 
 	cdnMedia, cdnOverhead int64
 	checked, mismatched   int
+}
+
+// link is v's open end id, nil if none.
+func (v *vviewer) link(id engine.LinkID) *vend {
+	for _, e := range v.links {
+		if e.id == id {
+			return e
+		}
+	}
+	return nil
+}
+
+// unlink removes end id from v's open ends and returns it (nil if none).
+func (v *vviewer) unlink(id engine.LinkID) *vend {
+	for i, e := range v.links {
+		if e.id == id {
+			v.links = slices.Delete(v.links, i, i+1)
+			return e
+		}
+	}
+	return nil
 }
 
 func (v *vviewer) watching() bool { return !v.joined.IsZero() && v.left.IsZero() }
@@ -112,12 +134,11 @@ func (v *vviewer) act(a engine.Action, now time.Time) {
 	r := v.r
 	switch a := a.(type) {
 	case engine.Send:
-		if e := v.links[a.Link]; e != nil {
+		if e := v.link(a.Link); e != nil {
 			r.net.send(e, a.Msg)
 		}
 	case engine.CloseLink:
-		if e := v.links[a.Link]; e != nil {
-			delete(v.links, a.Link)
+		if e := v.unlink(a.Link); e != nil {
 			r.net.close(e)
 		}
 	case engine.FetchPlaylist:
@@ -241,10 +262,9 @@ func (v *vviewer) httpAfter(d time.Duration, fn func()) {
 
 // linkDown: the other end closed the link.
 func (v *vviewer) linkDown(id engine.LinkID) {
-	if _, ok := v.links[id]; !ok {
+	if v.unlink(id) == nil {
 		return
 	}
-	delete(v.links, id)
 	v.step(engine.LinkDown{Link: id})
 }
 
@@ -265,8 +285,8 @@ func (v *vviewer) stop(now time.Time) {
 	v.final.Latencies = v.core.LatencySamples()
 	v.final.SeekTimes = v.core.SeekSamples()
 	v.left = now
-	for id, e := range v.links {
-		delete(v.links, id)
+	for _, e := range v.links {
 		v.r.net.close(e)
 	}
+	v.links = nil
 }

@@ -40,8 +40,8 @@ type Engine struct {
 	pl     *player.Player
 
 	nbs      map[string]*neighbour
-	byLink   map[LinkID]*neighbour
 	nbList   []*neighbour // nbs in arrival order: the upload line's tie order
+	nbLinks  []LinkID     // nbList's links, index by index: a frame's lookup scans 20 words, not a map
 	distrust map[string]bool
 
 	sess      SessionID // 0: none
@@ -71,6 +71,7 @@ type Engine struct {
 	dirty    bool
 	lastSegs []scheduler.Segment
 	nextBusy time.Time
+	busySeen time.Time           // back-offs ended by then were looked at
 	blocked  bool                // the last plan left a piece waiting for room at a holder
 	planGen  uint64              // the player's Gen when lastSegs was made
 	noRec    int                 // segments without their record yet
@@ -94,7 +95,6 @@ func New(cfg Config, now time.Time) *Engine {
 		segs:      make(map[uint64]*segment),
 		pl:        player.New(cfg.Player, now),
 		nbs:       make(map[string]*neighbour),
-		byLink:    make(map[LinkID]*neighbour),
 		distrust:  make(map[string]bool),
 		newHave:   make(map[uint64][]int),
 		born:      make(map[uint64]time.Time),
@@ -112,7 +112,7 @@ func New(cfg Config, now time.Time) *Engine {
 // Ready.
 func (e *Engine) Step(now time.Time, ev Event) {
 	if f, ok := ev.(FrameReceived); ok { // most events: one lookup
-		nb := e.byLink[f.Link]
+		nb := e.byLink(f.Link)
 		e.dirty = e.dirty || changesPlan(e, nb, f.Msg, now)
 		if nb != nil {
 			e.onFrame(nb, f.Msg, now)
@@ -120,7 +120,7 @@ func (e *Engine) Step(now time.Time, ev Event) {
 		return
 	}
 	switch ev.(type) {
-	case Tick, PieceSent:
+	case Tick, PieceSent, PlaylistFetched: // a playlist sets dirty if it changes a segment
 	default:
 		e.dirty = true
 	}
@@ -157,7 +157,7 @@ func (e *Engine) Step(now time.Time, ev Event) {
 	case LinkUp:
 		e.onLinkUp(ev, now)
 	case LinkDown:
-		if nb := e.byLink[ev.Link]; nb != nil {
+		if nb := e.byLink(ev.Link); nb != nil {
 			if ev.Err != nil {
 				e.log.Debug("engine: neighbour protocol violation", "peer", nb.id, "err", ev.Err)
 				e.distrust[nb.id] = true
@@ -165,7 +165,7 @@ func (e *Engine) Step(now time.Time, ev Event) {
 			e.drop(nb, "link down")
 		}
 	case PieceSent:
-		if nb := e.byLink[ev.Link]; nb != nil {
+		if nb := e.byLink(ev.Link); nb != nil {
 			e.up.written(nb)
 		}
 	case Demand:
@@ -237,6 +237,16 @@ func (e *Engine) Wake() time.Time {
 		w = e.lastReady.Add(minWake)
 	}
 	return w
+}
+
+// byLink is the neighbour on link l, nil if none.
+func (e *Engine) byLink(l LinkID) *neighbour {
+	for i, id := range e.nbLinks {
+		if id == l {
+			return e.nbList[i]
+		}
+	}
+	return nil
 }
 
 // SelfID is our tracker id ("" without a session).
@@ -359,6 +369,9 @@ func (e *Engine) onPlaylist(ev PlaylistFetched, now time.Time) {
 		}
 		return
 	}
+	if e.target != ev.Target || (ev.Ended && !e.vod.ended) {
+		e.dirty = true
+	}
 	e.target = ev.Target
 	e.vodPlaylist(ev.Ended)
 	for _, en := range ev.Entries {
@@ -377,6 +390,7 @@ func (e *Engine) onPlaylist(ev PlaylistFetched, now time.Time) {
 			}
 			newEpoch = e.segs[e.order[n-1]].id.Epoch != en.Epoch
 		}
+		e.dirty = true
 		e.segs[en.Seq] = newSegment(en, now)
 		e.noRec++
 		e.heard(en.Seq, now)
@@ -397,6 +411,7 @@ func (e *Engine) onPlaylist(ev PlaylistFetched, now time.Time) {
 // when it leaves before the playlist's window does.
 func (e *Engine) evict(seq uint64) {
 	s := e.segs[seq]
+	e.dirty = true
 	if s == nil {
 		return
 	}
@@ -625,7 +640,12 @@ func (e *Engine) schedule(now time.Time) {
 	// over) and before that Wake, it would decide nothing new. The segments
 	// are the same without a look while the player plays on steadily
 	// (every other change to them comes with an event: dirty).
-	waiting := (e.planWake.IsZero() || now.Before(e.planWake)) && (e.nextBusy.IsZero() || now.Before(e.nextBusy))
+	beforeWake := e.planWake.IsZero() || now.Before(e.planWake)
+	waiting := beforeWake && (e.nextBusy.IsZero() || now.Before(e.nextBusy))
+	if !waiting && beforeWake && !e.dirty && !e.backoffsMatter(now) {
+		e.nextBusyAfter(now) // only back-offs ended, of neighbours with nothing left to ask
+		waiting = true
+	}
 	if !e.dirty && waiting && !e.vod.on && e.pl.Steady() && e.pl.Gen() == e.planGen {
 		return
 	}
@@ -660,10 +680,7 @@ func (e *Engine) schedule(now time.Time) {
 	e.lastSegs = append(e.lastSegs[:0], st.Segments...)
 	e.planWake = time.Time{}
 	if !e.nextBusy.IsZero() && !now.Before(e.nextBusy) { // a back-off ended: the next to end
-		e.nextBusy = time.Time{}
-		for _, nb := range e.nbList {
-			e.noteBusy(nb, now)
-		}
+		e.nextBusyAfter(now)
 	}
 	if len(st.Segments) == 0 && e.pending.len() == 0 {
 		return
@@ -681,6 +698,7 @@ func (e *Engine) schedule(now time.Time) {
 	st.InFlight = e.pending.appendTo(st.InFlight) // in order: map order must not reach the tie-breaks
 	mem.nbs, mem.pend = st.Neighbours, st.InFlight
 	plan := mem.sc.Schedule(st)
+	e.stats.Plans++
 	e.planWake, e.blocked = plan.Wake, plan.Blocked
 	for _, c := range plan.Cancels {
 		e.pending.del(pendKey{c.Seq, c.Piece, c.From})
@@ -722,6 +740,45 @@ type planMem struct {
 }
 
 var planMemory = sync.Pool{New: func() any { return new(planMem) }}
+
+// nextBusyAfter makes nextBusy the earliest back-off to end after now.
+func (e *Engine) nextBusyAfter(now time.Time) {
+	e.nextBusy, e.busySeen = time.Time{}, now
+	for _, nb := range e.nbList {
+		e.noteBusy(nb, now)
+	}
+}
+
+// backoffsMatter reports whether a neighbour whose back-off (REJECT
+// over_cap) ended since busySeen can change the plan: as for an
+// announcement, only if it serves us and holds a piece of a segment we
+// schedule that we neither hold nor asked for. Most back-offs end with
+// nothing left to ask (the pieces came from elsewhere meanwhile), and
+// skipping those plans took 1 in 5 plans off a virtual-time run (docs/benchmarks.md
+// "Cost of the virtual bench").
+func (e *Engine) backoffsMatter(now time.Time) bool {
+	for _, nb := range e.nbList {
+		if nb.busyUntil.After(now) || !nb.busyUntil.After(e.busySeen) {
+			continue // still backing off, or ended before
+		}
+		if !nb.hello || nb.upKbps == 0 || nb.chokesUs {
+			continue
+		}
+		for _, seq := range e.scheduled() {
+			s := e.segs[seq]
+			if s.rec == nil || s.complete {
+				continue
+			}
+			theirs := nb.have.Get(seq)
+			for i := range s.pieces() {
+				if theirs.Has(i) && !s.have.Has(i) && !e.pending.asked(seq, i) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
 
 // noteBusy keeps nextBusy the earliest end of a neighbour's back-off after now.
 func (e *Engine) noteBusy(nb *neighbour, now time.Time) {

@@ -29,8 +29,7 @@ func (e *Engine) onLinkUp(ev LinkUp, now time.Time) {
 	}
 	nb := newNeighbour(id, ev.Link, ev.Session, now)
 	e.nbs[id] = nb
-	e.byLink[ev.Link] = nb
-	e.nbList = append(e.nbList, nb)
+	e.nbList, e.nbLinks = append(e.nbList, nb), append(e.nbLinks, ev.Link)
 	kbps := uint32(min(e.cfg.UploadCapacity/1000, 1<<32-1))
 	if !e.uploads() {
 		kbps = 0
@@ -46,9 +45,8 @@ func (e *Engine) drop(nb *neighbour, why string) {
 	e.dirty = true // its requests go elsewhere
 	e.log.Debug("engine: neighbour gone", "peer", nb.id, "why", why)
 	delete(e.nbs, nb.id)
-	delete(e.byLink, nb.link)
 	if i := slices.Index(e.nbList, nb); i >= 0 {
-		e.nbList = slices.Delete(e.nbList, i, i+1)
+		e.nbList, e.nbLinks = slices.Delete(e.nbList, i, i+1), slices.Delete(e.nbLinks, i, i+1)
 	}
 	e.up.cancel(nb, nil, 0, 0)
 	e.pending.delFunc(func(k pendKey) bool { return k.from == nb.id })

@@ -290,8 +290,8 @@ func checkBounds(t *testing.T, e *Engine, step int) {
 	if len(e.segs) > 500*8 {
 		fail("%d segments", len(e.segs))
 	}
-	if len(e.nbs) > e.cfg.MaxNeighbours || len(e.nbs) != len(e.byLink) || len(e.nbs) != len(e.nbList) {
-		fail("neighbours: %d by id, %d by link, %d listed (max %d)", len(e.nbs), len(e.byLink), len(e.nbList), e.cfg.MaxNeighbours)
+	if len(e.nbs) > e.cfg.MaxNeighbours || len(e.nbs) != len(e.nbLinks) || len(e.nbs) != len(e.nbList) {
+		fail("neighbours: %d by id, %d by link, %d listed (max %d)", len(e.nbs), len(e.nbLinks), len(e.nbList), e.cfg.MaxNeighbours)
 	}
 	noRec := 0
 	for _, s := range e.segs {
@@ -304,7 +304,7 @@ func checkBounds(t *testing.T, e *Engine, step int) {
 	}
 	var queued int64
 	for _, nb := range e.nbList {
-		if e.nbs[nb.id] != nb || e.byLink[nb.link] != nb {
+		if e.nbs[nb.id] != nb || e.byLink(nb.link) != nb {
 			fail("neighbour %s indexed inconsistently", nb.id)
 		}
 		if len(nb.queue) > wire.MaxOutstanding {

@@ -21,6 +21,8 @@ type Stats struct {
 	BytesWasted int64
 	// Pushed counts pieces queued for subscribers without a request.
 	Pushed int64
+	// Plans counts the scheduler's plans: most of an engine's work.
+	Plans int64
 	// BadPieces counts pieces that failed verification (from anyone).
 	BadPieces  int64
 	Neighbours int

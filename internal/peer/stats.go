@@ -32,7 +32,9 @@ type Stats struct {
 	// or voided, or the segment had left our window (unverifiable: dropped).
 	BytesWasted int64 `json:"bytes_wasted"`
 	// BadPieces counts pieces that failed verification (from anyone).
-	BadPieces  int64 `json:"bad_pieces"`
+	BadPieces int64 `json:"bad_pieces"`
+	// Plans counts the scheduler's plans (engine.Stats.Plans).
+	Plans      int64 `json:"plans"`
 	Neighbours int   `json:"neighbours"`
 	// Complete is the number of complete segments held in the window.
 	Complete int `json:"complete"`
@@ -67,7 +69,7 @@ func (p *Peer) Stats() Stats {
 // shell's: see setCDN) and latency samples.
 func StatsOf(cs engine.Stats, peerID string) Stats {
 	return Stats{PeerID: peerID, BytesP2P: cs.BytesP2P, BytesUp: cs.BytesUp, BytesDup: cs.BytesDup,
-		BytesWasted: cs.BytesWasted, BadPieces: cs.BadPieces, Neighbours: cs.Neighbours,
+		BytesWasted: cs.BytesWasted, BadPieces: cs.BadPieces, Neighbours: cs.Neighbours, Plans: cs.Plans,
 		Complete: cs.Complete, Player: cs.Player, EdgePieces: cs.EdgePieces, VOD: cs.VOD, VODHeld: cs.VODHeld, Position: cs.Position}
 }
 
