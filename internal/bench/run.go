@@ -64,7 +64,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		var measured float64
 		var err error
 		if cfg.Clock == ClockVirtual {
-			rr, measured, err = runVirtual(cfg, mode, specs)
+			rr, measured, err = runVirtual(ctx, cfg, mode, specs)
 		} else {
 			rr, measured, err = runOnce(ctx, cfg, clk, mode, specs)
 		}

@@ -101,3 +101,14 @@ func TestVirtualPartitions(t *testing.T) {
 		})
 	}
 }
+
+// TestVirtualCancelled: a virtual run stops at its next second of stream
+// when its context ends (Ctrl-C, SIGTERM), without a report.
+func TestVirtualCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	rep, err := Run(ctx, Config{Clock: ClockVirtual, Peers: 5, Duration: 10 * time.Second})
+	if !errors.Is(err, context.Canceled) || rep != nil {
+		t.Fatalf("cancelled run: report %v, err %v", rep != nil, err)
+	}
+}

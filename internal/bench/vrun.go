@@ -2,6 +2,7 @@ package bench
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -58,7 +59,7 @@ type vrun struct {
 // core (internal/engine) and the same tracker core (internal/swarm) as
 // production, as discrete events on the partitions' queues (vpart.go). It
 // returns the run's report and the stream's bitrate.
-func runVirtual(cfg Config, mode string, specs []viewerSpec) (*RunReport, float64, error) {
+func runVirtual(ctx context.Context, cfg Config, mode string, specs []viewerSpec) (*RunReport, float64, error) {
 	wallStart := time.Now()
 	// Millions of short-lived events: collect garbage less often (memory is
 	// what a large run has to spare, not CPU).
@@ -117,6 +118,9 @@ func runVirtual(cfg Config, mode string, specs []viewerSpec) (*RunReport, float6
 		return n
 	}
 	for el := time.Second; el <= cfg.Duration; el += time.Second {
+		if err := ctx.Err(); err != nil {
+			return nil, 0, err // interrupted: no report of part of a run
+		}
 		r.runUntil(int64(el))
 		edgeMedia, cdn := r.edgeBytes()
 		p2p := p2pTotal()
