@@ -31,6 +31,10 @@ type Config struct {
 	// Tick, if set, re-runs the decisions at least this often (the real-time
 	// shell uses 50 ms); zero wakes only when something is due.
 	Tick time.Duration
+	// PlanGap: while the player plays on, plans are made at most this often
+	// (default DefaultPlanGap); negative: every plan at once (tests that
+	// hold time still).
+	PlanGap time.Duration
 	// NoDeliverData: Deliver carries no bytes (a bench that only counts).
 	NoDeliverData bool
 	// ReportPieces: emit Verified for every piece stored.
@@ -52,6 +56,9 @@ func (c Config) withDefaults() Config {
 	}
 	c.VOD = c.VOD.withDefaults()
 	c.Player.Start = c.VOD.Start
+	if c.PlanGap == 0 {
+		c.PlanGap = DefaultPlanGap
+	}
 	if c.MaxNeighbours <= 0 {
 		c.MaxNeighbours = 32
 	}

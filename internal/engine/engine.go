@@ -28,6 +28,13 @@ const (
 	minWake        = time.Millisecond       // the earliest Wake after a Ready
 )
 
+// DefaultPlanGap is Config.PlanGap's default: while the player plays on,
+// the inputs of 10 ms wait for one plan. A piece's hop through the swarm
+// takes 0.2–0.3 s and the urgent window is 0.5–1.5 s, so no decision that
+// matters waits long, and a third of the plans go (docs/benchmarks.md
+// "Cost of the virtual bench"). Starting or stalled, a plan is made at once.
+const DefaultPlanGap = 10 * time.Millisecond
+
 // Engine is the viewer core. The zero value is not usable: call New. It is
 // not safe for concurrent use: one goroutine (or one simulation) drives it.
 type Engine struct {
@@ -69,6 +76,7 @@ type Engine struct {
 	lastReady          time.Time
 	// The last plan's inputs that change without an event: see schedule.
 	dirty    bool
+	lastPlan time.Time
 	lastSegs []scheduler.Segment
 	nextBusy time.Time
 	busySeen time.Time           // back-offs ended by then were looked at
@@ -113,6 +121,11 @@ func New(cfg Config, now time.Time) *Engine {
 func (e *Engine) Step(now time.Time, ev Event) {
 	if f, ok := ev.(FrameReceived); ok { // most events: one lookup
 		nb := e.byLink(f.Link)
+		if r, ok := f.Msg.(wire.Reject); ok && nb != nil && r.Reason == wire.ReasonOverCap {
+			e.onFrame(nb, r, now) // what it changes is known once it is applied
+			e.dirty = e.dirty || e.rejectMatters(nb, r, now)
+			return
+		}
 		e.dirty = e.dirty || changesPlan(e, nb, f.Msg, now)
 		if nb != nil {
 			e.onFrame(nb, f.Msg, now)
@@ -676,6 +689,14 @@ func (e *Engine) schedule(now time.Time) {
 	if same && waiting {
 		return
 	}
+	if gap := e.lastPlan.Add(e.cfg.PlanGap); e.pl.Steady() && now.Before(gap) {
+		e.dirty = true // planned at gap, with whatever else comes until then
+		if e.planWake.IsZero() || gap.Before(e.planWake) {
+			e.planWake = gap
+		}
+		return
+	}
+	e.lastPlan = now
 	e.dirty = false
 	e.lastSegs = append(e.lastSegs[:0], st.Segments...)
 	e.planWake = time.Time{}

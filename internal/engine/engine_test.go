@@ -956,3 +956,75 @@ func TestBlockedPieceAskedOnArrival(t *testing.T) {
 		t.Errorf("after one piece arrived: requested %v, want the one piece left waiting (first %v)", next, first)
 	}
 }
+
+// While the player plays on, a plan follows the last one by the plan gap at
+// the earliest: an announcement right after a plan is asked for at the gap
+// (the Wake), not lost and not before. Starting, every plan is at once
+// (start above fetched its segment with no gap).
+func TestPlanGap(t *testing.T) {
+	cfg := testConfig()
+	cfg.PlanGap = 0 // the default
+	w := newWorld(t, cfg)
+	w.start()
+	if !w.e.pl.Steady() {
+		t.Fatal("the player should play on after start")
+	}
+	w.now = w.now.Add(time.Second)
+	w.connect("b", lb, staller, true)
+	planned := w.e.lastPlan
+	if !planned.Equal(w.now) {
+		t.Fatalf("the link coming up planned at %v, want now %v", planned, w.now)
+	}
+	w.announce(lb, farSeq-1)
+	if got := sentOf[wire.Request](w.pump(), lb); len(got) != 0 {
+		t.Fatalf("requested %v within the gap of the last plan", got)
+	}
+	if got, want := w.e.Wake(), planned.Add(DefaultPlanGap); !got.Equal(want) {
+		t.Fatalf("Wake %v after the gap's plan was put off, want %v", got.Sub(planned), want.Sub(planned))
+	}
+	w.now = w.e.Wake()
+	if got := requested(sentOf[wire.Request](w.pump(), lb), farSeq-1); len(got) == 0 {
+		t.Fatal("nothing requested at the end of the gap")
+	}
+}
+
+// A REJECT over_cap plans again only when a refused piece has another holder
+// that could take it now; with none the plan would decide nothing, so none
+// is made, and the next is no later than the segment's urgent moment.
+func TestRejectOverCapPlans(t *testing.T) {
+	for _, other := range []bool{true, false} {
+		t.Run(map[bool]string{true: "other holder", false: "no other holder"}[other], func(t *testing.T) {
+			w := newWorld(t, noUpload())
+			w.start()
+			w.connect("b", lb, staller, true)
+			w.connect("c", lc, staller, true)
+			w.announce(lb, farSeq)
+			got := requested(sentOf[wire.Request](w.pump(), lb), farSeq)
+			if len(got) == 0 {
+				t.Fatal("nothing requested of b")
+			}
+			p := got[0]
+			if other { // asked of b already: no plan for this
+				w.frame(lc, wire.Have{Segment: segID(farSeq), First: uint32(p), Count: 1})
+				w.pump()
+			}
+			plans := w.e.stats.Plans
+			w.frame(lb, wire.Reject{Segment: segID(farSeq), First: uint32(p), Count: 1, Reason: wire.ReasonOverCap})
+			acts := w.pump()
+			fromC := requested(sentOf[wire.Request](acts, lc), farSeq)
+			if other {
+				if !slices.Equal(fromC, []int{p}) {
+					t.Errorf("after b refused piece %d: asked c for %v, want it", p, fromC)
+				}
+				return
+			}
+			if w.e.stats.Plans != plans || len(fromC) != 0 {
+				t.Errorf("%d plans (asked c for %v) after a refusal nobody else could take", w.e.stats.Plans-plans, fromC)
+			}
+			dl, _ := w.e.deadline(w.e.segs[farSeq])
+			if ua := dl.Add(-w.e.urgent); w.e.Wake().After(ua) {
+				t.Errorf("Wake %v after the refused piece's urgent moment %v", w.e.Wake(), ua)
+			}
+		})
+	}
+}

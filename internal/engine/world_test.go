@@ -67,7 +67,8 @@ func playlist(from, to uint64) PlaylistFetched {
 }
 
 func testConfig() Config {
-	return Config{Stream: testStream, Rendition: testRend, Swarm: true, UploadCapacity: 5_000_000}
+	// Time stands still between a test's frames: every plan at once.
+	return Config{Stream: testStream, Rendition: testRend, Swarm: true, UploadCapacity: 5_000_000, PlanGap: -1}
 }
 
 // fakePeer is a neighbour on the other end of a link, played by the test.
