@@ -32,7 +32,7 @@ const (
 // the inputs of 10 ms wait for one plan. A piece's hop through the swarm
 // takes 0.2–0.3 s and the urgent window is 0.5–1.5 s, so no decision that
 // matters waits long, and a third of the plans go (docs/benchmarks.md
-// "Cost of the virtual bench"). Starting or stalled, a plan is made at once.
+// "Fewer plans"). Starting or stalled, a plan is made at once.
 const DefaultPlanGap = 10 * time.Millisecond
 
 // Engine is the viewer core. The zero value is not usable: call New. It is
@@ -691,9 +691,7 @@ func (e *Engine) schedule(now time.Time) {
 	}
 	if gap := e.lastPlan.Add(e.cfg.PlanGap); e.pl.Steady() && now.Before(gap) {
 		e.dirty = true // planned at gap, with whatever else comes until then
-		if e.planWake.IsZero() || gap.Before(e.planWake) {
-			e.planWake = gap
-		}
+		e.planBy(gap)
 		return
 	}
 	e.lastPlan = now
@@ -761,6 +759,13 @@ type planMem struct {
 }
 
 var planMemory = sync.Pool{New: func() any { return new(planMem) }}
+
+// planBy brings the next plan's Wake forward to t if it is later.
+func (e *Engine) planBy(t time.Time) {
+	if e.planWake.IsZero() || t.Before(e.planWake) {
+		e.planWake = t
+	}
+}
 
 // nextBusyAfter makes nextBusy the earliest back-off to end after now.
 func (e *Engine) nextBusyAfter(now time.Time) {

@@ -205,7 +205,7 @@ func (e *Engine) announcementMatters(nb *neighbour, id wire.SegmentID, first, co
 	if s.rec == nil || s.complete || s.id.Epoch != id.Epoch {
 		return false
 	}
-	if nb != nil && nb.hello && (nb.upKbps == 0 || nb.chokesUs || now.Before(nb.busyUntil)) {
+	if nb != nil && nb.hello && !nb.servesNow(now) {
 		return false
 	}
 	if count < 0 {
@@ -226,8 +226,8 @@ func (e *Engine) announcementMatters(nb *neighbour, id wire.SegmentID, first, co
 // (the edge takes what the swarm refused). Otherwise the plan would wait
 // for a holder as before, and the next plan is no later than the
 // segment's urgent moment. Half the plans at 500 viewers followed a
-// REJECT, and a third of those decided nothing (docs/benchmarks.md "Cost
-// of the virtual bench").
+// REJECT, and a third of those decided nothing (docs/benchmarks.md "Fewer
+// plans").
 func (e *Engine) rejectMatters(nb *neighbour, r wire.Reject, now time.Time) bool {
 	s := e.segs[r.Segment.Seq]
 	if s == nil || s.rec == nil || s.complete || s.id.Epoch != r.Segment.Epoch {
@@ -246,14 +246,12 @@ func (e *Engine) rejectMatters(nb *neighbour, r wire.Reject, now time.Time) bool
 			continue
 		}
 		for _, o := range e.nbList {
-			if o != nb && o.hello && o.upKbps > 0 && !o.chokesUs && !now.Before(o.busyUntil) && o.have.Get(s.id.Seq).Has(i) {
+			if o != nb && o.hello && o.servesNow(now) && o.have.Get(s.id.Seq).Has(i) {
 				return true
 			}
 		}
 	}
-	if e.planWake.IsZero() || ua.Before(e.planWake) {
-		e.planWake = ua
-	}
+	e.planBy(ua)
 	return false
 }
 

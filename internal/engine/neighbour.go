@@ -76,6 +76,12 @@ func newNeighbour(id string, l LinkID, s SessionID, now time.Time) *neighbour {
 }
 
 // schedView is nb as the scheduler sees it.
+// servesNow reports whether nb would take a request from us now: it
+// uploads, does not choke us and is not backing us off.
+func (nb *neighbour) servesNow(now time.Time) bool {
+	return nb.upKbps > 0 && !nb.chokesUs && !now.Before(nb.busyUntil)
+}
+
 func (nb *neighbour) schedView(now time.Time) scheduler.Neighbour {
 	return scheduler.Neighbour{
 		ID: nb.id, Have: nb.have, Throughput: nb.tput, RTT: nb.rtt,
