@@ -35,6 +35,10 @@ type Config struct {
 	// (default DefaultPlanGap); negative: every plan at once (tests that
 	// hold time still).
 	PlanGap time.Duration
+	// StartGrace: how long the start segment's pieces asked of neighbours
+	// may take before the edge sends them (default DefaultStartGrace;
+	// negative: the start segment comes from the edge, as in CDN-only).
+	StartGrace time.Duration
 	// NoDeliverData: Deliver carries no bytes (a bench that only counts).
 	NoDeliverData bool
 	// ReportPieces: emit Verified for every piece stored.
@@ -58,6 +62,9 @@ func (c Config) withDefaults() Config {
 	c.Player.Start = c.VOD.Start
 	if c.PlanGap == 0 {
 		c.PlanGap = DefaultPlanGap
+	}
+	if c.StartGrace == 0 {
+		c.StartGrace = DefaultStartGrace
 	}
 	if c.MaxNeighbours <= 0 {
 		c.MaxNeighbours = 32

@@ -93,6 +93,7 @@ type Engine struct {
 	// joined is when New ran; startLogged once logStart has logged.
 	joined      time.Time
 	startLogged bool
+	start       start
 }
 
 // New returns an engine that joined at now.
@@ -683,6 +684,7 @@ func (e *Engine) schedule(now time.Time) {
 		st.Policy.Urgent = e.edgeT.urgent(size)
 	}
 	e.urgent = st.Policy.Urgent
+	e.startFromSwarm(&st, now)
 	same := !e.dirty && slices.EqualFunc(st.Segments, e.lastSegs, func(a, b scheduler.Segment) bool {
 		return a.Seq == b.Seq && a.Deadline.Equal(b.Deadline)
 	})
@@ -735,17 +737,20 @@ func (e *Engine) schedule(now time.Time) {
 		e.fetchEdge(r, now)
 	}
 	for _, r := range plan.Requests {
-		nb, s := e.nbs[r.From], e.segs[r.Seq]
-		if nb == nil || s == nil {
-			continue
+		if nb, s := e.nbs[r.From], e.segs[r.Seq]; nb != nil && s != nil {
+			e.request(nb, s, r.First, r.Count, now)
 		}
-		for c := 0; c < r.Count; c += wire.MaxRequestPieces {
-			n := min(wire.MaxRequestPieces, r.Count-c)
-			e.send(nb, wire.Request{Segment: s.id, First: uint32(r.First + c), Count: uint32(n)})
-		}
-		for i := r.First; i < r.First+r.Count; i++ {
-			e.pending.add(pendKey{r.Seq, i, nb.id}, now)
-		}
+	}
+}
+
+// request asks nb for pieces [first, first+count) of s.
+func (e *Engine) request(nb *neighbour, s *segment, first, count int, now time.Time) {
+	for c := 0; c < count; c += wire.MaxRequestPieces {
+		n := min(wire.MaxRequestPieces, count-c)
+		e.send(nb, wire.Request{Segment: s.id, First: uint32(first + c), Count: uint32(n)})
+	}
+	for i := first; i < first+count; i++ {
+		e.pending.add(pendKey{s.id.Seq, i, nb.id}, now)
 	}
 }
 
