@@ -35,11 +35,12 @@ func (e *Engine) startFromSwarm(st *scheduler.State, now time.Time) {
 			return
 		}
 		head, ok := e.pl.Playhead()
-		if s := e.segs[head]; !ok || s == nil || s.rec == nil || s.complete {
+		first := e.segs[head]
+		if !ok || first == nil || first.rec == nil || first.complete {
 			return // not yet: no record to ask by
 		}
 		sp.decided, sp.seq = true, head
-		if e.askStart(e.segs[head], now) {
+		if e.askStart(first, now) {
 			sp.until = now.Add(e.cfg.StartGrace)
 		}
 	}
