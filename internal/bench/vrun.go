@@ -374,6 +374,21 @@ func (r *vrun) welcome(v *vviewer, id string, w signalling.Welcome) {
 			r.dial(v, n.PeerID)
 		}
 	}
+	v.statsLater(v.sess)
+}
+
+// statsLater sends the tracker v's stats every peer.DefaultStatsInterval of
+// session sess, as a real peer's session does (the tracker acts on them:
+// seeders' shown upload, refills).
+func (v *vviewer) statsLater(sess engine.SessionID) {
+	v.at(v.p.q.now+int64(peer.DefaultStatsInterval), func() {
+		if !v.watching() || v.sess != sess || v.id == "" {
+			return
+		}
+		m := peer.TrackerStats(v.stats())
+		v.trackerHandle(&m)
+		v.statsLater(sess)
+	})
 }
 
 // dial opens a link from v to the viewer named id, as an emulated Dial (no

@@ -43,6 +43,11 @@ var (
 // DefaultTick is Config.Tick's default: the decisions run at least this often.
 const DefaultTick = 50 * time.Millisecond
 
+// DefaultStatsInterval is Config.StatsInterval's default. The tracker acts on stats:
+// seeders show their upload by them, and a member below its join target is given
+// neighbours on them.
+const DefaultStatsInterval = 2 * time.Second
+
 // NewDialerFunc builds the transport for one tracker session: id is the peer id
 // the tracker assigned, signal relays signalling to the tracker.
 type NewDialerFunc func(id string, signal transport.SignalFunc) (transport.Dialer, error)
@@ -109,7 +114,7 @@ type Config struct {
 	VOD engine.VODConfig
 	// Tick is the scheduler's heartbeat (default 50 ms); it also runs on every event.
 	Tick time.Duration
-	// StatsInterval is how often stats go to the tracker (default 2 s).
+	// StatsInterval is how often stats go to the tracker (default DefaultStatsInterval).
 	StatsInterval time.Duration
 	// ProxyWait bounds how long the proxy waits for a segment before it falls
 	// back to the edge (default 2 × target duration, at least 4 s).
@@ -211,7 +216,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.Tick = DefaultTick
 	}
 	if c.StatsInterval <= 0 {
-		c.StatsInterval = 2 * time.Second
+		c.StatsInterval = DefaultStatsInterval
 	}
 	if c.MaxNeighbours <= 0 {
 		c.MaxNeighbours = 32

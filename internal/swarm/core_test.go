@@ -373,3 +373,49 @@ func TestDeterministic(t *testing.T) {
 		t.Fatal("the seed changes nothing: neighbour sampling ignores Config.Rand")
 	}
 }
+
+// A burst of joiners 10 ms apart: the ramp keeps the first peers' free slots for
+// later joiners, so the last joiner is linked to peers that joined long before it,
+// and a joiner that found fewer open slots than its join target is topped up on its
+// next stats.
+func TestJoinBurstMixesAgesAndStatsRefill(t *testing.T) {
+	w := newWorld(t, 3, Config{MaxNeighbours: 8}) // join target 4
+	at := t0
+	var short string
+	for i := range 40 {
+		at = at.Add(10 * time.Millisecond)
+		id := fmt.Sprintf("p%02d", i)
+		wel, outs, err := w.c.Join(at, demo, Peer{ID: id, Addr: fmt.Sprintf("10.0.%d.1", i), UploadCapacity: 1e6})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.deliver(outs)
+		w.nbrs[id] = map[string]bool{}
+		for _, n := range wel.Neighbours {
+			w.nbrs[id][n.PeerID] = n.Initiator
+		}
+	}
+	w.check()
+	for i := range 40 {
+		if id := fmt.Sprintf("p%02d", i); short == "" && len(w.nbrs[id]) < 4 {
+			short = id
+		}
+	}
+	oldest := "p39"
+	for n := range w.nbrs["p39"] {
+		oldest = min(oldest, n)
+	}
+	if oldest > "p29" {
+		t.Errorf("the last joiner's oldest neighbour is %s: every neighbour joined within 100 ms of it", oldest)
+	}
+	if short == "" {
+		t.Fatal("every peer reached its join target: the burst did not test the refill")
+	}
+	have := len(w.nbrs[short])
+	outs := w.c.Handle(at.Add(2*time.Second), demo, short, &signalling.Stats{})
+	w.deliver(outs)
+	w.check()
+	if got := len(w.nbrs[short]); got < 4 || got <= have {
+		t.Errorf("%s had %d neighbours, %d after its stats: want at least the join target (4)", short, have, got)
+	}
+}

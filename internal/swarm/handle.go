@@ -61,6 +61,14 @@ func (c *Core) stats(now time.Time, k SwarmKey, from string, m *signalling.Stats
 	}
 	defer sw.mu.Unlock()
 	outs := c.showUpload(now, k, sw, from, m.BytesUp)
+	// A member below its join target (it joined when few peers took links, or lost
+	// neighbours that had no replacement then) is topped up: with linkRamp a burst of
+	// joiners finds fewer open slots than it wants, and the stats every 2 s are what
+	// comes back to the tracker from every member.
+	if add, more := c.refill(now, k, from); len(add) > 0 {
+		outs = append(outs, more...)
+		outs = append(outs, Out{Swarm: k, To: from, Msg: &signalling.Neighbours{Add: add}})
+	}
 	if m.Position != nil {
 		outs = append(outs, c.reposition(now, k, from, *m.Position)...)
 	}

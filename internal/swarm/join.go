@@ -43,7 +43,7 @@ func (c *Core) Join(now time.Time, k SwarmKey, p Peer) (signalling.Welcome, []Ou
 		return signalling.Welcome{}, nil, fmt.Errorf("swarm: add peer: %w", err)
 	}
 	sw.add(p)
-	nbrs, outs := c.link(k, p, nil, joinTarget(p.Limit))
+	nbrs, outs := c.link(now, k, p, nil, joinTarget(p.Limit))
 	if nbrs == nil {
 		nbrs = []signalling.Neighbour{} // "neighbours": [] on the wire, never null
 	}
@@ -69,9 +69,10 @@ func bound(pol signalling.Policy) int {
 	return pol.Neighbours
 }
 
-// link chooses up to want new neighbours for p among the open peers, links them and
-// returns p's side of the new links and the "add" for each new neighbour.
-func (c *Core) link(k SwarmKey, p Peer, skip map[string]bool, want int) ([]signalling.Neighbour, []Out) {
+// link chooses up to want new neighbours for p among the open peers that take a link
+// at now, links them and returns p's side of the new links and the "add" for each new
+// neighbour.
+func (c *Core) link(now time.Time, k SwarmKey, p Peer, skip map[string]bool, want int) ([]signalling.Neighbour, []Out) {
 	if want <= 0 {
 		return nil, nil
 	}
@@ -80,7 +81,7 @@ func (c *Core) link(k SwarmKey, p Peer, skip map[string]bool, want int) ([]signa
 		return nil, nil // no neighbours now; refills and later joiners make up for it
 	}
 	c.rmu.Lock()
-	chosen := choose(p, cands, skip, want, c.rnd)
+	chosen := choose(p, cands, skip, want, c.rnd, now)
 	c.rmu.Unlock()
 	return c.linkChosen(k, p, chosen)
 }
@@ -104,7 +105,7 @@ func (c *Core) linkChosen(k SwarmKey, p Peer, chosen []Peer) ([]signalling.Neigh
 
 // refill links peer id to new neighbours up to its join target and returns them, with
 // the "add" for each new neighbour.
-func (c *Core) refill(k SwarmKey, id string) ([]signalling.Neighbour, []Out) {
+func (c *Core) refill(now time.Time, k SwarmKey, id string) ([]signalling.Neighbour, []Out) {
 	if !c.Policy(k.Stream).P2PEnabled {
 		return nil, nil
 	}
@@ -124,5 +125,5 @@ func (c *Core) refill(k SwarmKey, id string) ([]signalling.Neighbour, []Out) {
 	for _, n := range current {
 		skip[n] = true
 	}
-	return c.link(k, p, skip, want)
+	return c.link(now, k, p, skip, want)
 }

@@ -38,7 +38,7 @@ func (c *Core) leaveLocked(now time.Time, k SwarmKey, sw *swarm, id string) ([]O
 		return outs, fmt.Errorf("swarm: remove peer: %w", err)
 	}
 	for _, n := range nbrs {
-		add, more := c.refill(k, n)
+		add, more := c.refill(now, k, n)
 		outs = append(outs, more...)
 		outs = append(outs, Out{Swarm: k, To: n, Msg: &signalling.Neighbours{Add: add, Remove: []string{id}}})
 	}

@@ -2,9 +2,11 @@ package swarm
 
 import (
 	"cmp"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
+	"time"
 )
 
 // Neighbour choice. A peer's Limit is the policy bound for peers with at least the swarm's
@@ -33,6 +35,22 @@ func peerLimit(capacity, mean int64, bound int) int {
 
 // joinTarget is how many neighbours the tracker gives a peer on its own initiative.
 func joinTarget(limit int) int { return (limit + 1) / 2 }
+
+// linkRamp paces the links a peer is given beyond its join target: one per linkRamp
+// of its age. Without it the free half of a newcomer's slots is taken by the next
+// few joiners (at 150 joins/s every slot is gone within ~100 ms), so a joiner's
+// neighbours are all 0–120 ms older than it and none holds the segment it starts on;
+// with it the slots of peers that have played for a while stay open for later
+// joiners (docs/tracker.md "Tuning history").
+const linkRamp = 300 * time.Millisecond
+
+// takes reports whether c may be given another link at now (zero: no ramp).
+func takes(c Peer, now time.Time) bool {
+	if c.Degree >= c.Limit {
+		return false
+	}
+	return now.IsZero() || c.Degree < joinTarget(c.Limit)+int(now.Sub(c.Joined)/linkRamp)
+}
 
 // initiates reports whether a sends the WebRTC offer to b: the later joiner does, ties
 // broken by id, so both sides compute opposite answers.
@@ -116,15 +134,37 @@ func positionTier(p, c Peer) int {
 	return min(positionTiers-2, int(d/positionStep))
 }
 
-// choose picks up to want peers for p among cands, skipping p itself and ids in skip.
-func choose(p Peer, cands []Peer, skip map[string]bool, want int, rnd *rand.Rand) []Peer {
+// choose picks up to want peers for p among cands that take a link at now, skipping p
+// itself and ids in skip. If the ramp (takes) leaves fewer than half of want, the rest
+// of that half comes from any peer below its limit: a small or young swarm does not
+// leave a joiner alone until its stats refill it. Viewers of a title are chosen by
+// position, without the ramp: what a neighbour holds depends on where it plays, not on
+// how long it has.
+func choose(p Peer, cands []Peer, skip map[string]bool, want int, rnd *rand.Rand, now time.Time) []Peer {
+	if !p.PosAt.IsZero() {
+		now = time.Time{}
+	}
+	out := pick(p, cands, skip, want, rnd, now)
+	if floor := (want + 1) / 2; len(out) < floor && !now.IsZero() {
+		more := make(map[string]bool, len(skip)+len(out))
+		maps.Copy(more, skip)
+		for _, c := range out {
+			more[c.ID] = true
+		}
+		out = append(out, pick(p, cands, more, floor-len(out), rnd, time.Time{})...)
+	}
+	return out
+}
+
+// pick is choose without the floor.
+func pick(p Peer, cands []Peer, skip map[string]bool, want int, rnd *rand.Rand, now time.Time) []Peer {
 	if want <= 0 {
 		return nil
 	}
 	var tiers [3 * positionTiers][]Peer // by locality, then by position
 	me := nearOf(p)
 	for _, c := range cands {
-		if c.ID == p.ID || skip[c.ID] || c.Degree >= c.Limit {
+		if c.ID == p.ID || skip[c.ID] || !takes(c, now) {
 			continue
 		}
 		l := me.rank(c)*positionTiers + positionTier(p, c)

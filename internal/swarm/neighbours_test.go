@@ -42,7 +42,7 @@ func TestChooseLocalityFirst(t *testing.T) {
 		{"nothing wanted", me, 0, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := choose(tc.me, cands, nil, tc.want, rnd)
+			got := choose(tc.me, cands, nil, tc.want, rnd, time.Time{})
 			if len(got) != len(tc.out) {
 				t.Fatalf("got %v, want %v", ids(got), tc.out)
 			}
@@ -71,7 +71,7 @@ func TestChooseMixesCapacities(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(3, 4))
 	strongest, notTop := 0, 0
 	for range 200 {
-		got := choose(Peer{ID: "me"}, cands, map[string]bool{"p19": true}, 4, rnd)
+		got := choose(Peer{ID: "me"}, cands, map[string]bool{"p19": true}, 4, rnd, time.Time{})
 		if len(got) != 4 {
 			t.Fatalf("got %d", len(got))
 		}
@@ -136,7 +136,7 @@ func TestChoosePositionNear(t *testing.T) {
 		at("ahead-12s", 212, t0.Add(time.Minute)),
 	}
 	rnd := rand.New(rand.NewPCG(1, 2))
-	got := ids(choose(me, cands, nil, 5, rnd))
+	got := ids(choose(me, cands, nil, 5, rnd, time.Time{}))
 	want := []string{"ahead-5s", "ahead-12s", "behind-8s", "far-ahead", "live"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("got %v, want %v", got, want)
@@ -145,7 +145,34 @@ func TestChoosePositionNear(t *testing.T) {
 		t.Fatalf("Ahead = %v %v, want 5 true", d, ok)
 	}
 	// A live viewer: every candidate in one tier, the strongest first as ever.
-	if got := choose(Peer{ID: "x", Addr: "10.0.0.9"}, cands, nil, 1, rnd); got[0].ID != "live" {
+	if got := choose(Peer{ID: "x", Addr: "10.0.0.9"}, cands, nil, 1, rnd, time.Time{}); got[0].ID != "live" {
 		t.Fatalf("live viewer got %v, want the strongest", ids(got))
+	}
+}
+
+func TestTakesRampsLinksBeyondTheJoinTarget(t *testing.T) {
+	joined := time.Unix(1000, 0)
+	p := Peer{ID: "p", Limit: 10, Joined: joined} // join target 5
+	for _, tc := range []struct {
+		degree int
+		age    time.Duration
+		want   bool
+	}{
+		{4, 0, true},             // below the join target: always
+		{5, 0, false},            // the target reached: not at once
+		{5, linkRamp - 1, false}, //
+		{5, linkRamp, true},      // one more per linkRamp of age
+		{6, linkRamp, false},     //
+		{9, 5 * linkRamp, true},  //
+		{10, time.Hour, false},   // never beyond the limit
+	} {
+		p.Degree = tc.degree
+		if got := takes(p, joined.Add(tc.age)); got != tc.want {
+			t.Errorf("degree %d, age %v: takes = %v, want %v", tc.degree, tc.age, got, tc.want)
+		}
+	}
+	p.Degree = 9
+	if !takes(p, time.Time{}) {
+		t.Error("no time given: the limit alone should count")
 	}
 }

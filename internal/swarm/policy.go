@@ -33,7 +33,7 @@ func (c *Core) SetPolicy(now time.Time, stream string, p signalling.Policy) []Ou
 		for _, m := range sw.members {
 			outs = append(outs, Out{Swarm: k, To: m.ID, Msg: &p})
 		}
-		outs = append(outs, c.applyPolicyLocked(k, sw, p)...)
+		outs = append(outs, c.applyPolicyLocked(now, k, sw, p)...)
 		outs = append(outs, c.reseedLocked(k, sw, p.P2PEnabled)...)
 		sw.mu.Unlock()
 	}
@@ -41,7 +41,7 @@ func (c *Core) SetPolicy(now time.Time, stream string, p signalling.Policy) []Ou
 }
 
 // applyPolicyLocked brings the links of swarm k in line with p. sw must be locked.
-func (c *Core) applyPolicyLocked(k SwarmKey, sw *swarm, p signalling.Policy) []Out {
+func (c *Core) applyPolicyLocked(now time.Time, k SwarmKey, sw *swarm, p signalling.Policy) []Out {
 	st, err := c.store.Swarm(c.ctx, k)
 	if err != nil {
 		return nil
@@ -73,7 +73,7 @@ func (c *Core) applyPolicyLocked(k SwarmKey, sw *swarm, p signalling.Policy) []O
 		return outs
 	}
 	for _, m := range members {
-		add, more := c.refill(k, m.ID)
+		add, more := c.refill(now, k, m.ID)
 		outs = append(outs, more...)
 		if len(add) > 0 {
 			outs = append(outs, Out{Swarm: k, To: m.ID, Msg: &signalling.Neighbours{Add: add}})

@@ -49,7 +49,7 @@ func (c *Core) reposition(now time.Time, k SwarmKey, id string, pos float64) []O
 		return nil
 	}
 	c.rmu.Lock()
-	chosen := choose(p, cands, skip, joinTarget(p.Limit), c.rnd)
+	chosen := choose(p, cands, skip, joinTarget(p.Limit), c.rnd, now)
 	c.rmu.Unlock()
 	var near []Peer
 	for _, q := range chosen {
@@ -75,7 +75,7 @@ func (c *Core) reposition(now time.Time, k SwarmKey, id string, pos float64) []O
 		outs = append(outs, Out{Swarm: k, To: id, Msg: &signalling.Neighbours{Add: add}})
 	}
 	for _, n := range drop { // a dropped neighbour refills as after a leave
-		add, more := c.refill(k, n)
+		add, more := c.refill(now, k, n)
 		outs = append(outs, more...)
 		if len(add) > 0 {
 			outs = append(outs, Out{Swarm: k, To: n, Msg: &signalling.Neighbours{Add: add}})

@@ -101,7 +101,7 @@ func (c *Core) Settle(now time.Time, k SwarmKey) []Out {
 		if len(gone) == 0 {
 			continue
 		}
-		add, more := c.refill(k, id)
+		add, more := c.refill(now, k, id)
 		outs = append(outs, more...)
 		outs = append(outs, Out{Swarm: k, To: id, Msg: &signalling.Neighbours{Add: add, Remove: gone}})
 	}
