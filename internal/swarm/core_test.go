@@ -45,17 +45,22 @@ func newWorld(t *testing.T, seed uint64, cfg Config) *world {
 func (w *world) tick() time.Time { w.now = w.now.Add(time.Second); return w.now }
 
 func (w *world) joinErr(id, addr string, up int64) (signalling.Welcome, error) {
-	wel, outs, err := w.c.Join(w.tick(), demo, Peer{ID: id, Addr: addr, UploadCapacity: up})
+	return w.joinAt(w.tick(), Peer{ID: id, Addr: addr, UploadCapacity: up})
+}
+
+// joinAt joins p at now and records its welcome as the client would.
+func (w *world) joinAt(now time.Time, p Peer) (signalling.Welcome, error) {
+	wel, outs, err := w.c.Join(now, demo, p)
 	if err != nil {
 		return wel, err
 	}
 	w.deliver(outs)
 	w.log = append(w.log, wel)
-	w.nbrs[id] = map[string]bool{}
+	w.nbrs[p.ID] = map[string]bool{}
 	for _, n := range wel.Neighbours {
-		w.nbrs[id][n.PeerID] = n.Initiator
+		w.nbrs[p.ID][n.PeerID] = n.Initiator
 	}
-	w.stripe[id], w.policy[id] = wel.Stripe, wel.Policy
+	w.stripe[p.ID], w.policy[p.ID] = wel.Stripe, wel.Policy
 	return wel, nil
 }
 
@@ -384,15 +389,8 @@ func TestJoinBurstMixesAgesAndStatsRefill(t *testing.T) {
 	var short string
 	for i := range 40 {
 		at = at.Add(10 * time.Millisecond)
-		id := fmt.Sprintf("p%02d", i)
-		wel, outs, err := w.c.Join(at, demo, Peer{ID: id, Addr: fmt.Sprintf("10.0.%d.1", i), UploadCapacity: 1e6})
-		if err != nil {
+		if _, err := w.joinAt(at, Peer{ID: fmt.Sprintf("p%02d", i), Addr: fmt.Sprintf("10.0.%d.1", i), UploadCapacity: 1e6}); err != nil {
 			t.Fatal(err)
-		}
-		w.deliver(outs)
-		w.nbrs[id] = map[string]bool{}
-		for _, n := range wel.Neighbours {
-			w.nbrs[id][n.PeerID] = n.Initiator
 		}
 	}
 	w.check()

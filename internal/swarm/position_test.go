@@ -16,14 +16,8 @@ func TestRepositionAfterSeek(t *testing.T) {
 	at0 := map[string]float64{}                                  // position at t0, as the clock moves it
 	joinAt := func(id string, p float64) {
 		now := w.tick()
-		wel, outs, err := w.c.Join(now, demo, Peer{ID: id, Addr: "10.9.0.1", UploadCapacity: 1e6, Pos: p, PosAt: now})
-		if err != nil {
+		if _, err := w.joinAt(now, Peer{ID: id, Addr: "10.9.0.1", UploadCapacity: 1e6, Pos: p, PosAt: now}); err != nil {
 			t.Fatal(err)
-		}
-		w.deliver(outs)
-		w.nbrs[id] = map[string]bool{}
-		for _, n := range wel.Neighbours {
-			w.nbrs[id][n.PeerID] = n.Initiator
 		}
 		at0[id] = p - now.Sub(t0).Seconds()
 	}
