@@ -37,16 +37,35 @@ func buildShoal(t *testing.T) string {
 	return bin
 }
 
-// freePort returns a loopback port nobody listens on right now.
+// freePort returns a loopback port nobody listens on right now and that no earlier
+// call returned: a test picks its NATS and HTTP ports before any process binds them,
+// and the kernel may hand the same closed port out twice (a tracker's HTTP listen once
+// failed on the port its own NATS server had just taken).
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	givenPorts.Lock()
+	defer givenPorts.Unlock()
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if !givenPorts.m[port] {
+			givenPorts.m[port] = true
+			return port
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("freePort: no unused loopback port in 100 tries")
+	return 0
 }
+
+// givenPorts holds every port freePort returned in this test binary.
+var givenPorts = struct {
+	sync.Mutex
+	m map[int]bool
+}{m: map[int]bool{}}
 
 // trackerProc is one `shoal tracker` process of a cluster.
 type trackerProc struct {
